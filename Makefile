@@ -1,0 +1,37 @@
+# flussonic-agent: one entry point for building, testing and demoing the whole product.
+#
+#   make demo    build the ARM agent, boot an emulated camera, play its video through the tunnel
+#   make test    every test suite (what CI runs)
+#   make bench   side-by-side figures against peers (bench/README.md)
+#
+# Each area keeps its rules in mk/<area>.mk and appends its suite to TEST_SUITES.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ROOT := $(CURDIR)
+BUILD := $(ROOT)/build
+VITEST := npx vitest run --reporter=default --reporter=json
+
+TEST_SUITES :=
+
+.PHONY: help deps build server test demo bench clean
+help:
+	@sed -n 's/^#   //p' Makefile
+
+# Host packages (apt) and npm packages. Both steps are idempotent.
+deps: node_modules/.installed
+	@scripts/install-deps.sh
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+include mk/*.mk
+
+test: deps
+	@rm -rf $(BUILD)/test-results; mkdir -p $(BUILD)/test-results
+	@status=0; for s in $(TEST_SUITES); do $(MAKE) --no-print-directory $$s || status=1; done; \
+	  node scripts/test-summary.mjs $(BUILD)/test-results; exit $$status
+
+clean:
+	rm -rf $(BUILD) out

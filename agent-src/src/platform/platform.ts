@@ -1,0 +1,66 @@
+/**
+ * The only door from the agent core to the operating system.
+ *
+ * The agent core (src/agent, src/protocol) imports nothing but this interface, so the same
+ * bundle runs on Node (platform/node.ts, used by host tests) and on the static QuickJS binary
+ * (platform/quickjs.ts over the C module in agent-src/native). Keep it small: every method here
+ * has to be implemented in C for four camera CPUs.
+ *
+ * All callbacks are invoked asynchronously from the event loop, never re-entrantly from inside
+ * the call that caused them. Handlers are assigned right after a socket is handed over; the
+ * platform must not deliver events before the connect callback has returned.
+ */
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface Socket {
+  /** Queue bytes for sending. Returns false when the OS/TLS buffer is full: wait for onDrain. */
+  write(data: Uint8Array): boolean;
+  /** Half-close: we send nothing more; reading continues until the peer ends. */
+  end(): void;
+  /** Tear the connection down now. onClose fires once, later. Idempotent. */
+  destroy(): void;
+  /** Stop delivering onData until resume(); used to push back on a fast camera. */
+  pause(): void;
+  resume(): void;
+  onData: ((data: Uint8Array) => void) | null;
+  /** The peer half-closed (EOF). */
+  onEnd: (() => void) | null;
+  /** The write buffer has room again after write() returned false. */
+  onDrain: (() => void) | null;
+  /** Fired exactly once when the socket is gone; err is null on a clean close. */
+  onClose: ((err: string | null) => void) | null;
+}
+
+export interface TlsOptions {
+  /** PEM text of the CA certificate(s) the server's chain must lead to. */
+  caPem?: string;
+  /**
+   * Base64 SHA-256 of the DER SubjectPublicKeyInfo of any certificate in the presented chain
+   * (HPKP style). When set, a match is required in addition to a valid chain (if caPem is set)
+   * or instead of it (if caPem is absent).
+   */
+  spkiSha256?: string[];
+  /** SNI and name to check; defaults to the host connected to. */
+  serverName?: string;
+}
+
+export type ConnectCallback = (err: string | null, sock: Socket | null) => void;
+
+export interface Platform {
+  /** Plain TCP, used only for the agent's configured local targets (camera RTSP/HTTP). */
+  connectTcp(host: string, port: number, timeoutMs: number, cb: ConnectCallback): void;
+  /** TLS client with verification as in opts; the only way the agent talks to the server. */
+  connectTls(host: string, port: number, opts: TlsOptions, timeoutMs: number, cb: ConnectCallback): void;
+  setTimer(ms: number, fn: () => void): number;
+  clearTimer(id: number): void;
+  /** Monotonic milliseconds; only differences are meaningful. */
+  now(): number;
+  /** Cryptographically strong random bytes; must not block at boot. */
+  randomBytes(n: number): Uint8Array;
+  /** Whole file, or null when it does not exist. Throws on other errors. */
+  readFile(path: string): Uint8Array | null;
+  /** Write temp file in the same directory, fsync, rename over path, fsync dir. Throws on failure. */
+  writeFileAtomic(path: string, data: Uint8Array): void;
+  log(level: LogLevel, msg: string): void;
+}
