@@ -1,0 +1,257 @@
+// Child processes for tests: start, wait for a ready line, keep their output, and always kill them.
+//
+//   const p = await startProc("ffmpeg", [...], { ready: /READY port=(\d+)/, timeoutMs: 10_000 });
+//   p.ready[1]; await p.waitForLine(/connected/, { timeoutMs: 5000 }); await p.stop();
+//
+// Every process started here is also killed (a) by an afterAll hook registered in the test file that
+// imported this module, (b) on Node exit, and (c) by the kernel if the test worker dies: children run
+// under `setpriv --pdeathsig KILL`. Each child leads its own process group so stop() reaches grandchildren.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { afterAll } from "vitest";
+
+export interface ProcOptions {
+  /** Resolve startProc once a stdout or stderr line matches this. Without it, resolve after spawn. */
+  ready?: RegExp;
+  /** How long to wait for the ready line (default 15 s). */
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Label used in error messages (default: the command's base name). */
+  name?: string;
+  /** "raw": keep stdout apart, unsplit (read it with stdout()), e.g. for data a program writes there. */
+  stdoutMode?: "lines" | "raw";
+  /** Print every output line to the test's stderr, prefixed with the name (debugging). */
+  echo?: boolean;
+}
+
+export interface ProcExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface WaitOptions {
+  timeoutMs: number;
+  /** Only consider lines with index >= this (from mark()); default 0 = the whole history. */
+  after?: number;
+}
+
+export interface Proc {
+  readonly name: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** The match of the ready line (empty match when no `ready` was given). */
+  readonly ready: RegExpMatchArray;
+  /** Resolves when the process has exited, with its code or signal. Never rejects. */
+  readonly exited: Promise<ProcExit>;
+  /** Null while running. */
+  exit(): ProcExit | null;
+  /** Output lines so far, stdout and stderr interleaved in arrival order (last MAX_LINES kept). */
+  lines(): string[];
+  output(): string;
+  /** Everything written to stdout, in "raw" stdoutMode only (else ""). */
+  stdout(): string;
+  /** Index of the next line; pass as `after` to wait only for lines that come later. */
+  mark(): number;
+  waitForLine(re: RegExp, opts: WaitOptions): Promise<RegExpMatchArray>;
+  /** Send a signal to the process group (e.g. SIGSTOP / SIGCONT). */
+  signal(sig: NodeJS.Signals): void;
+  /** SIGTERM (SIGCONT first, in case it was stopped), SIGKILL after graceMs (default 3 s). Idempotent. */
+  stop(graceMs?: number): Promise<ProcExit>;
+}
+
+const MAX_LINES = 20_000;
+const live = new Set<Proc>();
+const hasSetpriv = existsSync("/usr/bin/setpriv");
+
+try {
+  // Registered in the test file that imports this module (vitest evaluates it per file).
+  afterAll(stopAll);
+} catch {
+  // Imported outside a vitest collection phase: the exit handler below still applies.
+}
+process.once("exit", () => {
+  for (const p of live) killGroup(p.pid, "SIGKILL");
+});
+
+function killGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Stops every process this module started and that is still running. */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...live].map((p) => p.stop()));
+}
+
+export async function startProc(cmd: string, args: string[], opts: ProcOptions = {}): Promise<Proc> {
+  const name = opts.name ?? cmd.split("/").pop()!;
+  const [file, argv] = hasSetpriv ? ["/usr/bin/setpriv", ["--pdeathsig", "KILL", "--", cmd, ...args]] : [cmd, args];
+  const child = spawn(file, argv, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // own process group, so stop() kills grandchildren too
+  });
+
+  const lines: string[] = [];
+  let dropped = 0; // lines trimmed from the front; keeps mark() indices stable
+  let exitInfo: ProcExit | null = null;
+  const waiters = new Set<() => void>();
+  const notify = () => waiters.forEach((w) => w());
+
+  const onStream = (stream: NodeJS.ReadableStream) => {
+    let partial = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      const parts = (partial + chunk).split("\n");
+      partial = parts.pop()!;
+      for (const line of parts) push(line);
+    });
+    stream.on("end", () => {
+      if (partial) push(partial);
+      partial = "";
+    });
+  };
+  const push = (line: string) => {
+    lines.push(line);
+    if (opts.echo) process.stderr.write(`[${name}] ${line}\n`);
+    if (lines.length > MAX_LINES) {
+      const n = lines.length - MAX_LINES;
+      lines.splice(0, n);
+      dropped += n;
+    }
+    notify();
+  };
+
+  const rawStdout: string[] = [];
+  if (opts.stdoutMode === "raw") {
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (c: string) => rawStdout.push(c));
+  } else {
+    onStream(child.stdout!);
+  }
+  onStream(child.stderr!);
+
+  const spawned = new Promise<void>((resolve, reject) => {
+    child.once("spawn", resolve);
+    child.once("error", reject);
+  });
+  const exited = new Promise<ProcExit>((resolve) => {
+    child.once("close", (code, signal) => {
+      exitInfo = { code, signal };
+      live.delete(proc);
+      notify();
+      resolve(exitInfo);
+    });
+    child.once("error", () => {
+      if (child.pid === undefined) {
+        exitInfo = { code: null, signal: null };
+        notify();
+        resolve(exitInfo);
+      }
+    });
+  });
+
+  const tail = () => lines.slice(-30).join("\n");
+
+  const waitForLine = (re: RegExp, w: WaitOptions): Promise<RegExpMatchArray> =>
+    new Promise((resolve, reject) => {
+      let next = w.after ?? 0; // absolute line index (survives trimming)
+      const check = () => {
+        for (next = Math.max(next, dropped); next < dropped + lines.length; next++) {
+          const m = lines[next - dropped].match(re);
+          if (m) return done(() => resolve(m));
+        }
+        if (exitInfo) {
+          done(() => reject(new Error(`${name} exited (${fmtExit(exitInfo!)}) before printing ${re}; output:\n${tail()}`)));
+        }
+      };
+      const timer = setTimeout(
+        () => done(() => reject(new Error(`${name}: no line matching ${re} within ${w.timeoutMs} ms; output:\n${tail()}`))),
+        w.timeoutMs,
+      );
+      const done = (f: () => void) => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        f();
+      };
+      waiters.add(check);
+      check();
+    });
+
+  let stopping: Promise<ProcExit> | null = null;
+  const proc: Proc = {
+    name,
+    pid: child.pid ?? -1,
+    child,
+    ready: [] as unknown as RegExpMatchArray,
+    exited,
+    exit: () => exitInfo,
+    lines: () => lines.slice(),
+    output: () => lines.join("\n"),
+    stdout: () => rawStdout.join(""),
+    mark: () => dropped + lines.length,
+    waitForLine,
+    signal: (sig) => {
+      if (!exitInfo && child.pid) killGroup(child.pid, sig);
+    },
+    stop: (graceMs = 3000) => {
+      if (exitInfo) return Promise.resolve(exitInfo);
+      if (!stopping) {
+        stopping = (async () => {
+          killGroup(child.pid!, "SIGCONT");
+          killGroup(child.pid!, "SIGTERM");
+          const timer = setTimeout(() => killGroup(child.pid!, "SIGKILL"), graceMs);
+          const e = await exited;
+          clearTimeout(timer);
+          // The leader may exit on SIGTERM while a grandchild ignores it.
+          killGroup(child.pid!, "SIGKILL");
+          return e;
+        })();
+      }
+      return stopping;
+    },
+  };
+
+  try {
+    await spawned;
+  } catch (e) {
+    throw new Error(`${name}: cannot start ${cmd}: ${(e as Error).message}`);
+  }
+  live.add(proc);
+  if (opts.ready) {
+    try {
+      (proc as { ready: RegExpMatchArray }).ready = await waitForLine(opts.ready, { timeoutMs: opts.timeoutMs ?? 15_000 });
+    } catch (e) {
+      await proc.stop(500);
+      throw e;
+    }
+  }
+  return proc;
+}
+
+function fmtExit(e: ProcExit): string {
+  return e.signal ? `signal ${e.signal}` : `code ${e.code}`;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it). Prefer port 0 where the
+ * program can report its bound port, since another process may take this one before it is used. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === "object" ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
