@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCamera, type Camera } from "./harness/camera";
-import { comparePackets, ffprobe, framemd5, parseFramemd5, slowReader } from "./harness/ffmpeg";
+import { comparePackets, ffprobe, framemd5, openRtspSession, parseFramemd5, slowReader, startPull } from "./harness/ffmpeg";
 import { freePort, startProc } from "./harness/procs";
 
 let cam: Camera;
@@ -61,6 +61,36 @@ describe("RTSP camera (GStreamer RTSP server)", () => {
   it("answers an unknown path with an error that framemd5 reports", async () => {
     await expect(framemd5(cam.rtspUrl("nope"), { frames: 1, timeoutMs: 10_000 })).rejects.toThrow(/404|Not Found/i);
   });
+});
+
+describe("RTSP camera with Digest auth (GStreamer's implementation checks our raw client)", () => {
+  let authCam: Camera;
+  beforeAll(async () => {
+    authCam = await startCamera({ auth: { user: "viewer", password: "s3cret" } });
+  }, 60_000);
+  afterAll(async () => {
+    await authCam?.stop();
+  });
+
+  it("refuses a client without credentials or with a wrong password", async () => {
+    await expect(openRtspSession(authCam.rtspUrl("long", false), { timeoutMs: 5000 })).rejects.toThrow(/401/);
+    const wrong = authCam.rtspUrl("long", false).replace("rtsp://", "rtsp://viewer:nope@");
+    await expect(openRtspSession(wrong, { timeoutMs: 5000 })).rejects.toThrow(/401/);
+    await expect(framemd5(authCam.rtspUrl("long", false), { frames: 1, timeoutMs: 10_000 })).rejects.toThrow(/401/);
+  });
+
+  it("lets the raw client and a background ffmpeg pull in with credentials", async () => {
+    const slow = await slowReader(authCam.rtspUrl("long"), { timeoutMs: 5000, readBytes: 1000 });
+    const pull = await startPull(authCam.rtspUrl("long"));
+    const first = await pull.waitForPackets(25, 10_000);
+    expect(first[0].size).toBeGreaterThan(1000); // the IDR that opens the clip
+    const all = await pull.stop();
+    expect(all.length).toBeGreaterThanOrEqual(25);
+    expect(slow.bytes()).toBeGreaterThanOrEqual(1000);
+    slow.resume();
+    await slow.waitForBytes(slow.bytes() + 10_000, 10_000);
+    slow.close();
+  }, 30_000);
 });
 
 describe("HTTP camera (Majestic-shaped)", () => {

@@ -32,8 +32,9 @@ export const CLIPS = {
 export interface Camera {
   rtspPort: number;
   httpPort: number;
-  /** rtsp://127.0.0.1:PORT/<path>; path "stream1" (default) or "long". A leading "/" is optional. */
-  rtspUrl(path?: string): string;
+  /** rtsp://[user:password@]127.0.0.1:PORT/<path>; path "stream1" (default) or "long" ("/" optional).
+   *  Credentials are included when the camera has `auth` unless withCredentials is false. */
+  rtspUrl(path?: string, withCredentials?: boolean): string;
   /** http://127.0.0.1:PORT<path>; default "/image.jpg". */
   httpUrl(path?: string): string;
   /** The JPEG GET /image.jpg serves, byte for byte. */
@@ -52,6 +53,8 @@ export interface CameraOptions {
   /** Fixed ports (default 0: the OS picks, reported back in the ready line). */
   rtspPort?: number;
   httpPort?: number;
+  /** Require RTSP Digest auth (GStreamer's own implementation) on every mount. */
+  auth?: { user: string; password: string };
   /** Echo the camera's output to stderr (debugging). */
   echo?: boolean;
 }
@@ -81,7 +84,7 @@ export async function startCamera(opts: CameraOptions = {}): Promise<Camera> {
 
   const [rtsp, http] = await Promise.all([
     // First GStreamer start on a fresh machine scans its plugin registry: allow it time.
-    startProc(PYTHON, [join(FIXTURES_DIR, "rtsp-camera.py"), String(opts.rtspPort ?? 0), mediaDir], {
+    startProc(PYTHON, [join(FIXTURES_DIR, "rtsp-camera.py"), String(opts.rtspPort ?? 0), mediaDir, ...(opts.auth ? [`${opts.auth.user}:${opts.auth.password}`] : [])], {
       name: "rtsp-camera",
       ready: /^READY rtsp port=(\d+)/,
       timeoutMs: 30_000,
@@ -105,7 +108,10 @@ export async function startCamera(opts: CameraOptions = {}): Promise<Camera> {
   return {
     rtspPort,
     httpPort,
-    rtspUrl: (path = "stream1") => `rtsp://127.0.0.1:${rtspPort}/${path.replace(/^\//, "")}`,
+    rtspUrl: (path = "stream1", withCredentials = true) => {
+      const a = opts.auth && withCredentials ? `${encodeURIComponent(opts.auth.user)}:${encodeURIComponent(opts.auth.password)}@` : "";
+      return `rtsp://${a}127.0.0.1:${rtspPort}/${path.replace(/^\//, "")}`;
+    },
     httpUrl: (path = "/image.jpg") => `http://127.0.0.1:${httpPort}${path.startsWith("/") ? path : "/" + path}`,
     jpeg: readFileSync(jpegPath),
     jpegPath,

@@ -4,7 +4,7 @@
 //   const viaGateway = await framemd5(gatewayUrl, { frames: 120, timeoutMs: 20_000 });
 //   const r = comparePackets(direct, viaGateway, { minPackets: 100 });
 //   expect(r.ok, r.message).toBe(true);
-import { startProc } from "./procs";
+import { startProc, type Proc } from "./procs";
 
 export { slowReader, openRtspSession, type RtspSession } from "./rtsp-client";
 
@@ -37,7 +37,12 @@ const quiet = ["-nostdin", "-hide_banner", "-loglevel", "error"];
  * Rejects (with ffmpeg's stderr in the message, e.g. "401 Unauthorized") if ffmpeg fails or times out.
  */
 export async function framemd5(url: string, opts: PullOptions): Promise<Packet[]> {
-  const args = [
+  const out = await runToEnd("ffmpeg", framemd5Args(url, opts), opts.timeoutMs);
+  return parseFramemd5(out);
+}
+
+function framemd5Args(url: string, opts: Omit<PullOptions, "timeoutMs">): string[] {
+  return [
     ...quiet,
     "-rtsp_transport", opts.transport ?? "tcp",
     ...(opts.extraArgs ?? []),
@@ -46,8 +51,43 @@ export async function framemd5(url: string, opts: PullOptions): Promise<Packet[]
     ...(opts.frames ? ["-frames:v", String(opts.frames)] : []),
     "-f", "framemd5", "-",
   ];
-  const out = await runToEnd("ffmpeg", args, opts.timeoutMs);
-  return parseFramemd5(out);
+}
+
+/** A framemd5 pull that runs in the background, for "the stream keeps flowing while X happens". */
+export interface LivePull {
+  proc: Proc;
+  /** Packets received so far. */
+  packets(): Packet[];
+  /** Resolves once at least n packets arrived; rejects on timeout or if ffmpeg exits short of n. */
+  waitForPackets(n: number, timeoutMs: number): Promise<Packet[]>;
+  /** Stops ffmpeg (SIGTERM: it flushes its output) and returns every packet received. */
+  stop(): Promise<Packet[]>;
+}
+
+/** Starts `ffmpeg … -f framemd5 -` without waiting for it; pause it with `pull.proc.signal("SIGSTOP")`. */
+export async function startPull(url: string, opts: Omit<PullOptions, "timeoutMs"> = {}): Promise<LivePull> {
+  const proc = await startProc("ffmpeg", framemd5Args(url, opts), { name: "ffmpeg-pull", stdoutMode: "raw" });
+  // Only complete lines: the last one may still be being written.
+  const packets = () => parseFramemd5(proc.stdout().replace(/[^\n]*$/, ""));
+  return {
+    proc,
+    packets,
+    waitForPackets: async (n, timeoutMs) => {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const got = packets();
+        if (got.length >= n) return got;
+        const e = proc.exit();
+        if (e) throw new Error(`ffmpeg exited (code ${e.code}) after ${got.length} of ${n} packets:\n${proc.output().slice(-2000)}`);
+        if (Date.now() > until) throw new Error(`ffmpeg: ${got.length} of ${n} packets within ${timeoutMs} ms:\n${proc.output().slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    stop: async () => {
+      await proc.stop();
+      return packets();
+    },
+  };
 }
 
 export interface ProbeStream {
