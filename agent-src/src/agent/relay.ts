@@ -1,0 +1,74 @@
+/**
+ * Joins a tunnel stream to one of the agent's named local targets (the camera's RTSP/HTTP).
+ * The allowlist check lives here and nowhere else: a target name the config does not define is
+ * refused, so the server can never make the agent connect anywhere on the camera's LAN.
+ */
+
+import type { Platform, Socket } from "../platform/platform";
+import type { Stream } from "../protocol/stream";
+import type { AgentConfig } from "./config";
+import { formatHostPort } from "./config";
+
+export function relayStream(p: Platform, cfg: AgentConfig, stream: Stream, target: string): void {
+  const addr = cfg.targets.get(target);
+  if (!addr) {
+    p.log("warn", `refused OPEN of stream ${stream.id}: target "${target.slice(0, 64)}" is not in this agent's config`);
+    stream.reset("forbidden", "target not allowed");
+    return;
+  }
+  // Bytes the server pipelines before the camera socket is up wait here; no credit is granted
+  // meanwhile, so this holds at most one window.
+  const early: Uint8Array[] = [];
+  let earlyEnd = false;
+  stream.pause();
+  stream.onData = (d) => early.push(d);
+  stream.onEnd = () => (earlyEnd = true);
+  let cam: Socket | null = null;
+  stream.onClose = () => cam?.destroy();
+
+  p.connectTcp(addr.host, addr.port, cfg.connectTimeoutMs, (err, sock) => {
+    if (err || !sock) {
+      p.log("warn", `stream ${stream.id}: cannot reach target ${target} (${formatHostPort(addr)}): ${err}`);
+      stream.reset("connect_failed", `target ${target} unreachable`);
+      return;
+    }
+    if (stream.isClosed) {
+      sock.destroy();
+      return;
+    }
+    cam = sock;
+    p.log("debug", `stream ${stream.id}: connected to ${target}`);
+    stream.accept();
+
+    // camera → tunnel: drain the camera promptly; pause it only when the stream's queue is full.
+    sock.onData = (d) => {
+      if (!stream.write(d)) sock.pause();
+    };
+    stream.onDrain = () => sock.resume();
+    sock.onEnd = () => stream.end();
+    sock.onClose = (e) => {
+      cam = null;
+      if (e) stream.reset("target_error", e);
+      else stream.end();
+    };
+
+    // tunnel → camera: a camera slow to read stops our credit, so the server stops sending.
+    let camBlocked = false;
+    stream.onData = (d) => {
+      if (!sock.write(d)) {
+        camBlocked = true;
+        stream.pause();
+      }
+    };
+    sock.onDrain = () => {
+      camBlocked = false;
+      stream.resume();
+    };
+    stream.onEnd = () => sock.end();
+
+    for (const d of early) stream.onData(d);
+    early.length = 0;
+    if (earlyEnd) sock.end();
+    if (!camBlocked) stream.resume();
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * Types of the modules the static QuickJS runtime provides (agent-src/native, docs/native.md).
+ * esbuild keeps these imports external; qjsc links them to the C implementations.
+ */
+declare module "flussonic:native" {
+  export type Bytes = ArrayBuffer | ArrayBufferView;
+  export interface BuildInfo { version: string; quickjs: string; tls: string; arch: string; testServer: boolean }
+  export interface TlsConn { readonly __tlsConn: unique symbol }
+
+  export function buildInfo(): BuildInfo;
+  export function now(): number;
+  export function writeOut(s: string): void;
+  export function writeErr(s: string): void;
+  export function exit(code: number): never;
+  export function openSyslog(ident: string): void;
+  /** level: 0 debug, 1 info, 2 warn, 3 error */
+  export function log(level: number, msg: string): void;
+  export function randomBytes(n: number): ArrayBuffer;
+  export function readFile(path: string): ArrayBuffer | null;
+  export function writeFileAtomic(path: string, data: Bytes): void;
+
+  export function resolveStart(host: string): number;
+  export function resolveResult(fd: number): string;
+  export function tcpConnect(ip: string, port: number): number;
+  export function connectResult(fd: number): string | null;
+  export function setKeepAlive(fd: number, idleSec: number, intervalSec: number, count: number): void;
+  export function setNoDelay(fd: number, on: boolean): void;
+  /** data, null at EOF, undefined when nothing is ready */
+  export function read(fd: number, max?: number): ArrayBuffer | null | undefined;
+  /** bytes taken; 0 when the socket buffer is full */
+  export function write(fd: number, data: Bytes, offset?: number, length?: number): number;
+  export function shutdownWrite(fd: number): void;
+  export function close(fd: number): void;
+
+  export function tlsNew(fd: number, opts: { caPem?: string; spkiSha256?: string[]; serverName?: string }): TlsConn;
+  /** 0 done and verified, 1 wants readable, 2 wants writable */
+  export function tlsHandshake(c: TlsConn): 0 | 1 | 2;
+  export function tlsRead(c: TlsConn, max?: number): ArrayBuffer | null | undefined;
+  export function tlsWrite(c: TlsConn, data: Bytes, offset?: number, length?: number): number;
+  export function tlsPending(c: TlsConn): number;
+  export function tlsCloseNotify(c: TlsConn): void;
+  export function tlsInfo(c: TlsConn): string;
+  export function tlsFree(c: TlsConn): void;
+
+  /** Only in TEST_SERVER=1 builds (fake camera); undefined in the agent. */
+  export const listenTcp: ((port: number, ip?: string) => number) | undefined;
+  export const localPort: ((fd: number) => number) | undefined;
+  export const accept: ((fd: number) => number | undefined) | undefined;
+}
+
+declare module "os" {
+  export function setReadHandler(fd: number, fn: (() => void) | null): void;
+  export function setWriteHandler(fd: number, fn: (() => void) | null): void;
+  export function setTimeout(fn: () => void, ms: number): unknown;
+  export function clearTimeout(handle: unknown): void;
+}
+
+/** Set by quickjs-libc: the command line including the program name. */
+declare const scriptArgs: string[] | undefined;

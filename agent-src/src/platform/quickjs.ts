@@ -1,0 +1,448 @@
+/**
+ * Platform over the static QuickJS runtime: quickjs-libc's event loop ("os") plus the
+ * flussonic:native C module (agent-src/native). The same agent core as on Node runs on it.
+ *
+ * Everything is non-blocking: native calls start an operation and return; readiness comes back
+ * through os.setReadHandler/os.setWriteHandler. User callbacks are always delivered from the
+ * event loop (os.setTimeout 0), never from inside the call that caused them.
+ */
+import * as native from "flussonic:native";
+import * as os from "os";
+import type { ConnectCallback, LogLevel, Platform, Socket, TlsOptions } from "./platform";
+
+/** write() returns false once this much is queued; onDrain fires when the queue is empty again. */
+const HIGH_WATER = 64 * 1024;
+/** Reads per readiness event, so one fast socket cannot starve the others. */
+const READS_PER_EVENT = 16;
+const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+function later(fn: () => void): void {
+  os.setTimeout(fn, 0);
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The byte pipe under a socket: plain TCP or TLS over the same fd. */
+interface Transport {
+  read(): ArrayBuffer | null | undefined;
+  write(data: Uint8Array): number;
+  /** Bytes already decrypted and buffered: readable without a socket event. */
+  pending(): number;
+  shutdownWrite(): void;
+  close(): void;
+}
+
+function tcpTransport(fd: number): Transport {
+  return {
+    read: () => native.read(fd),
+    write: (d) => native.write(fd, d),
+    pending: () => 0,
+    shutdownWrite: () => native.shutdownWrite(fd),
+    close: () => native.close(fd),
+  };
+}
+
+function tlsTransport(fd: number, conn: native.TlsConn): Transport {
+  return {
+    read: () => native.tlsRead(conn),
+    write: (d) => native.tlsWrite(conn, d),
+    pending: () => native.tlsPending(conn),
+    shutdownWrite: () => {
+      native.tlsCloseNotify(conn);
+      native.shutdownWrite(fd);
+    },
+    close: () => {
+      native.tlsFree(conn);
+      native.close(fd);
+    },
+  };
+}
+
+class QjsSocket implements Socket {
+  onData: ((data: Uint8Array) => void) | null = null;
+  onEnd: (() => void) | null = null;
+  onDrain: (() => void) | null = null;
+  onClose: ((err: string | null) => void) | null = null;
+
+  private queue: Uint8Array[] = [];
+  private queued = 0;
+  private needDrain = false;
+  private paused = false;
+  private readEof = false;
+  private endRequested = false;
+  private writeShut = false;
+  private closed = false;
+  private reading = false;
+  private writing = false;
+  private readSoon = false;
+
+  constructor(private readonly fd: number, private readonly t: Transport) {}
+
+  /** Called after the connect callback returned: only now may events flow. */
+  start(): void {
+    if (this.closed) return;
+    this.watchRead(true);
+    if (this.t.pending() > 0) this.scheduleRead();
+  }
+
+  write(data: Uint8Array): boolean {
+    if (this.closed || this.endRequested) return false;
+    if (data.length === 0) return this.queued < HIGH_WATER;
+    if (this.queue.length === 0) {
+      let off = 0;
+      try {
+        while (off < data.length) {
+          const n = this.t.write(off === 0 ? data : data.subarray(off));
+          if (n <= 0) break;
+          off += n;
+        }
+      } catch (e) {
+        this.fail(errText(e));
+        return false;
+      }
+      if (off === data.length) return true;
+      // Copy: the caller may reuse its buffer. TLS requires the retry with identical bytes.
+      data = data.slice(off);
+    } else {
+      data = data.slice();
+    }
+    this.queue.push(data);
+    this.queued += data.length;
+    this.watchWrite(true);
+    if (this.queued >= HIGH_WATER) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  end(): void {
+    if (this.closed || this.endRequested) return;
+    this.endRequested = true;
+    if (this.queue.length === 0) this.shutWrite();
+  }
+
+  destroy(): void {
+    this.finish(null);
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.watchRead(false);
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.closed || this.readEof) return;
+    this.watchRead(true);
+    if (this.t.pending() > 0) this.scheduleRead();
+  }
+
+  private scheduleRead(): void {
+    if (this.readSoon) return;
+    this.readSoon = true;
+    later(() => {
+      this.readSoon = false;
+      this.onReadable();
+    });
+  }
+
+  private watchRead(on: boolean): void {
+    if (on === this.reading) return;
+    this.reading = on;
+    os.setReadHandler(this.fd, on ? () => this.onReadable() : null);
+  }
+
+  private watchWrite(on: boolean): void {
+    if (on === this.writing) return;
+    this.writing = on;
+    os.setWriteHandler(this.fd, on ? () => this.onWritable() : null);
+  }
+
+  private onReadable(): void {
+    for (let i = 0; i < READS_PER_EVENT; i++) {
+      if (this.closed || this.paused || this.readEof) return;
+      let r: ArrayBuffer | null | undefined;
+      try {
+        r = this.t.read();
+      } catch (e) {
+        this.fail(errText(e));
+        return;
+      }
+      if (r === undefined) return;
+      if (r === null) {
+        this.readEof = true;
+        this.watchRead(false);
+        this.onEnd?.();
+        this.maybeClose();
+        return;
+      }
+      this.onData?.(new Uint8Array(r));
+    }
+    // Still more buffered inside TLS (no socket event will announce it) or in the kernel.
+    if (!this.closed && !this.paused) this.scheduleRead();
+  }
+
+  private onWritable(): void {
+    try {
+      while (this.queue.length > 0) {
+        const head = this.queue[0];
+        const n = this.t.write(head);
+        if (n <= 0) return;
+        this.queued -= n;
+        if (n < head.length) this.queue[0] = head.subarray(n);
+        else this.queue.shift();
+      }
+    } catch (e) {
+      this.fail(errText(e));
+      return;
+    }
+    this.watchWrite(false);
+    if (this.endRequested) this.shutWrite();
+    if (this.needDrain && !this.closed) {
+      this.needDrain = false;
+      this.onDrain?.();
+    }
+  }
+
+  private shutWrite(): void {
+    if (this.writeShut || this.closed) return;
+    this.writeShut = true;
+    try {
+      this.t.shutdownWrite();
+    } catch (e) {
+      this.fail(errText(e));
+      return;
+    }
+    this.maybeClose();
+  }
+
+  /** Both directions done: the socket is gone cleanly. */
+  private maybeClose(): void {
+    if (this.readEof && this.writeShut) this.finish(null);
+  }
+
+  private fail(err: string): void {
+    this.finish(err);
+  }
+
+  private finish(err: string | null): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.watchRead(false);
+    this.watchWrite(false);
+    this.queue = [];
+    this.queued = 0;
+    try {
+      this.t.close();
+    } catch {
+      /* already gone */
+    }
+    later(() => this.onClose?.(err));
+  }
+}
+
+/** One connection attempt: resolve → TCP connect → (TLS handshake), bounded by one deadline. */
+function dial(
+  host: string, port: number, timeoutMs: number, tls: TlsOptions | null, cb: ConnectCallback,
+): void {
+  let fd = -1;
+  let resolverFd = -1;
+  let conn: native.TlsConn | null = null;
+  let done = false;
+  const timer = os.setTimeout(() => fail(`connect to ${host}:${port} timed out after ${timeoutMs} ms`), timeoutMs);
+
+  function clearWatch(): void {
+    if (resolverFd >= 0) os.setReadHandler(resolverFd, null);
+    if (fd >= 0) {
+      os.setReadHandler(fd, null);
+      os.setWriteHandler(fd, null);
+    }
+  }
+  function fail(err: string): void {
+    if (done) return;
+    done = true;
+    os.clearTimeout(timer);
+    clearWatch();
+    if (resolverFd >= 0) native.close(resolverFd);
+    if (conn) native.tlsFree(conn);
+    if (fd >= 0) native.close(fd);
+    cb(err, null);
+  }
+  function succeed(t: Transport): void {
+    done = true;
+    os.clearTimeout(timer);
+    clearWatch();
+    const sock = new QjsSocket(fd, t);
+    cb(null, sock);
+    sock.start();
+  }
+  function handshake(): void {
+    if (done || !conn) return;
+    let r: number;
+    try {
+      r = native.tlsHandshake(conn);
+    } catch (e) {
+      fail(`${host}:${port}: ${errText(e)}`);
+      return;
+    }
+    if (r === 0) succeed(tlsTransport(fd, conn));
+    else {
+      os.setReadHandler(fd, r === 1 ? handshake : null);
+      os.setWriteHandler(fd, r === 2 ? handshake : null);
+    }
+  }
+  function connected(): void {
+    if (done) return;
+    os.setWriteHandler(fd, null);
+    const err = native.connectResult(fd);
+    if (err !== null) return fail(`connect to ${host}:${port}: ${err}`);
+    try {
+      native.setKeepAlive(fd, 30, 10, 3);
+      if (!tls) return succeed(tcpTransport(fd));
+      conn = native.tlsNew(fd, {
+        caPem: tls.caPem, spkiSha256: tls.spkiSha256, serverName: tls.serverName ?? host,
+      });
+    } catch (e) {
+      return fail(`${host}:${port}: ${errText(e)}`);
+    }
+    handshake();
+  }
+  function resolved(): void {
+    if (done) return;
+    os.setReadHandler(resolverFd, null);
+    const rfd = resolverFd;
+    resolverFd = -1;
+    try {
+      const ip = native.resolveResult(rfd);
+      fd = native.tcpConnect(ip, port);
+    } catch (e) {
+      return fail(`connect to ${host}:${port}: ${errText(e)}`);
+    }
+    os.setWriteHandler(fd, connected);
+  }
+
+  try {
+    resolverFd = native.resolveStart(host);
+  } catch (e) {
+    // Report asynchronously like every other outcome.
+    later(() => fail(`connect to ${host}:${port}: ${errText(e)}`));
+    return;
+  }
+  os.setReadHandler(resolverFd, resolved);
+}
+
+export interface QuickJsPlatform extends Platform {
+  /** From now on log to syslog (daemon facility) instead of stderr. */
+  useSyslog(): void;
+}
+
+export function createQuickJsPlatform(): QuickJsPlatform {
+  const timers = new Map<number, unknown>();
+  let nextTimer = 1;
+
+  return {
+    connectTcp(host, port, timeoutMs, cb) {
+      dial(host, port, timeoutMs, null, cb);
+    },
+    connectTls(host, port, tlsOpts, timeoutMs, cb) {
+      dial(host, port, timeoutMs, tlsOpts, cb);
+    },
+    setTimer(ms, fn) {
+      const id = nextTimer++;
+      timers.set(id, os.setTimeout(() => {
+        timers.delete(id);
+        fn();
+      }, Math.max(0, ms)));
+      return id;
+    },
+    clearTimer(id) {
+      const h = timers.get(id);
+      if (h === undefined) return;
+      timers.delete(id);
+      os.clearTimeout(h);
+    },
+    now: () => native.now(),
+    randomBytes(n) {
+      const out = new Uint8Array(n);
+      for (let off = 0; off < n; off += 16384) {
+        out.set(new Uint8Array(native.randomBytes(Math.min(16384, n - off))), off);
+      }
+      return out;
+    },
+    readFile(path) {
+      const b = native.readFile(path);
+      return b === null ? null : new Uint8Array(b);
+    },
+    writeFileAtomic(path, data) {
+      native.writeFileAtomic(path, data);
+    },
+    log(level, msg) {
+      native.log(LEVELS[level] ?? 3, msg);
+    },
+    useSyslog() {
+      native.openSyslog("flussonic-agent");
+    },
+  };
+}
+
+/** Versions for `--version`: runtime, TLS library and target CPU of this binary. */
+export function runtimeVersionLine(): string {
+  const b = native.buildInfo();
+  return `runtime: QuickJS ${b.quickjs}, TLS: ${b.tls}, target: linux-${b.arch} (musl, static)`;
+}
+
+/** Target description, e.g. "linux-armhf (musl)". */
+export function targetName(): string {
+  return `linux-${native.buildInfo().arch} (musl)`;
+}
+
+/** Leave the process now with this code (stdout/stderr are unbuffered writes). */
+export function exitNow(code: number): void {
+  native.exit(code);
+}
+
+export function writeStdoutLine(line: string): void {
+  native.writeOut(line + "\n");
+}
+
+/** Command line after the program name. */
+export function programArgs(): string[] {
+  return typeof scriptArgs !== "undefined" ? scriptArgs.slice(1) : [];
+}
+
+export interface TestListener {
+  port: number;
+  close(): void;
+}
+
+/**
+ * TCP listener on 127.0.0.1 for test-only binaries (TEST_SERVER=1, e.g. the fake camera).
+ * The production agent is built without the native listen functions: this throws there.
+ */
+export function listenTcpForTests(
+  port: number, onConnection: (sock: Socket) => void, ip = "127.0.0.1",
+): TestListener {
+  const { listenTcp, accept, localPort } = native;
+  if (!listenTcp || !accept || !localPort) throw new Error("this binary has no listen capability");
+  const fd = listenTcp(port, ip);
+  os.setReadHandler(fd, () => {
+    for (;;) {
+      const c = accept(fd);
+      if (c === undefined) return;
+      const sock = new QjsSocket(c, tcpTransport(c));
+      onConnection(sock);
+      sock.start();
+    }
+  });
+  return {
+    port: localPort(fd),
+    close() {
+      os.setReadHandler(fd, null);
+      native.close(fd);
+    },
+  };
+}

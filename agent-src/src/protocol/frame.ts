@@ -1,0 +1,142 @@
+/**
+ * Frame codec of the flussonic-agent tunnel protocol, version 1. Normative text: docs/PROTOCOL.md.
+ *
+ *   0        1        2        4                8               12
+ *   +--------+--------+--------+----------------+----------------+------------
+ *   |version |  type  | flags  |   stream id    |     length     | payload…
+ *   +--------+--------+--------+----------------+----------------+------------
+ *   big-endian; flags are reserved (must be 0); length ≤ MAX_PAYLOAD.
+ */
+
+import { concat } from "./bytes";
+
+export const PROTOCOL_VERSION = 1;
+export const HEADER_SIZE = 12;
+/** Hard limit on one frame's payload: bounds every buffer a peer can make us hold. */
+export const MAX_PAYLOAD = 64 * 1024;
+/** Control payloads (JSON) are small; a big one is an attack, not a message. */
+export const MAX_CONTROL_PAYLOAD = 4096;
+
+export const enum FrameType {
+  // Stream frames (stream id ≠ 0)
+  DATA = 0x01,
+  WINDOW = 0x02,
+  OPEN = 0x03,
+  OPEN_OK = 0x04,
+  FIN = 0x05,
+  RESET = 0x06,
+  // Link frames (stream id = 0)
+  PING = 0x07,
+  PONG = 0x08,
+  HELLO = 0x10,
+  CHALLENGE = 0x11,
+  AUTH = 0x12,
+  ACTIVATE = 0x13,
+  ACTIVATED = 0x14,
+  WELCOME = 0x15,
+  REDIRECT = 0x16,
+  MOVE = 0x17,
+  RETRY_AFTER = 0x18,
+  ERROR = 0x19,
+}
+
+const NAMES: Record<number, string> = {
+  0x01: "DATA", 0x02: "WINDOW", 0x03: "OPEN", 0x04: "OPEN_OK", 0x05: "FIN", 0x06: "RESET",
+  0x07: "PING", 0x08: "PONG", 0x10: "HELLO", 0x11: "CHALLENGE", 0x12: "AUTH", 0x13: "ACTIVATE",
+  0x14: "ACTIVATED", 0x15: "WELCOME", 0x16: "REDIRECT", 0x17: "MOVE", 0x18: "RETRY_AFTER", 0x19: "ERROR",
+};
+
+/** Types that belong to a stream; all others must use stream id 0. */
+const STREAM_TYPES = new Set<number>([0x01, 0x02, 0x03, 0x04, 0x05, 0x06]);
+/** Types whose payload is a JSON control message (size-limited). */
+const CONTROL_TYPES = new Set<number>([0x03, 0x06, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19]);
+
+export function frameTypeName(t: number): string {
+  return NAMES[t] ?? `0x${t.toString(16).padStart(2, "0")}`;
+}
+
+export function isControlType(t: number): boolean {
+  return CONTROL_TYPES.has(t);
+}
+
+export interface Frame {
+  type: FrameType;
+  stream: number;
+  payload: Uint8Array;
+}
+
+/** A violation of the protocol by the peer. Fatal for the link; never escapes the connection. */
+export class ProtocolError extends Error {
+  constructor(public readonly code: string, message: string) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}
+
+export function encodeFrame(type: FrameType, stream: number, payload: Uint8Array = EMPTY): Uint8Array {
+  if (payload.length > MAX_PAYLOAD) throw new Error(`frame payload ${payload.length} > ${MAX_PAYLOAD}`);
+  const out = new Uint8Array(HEADER_SIZE + payload.length);
+  out[0] = PROTOCOL_VERSION;
+  out[1] = type;
+  writeU32(out, 4, stream);
+  writeU32(out, 8, payload.length);
+  out.set(payload, HEADER_SIZE);
+  return out;
+}
+
+export const EMPTY = new Uint8Array(0);
+
+export function writeU32(b: Uint8Array, off: number, v: number): void {
+  b[off] = v >>> 24;
+  b[off + 1] = (v >>> 16) & 255;
+  b[off + 2] = (v >>> 8) & 255;
+  b[off + 3] = v & 255;
+}
+
+export function readU32(b: Uint8Array, off: number): number {
+  return ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
+}
+
+/**
+ * Incremental decoder: feed it whatever the socket delivered, get whole frames back.
+ * It never holds more than one header plus MAX_PAYLOAD bytes of a partial frame.
+ */
+export class FrameDecoder {
+  private buf: Uint8Array = EMPTY;
+
+  /** Returns the complete frames in `chunk` (plus earlier leftovers). Throws ProtocolError. */
+  push(chunk: Uint8Array): Frame[] {
+    const frames: Frame[] = [];
+    let buf = this.buf.length ? concat(this.buf, chunk) : chunk;
+    let off = 0;
+    while (buf.length - off >= HEADER_SIZE) {
+      const version = buf[off];
+      const type = buf[off + 1];
+      if (version !== PROTOCOL_VERSION) {
+        throw new ProtocolError("version", `unsupported protocol version ${version} (this side speaks ${PROTOCOL_VERSION})`);
+      }
+      if (!NAMES[type]) throw new ProtocolError("type", `unknown frame type ${frameTypeName(type)}`);
+      if (buf[off + 2] !== 0 || buf[off + 3] !== 0) throw new ProtocolError("flags", `non-zero reserved flags in ${NAMES[type]}`);
+      const stream = readU32(buf, off + 4);
+      const length = readU32(buf, off + 8);
+      if (length > MAX_PAYLOAD) throw new ProtocolError("size", `${NAMES[type]} payload ${length} exceeds ${MAX_PAYLOAD}`);
+      if (CONTROL_TYPES.has(type) && length > MAX_CONTROL_PAYLOAD) {
+        throw new ProtocolError("size", `${NAMES[type]} control payload ${length} exceeds ${MAX_CONTROL_PAYLOAD}`);
+      }
+      if (STREAM_TYPES.has(type) === (stream === 0)) {
+        throw new ProtocolError("stream", `${NAMES[type]} on stream ${stream}`);
+      }
+      if (buf.length - off < HEADER_SIZE + length) break;
+      // slice() copies: the payload must not pin the (possibly large) socket chunk.
+      frames.push({ type, stream, payload: buf.slice(off + HEADER_SIZE, off + HEADER_SIZE + length) });
+      off += HEADER_SIZE + length;
+    }
+    this.buf = off === buf.length ? EMPTY : buf.slice(off);
+    return frames;
+  }
+
+  /** Bytes of an incomplete frame currently held. */
+  get pending(): number {
+    return this.buf.length;
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * One multiplexed stream: credit-based flow control in both directions, half-close and reset.
+ *
+ * Sending: write() queues; bytes leave as DATA only while the peer's window has credit.
+ * write() returns false above HIGH_WATER so the source (a camera socket, a viewer socket) pauses;
+ * onDrain says when to resume. Receiving: the peer may send at most our window; credit is
+ * granted back (WINDOW) only while the consumer is not paused, so a stalled consumer holds
+ * at most one window of data and stalls nobody else.
+ */
+
+import type { Reset } from "./control";
+import { encodeControl } from "./control";
+import { FrameType, ProtocolError, writeU32 } from "./frame";
+import type { Session } from "./session";
+
+/** Queued outgoing bytes above which write() asks the source to pause. */
+export const HIGH_WATER = 64 * 1024;
+/** Largest DATA frame we send: small enough that streams interleave fairly on the link. */
+export const DATA_CHUNK = 16 * 1024;
+
+export class Stream {
+  onData: ((data: Uint8Array) => void) | null = null;
+  /** Peer half-closed: no more data will arrive. */
+  onEnd: (() => void) | null = null;
+  /** Queue went below HIGH_WATER after write() returned false. */
+  onDrain: (() => void) | null = null;
+  /** Peer accepted our OPEN (the camera target is connected). */
+  onOpen: (() => void) | null = null;
+  /** Stream is finished for good (both sides done, reset or link lost); called once. */
+  onClose: ((reason: string | null) => void) | null = null;
+
+  bytesIn = 0;
+  bytesOut = 0;
+  private queue: Uint8Array[] = [];
+  private queued = 0;
+  private sendWindow: number;
+  private recvWindow: number;
+  private unacked = 0;
+  private paused = false;
+  private wantDrain = false;
+  private localEnded = false;
+  private finSent = false;
+  private finReceived = false;
+  private done = false;
+
+  constructor(
+    private readonly session: Session,
+    readonly id: number,
+    private readonly window: number,
+    /** True when the peer opened it (we must accept or reset). */
+    readonly incoming: boolean,
+  ) {
+    this.sendWindow = window;
+    this.recvWindow = window;
+  }
+
+  get isClosed(): boolean {
+    return this.done;
+  }
+
+  /** Bytes waiting for window or link. */
+  get bufferedOut(): number {
+    return this.queued;
+  }
+
+  /** Incoming stream: the local side is connected, tell the peer. */
+  accept(): void {
+    this.session.sendFrame(FrameType.OPEN_OK, this.id);
+  }
+
+  write(data: Uint8Array): boolean {
+    if (this.done || this.localEnded) return false;
+    if (data.length) {
+      this.queue.push(data);
+      this.queued += data.length;
+      this.flush();
+    }
+    if (this.queued >= HIGH_WATER) {
+      this.wantDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** Half-close our direction once the queue is flushed. */
+  end(): void {
+    if (this.done || this.localEnded) return;
+    this.localEnded = true;
+    this.flush();
+  }
+
+  /** Abort the stream in both directions. */
+  reset(code: string, message = ""): void {
+    if (this.done) return;
+    this.session.sendFrame(FrameType.RESET, this.id, encodeControl({ code, message } satisfies Reset));
+    this.finish(`reset by us: ${code}${message ? ` (${message})` : ""}`);
+  }
+
+  /** Consumer cannot take more now: stop granting credit (peer stops after one window). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.grant(true);
+  }
+
+  /** @internal Push queued bytes out as far as window and link allow. */
+  flush(): void {
+    while (this.queued > 0 && this.sendWindow > 0 && this.session.canSendData && !this.done) {
+      let head = this.queue[0];
+      const n = Math.min(head.length, this.sendWindow, DATA_CHUNK);
+      let chunk: Uint8Array;
+      if (n === head.length) {
+        chunk = head;
+        this.queue.shift();
+      } else {
+        chunk = head.subarray(0, n);
+        this.queue[0] = head.subarray(n);
+      }
+      this.queued -= n;
+      this.sendWindow -= n;
+      this.bytesOut += n;
+      this.session.sendFrame(FrameType.DATA, this.id, chunk);
+    }
+    if (this.wantDrain && this.queued < HIGH_WATER / 2 && !this.done) {
+      this.wantDrain = false;
+      this.onDrain?.();
+    }
+    if (this.localEnded && this.queued === 0 && !this.finSent && !this.done) {
+      this.finSent = true;
+      this.session.sendFrame(FrameType.FIN, this.id);
+      this.maybeDone();
+    }
+  }
+
+  // ---- called by Session for frames of this stream ----
+
+  /** @internal */
+  receiveData(data: Uint8Array): void {
+    if (this.finReceived) throw new ProtocolError("stream", `DATA after FIN on stream ${this.id}`);
+    if (data.length > this.recvWindow) {
+      throw new ProtocolError("flow", `stream ${this.id}: peer sent ${data.length} bytes with ${this.recvWindow} credit`);
+    }
+    this.recvWindow -= data.length;
+    this.bytesIn += data.length;
+    this.unacked += data.length;
+    this.onData?.(data);
+    this.grant(false);
+  }
+
+  /** @internal */
+  receiveWindow(n: number): void {
+    if (n === 0 || this.sendWindow + n > 0x7fffffff) throw new ProtocolError("flow", `stream ${this.id}: bad WINDOW ${n}`);
+    this.sendWindow += n;
+    this.flush();
+  }
+
+  /** @internal */
+  receiveOpenOk(): void {
+    if (this.incoming) throw new ProtocolError("stream", `OPEN_OK for stream ${this.id} we did not open`);
+    this.onOpen?.();
+  }
+
+  /** @internal */
+  receiveFin(): void {
+    if (this.finReceived) return;
+    this.finReceived = true;
+    this.onEnd?.();
+    this.maybeDone();
+  }
+
+  /** @internal */
+  receiveReset(code: string, message: string): void {
+    this.finish(`reset by peer: ${code}${message ? ` (${message})` : ""}`);
+  }
+
+  /** @internal */
+  linkClosed(reason: string): void {
+    this.finish(`link lost: ${reason}`);
+  }
+
+  private grant(force: boolean): void {
+    if (this.paused || this.done || this.finReceived || this.unacked === 0) return;
+    // Batch credit: one WINDOW per half window consumed keeps the control overhead tiny.
+    if (!force && this.unacked < this.window / 2) return;
+    const p = new Uint8Array(4);
+    writeU32(p, 0, this.unacked);
+    this.recvWindow += this.unacked;
+    this.unacked = 0;
+    this.session.sendFrame(FrameType.WINDOW, this.id, p);
+  }
+
+  private maybeDone(): void {
+    if (this.finSent && this.finReceived) this.finish(null);
+  }
+
+  private finish(reason: string | null): void {
+    if (this.done) return;
+    this.done = true;
+    this.queue = [];
+    this.queued = 0;
+    this.session.streamGone(this.id);
+    this.onClose?.(reason);
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * flussonic-streamer configuration. A section per role: `endpoint`, `streamer` or both.
+ * Validation names the bad field; the CLI exits 2 on any error.
+ */
+
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { ConfigError, formatHostPort, parseHostPort, type HostPort } from "../agent/config";
+import type { LogLevel } from "../platform/platform";
+
+export { ConfigError };
+
+export interface Admission {
+  /** New agent links admitted per second (token bucket refill). */
+  rate: number;
+  burst: number;
+  /** Agents turned away are told to come back after this, ±50 % jitter. */
+  retryMs: number;
+}
+
+export interface Viewer {
+  name: string;
+  password: string;
+  /** Device ids this viewer may watch; "*" for all. */
+  devices: string[];
+}
+
+export interface StreamerConfig {
+  certPem: string;
+  keyPem: string;
+  /** Derives every device's key: key = HMAC-SHA256(secret, "device-key\n" + id). */
+  clusterSecret: Buffer;
+  stateDir: string;
+  logLevel: LogLevel;
+  keepalive: { pingIntervalMs: number; idleTimeoutMs: number };
+  admin: HostPort | null;
+  endpoint: null | {
+    listen: HostPort;
+    tokensFile: string;
+    streamers: string[];
+    endpoints: string[];
+    admission: Admission;
+  };
+  streamer: null | {
+    listen: HostPort;
+    /** How agents reach this streamer (what endpoints REDIRECT to, and MOVE targets). */
+    advertise: string;
+    rtspListen: HostPort;
+    httpListen: HostPort;
+    admission: Admission;
+    viewers: Viewer[];
+    /** Signs per-device viewer URL tokens (?token=EXPIRY.MAC). */
+    viewerTokenSecret: Buffer;
+  };
+}
+
+const TOP = new Set(["tls", "cluster_secret_file", "state_dir", "log_level", "keepalive", "admin_listen", "endpoint", "streamer"]);
+
+export function loadStreamerConfig(path: string): StreamerConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError("(file)", `cannot read ${path}: ${(e as Error).message}`);
+  }
+  return parseStreamerConfig(text, dirname(resolve(path)));
+}
+
+export function parseStreamerConfig(text: string, baseDir: string): StreamerConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError("(file)", `not valid JSON: ${(e as Error).message}`);
+  }
+  const c = obj(raw, "(file)");
+  for (const k of Object.keys(c)) if (!TOP.has(k)) throw new ConfigError(k, "unknown field");
+  const file = (v: unknown, field: string): string => resolve(baseDir, str(v, field));
+  const read = (v: unknown, field: string): string => {
+    const f = file(v, field);
+    try {
+      return readFileSync(f, "utf8");
+    } catch (e) {
+      throw new ConfigError(field, `cannot read ${f}: ${(e as Error).message}`);
+    }
+  };
+
+  const tls = obj(c.tls, "tls");
+  const certPem = read(tls.cert_file, "tls.cert_file");
+  const keyPem = read(tls.key_file, "tls.key_file");
+  if (!certPem.includes("BEGIN CERTIFICATE")) throw new ConfigError("tls.cert_file", "holds no PEM certificate");
+  if (!keyPem.includes("PRIVATE KEY")) throw new ConfigError("tls.key_file", "holds no PEM private key");
+  const secretText = read(c.cluster_secret_file, "cluster_secret_file").trim();
+  if (secretText.length < 32) throw new ConfigError("cluster_secret_file", "secret must be at least 32 characters");
+
+  const level = c.log_level ?? "info";
+  if (level !== "debug" && level !== "info" && level !== "warn" && level !== "error") throw new ConfigError("log_level", "one of debug, info, warn, error");
+  const ka = c.keepalive === undefined ? {} : obj(c.keepalive, "keepalive");
+  const keepalive = {
+    pingIntervalMs: int(ka.ping_interval_ms ?? 15_000, "keepalive.ping_interval_ms", 50, 600_000),
+    idleTimeoutMs: int(ka.idle_timeout_ms ?? 35_000, "keepalive.idle_timeout_ms", 100, 3_600_000),
+  };
+
+  let endpoint: StreamerConfig["endpoint"] = null;
+  if (c.endpoint !== undefined) {
+    const e = obj(c.endpoint, "endpoint");
+    const streamers = list(e.streamers, "endpoint.streamers");
+    streamers.forEach((s, i) => parseHostPort(s, `endpoint.streamers[${i}]`));
+    if (!streamers.length) throw new ConfigError("endpoint.streamers", "at least one streamer");
+    const listen = parseHostPort(e.listen ?? "0.0.0.0:7443", "endpoint.listen");
+    const endpoints = e.endpoints === undefined ? [formatHostPort(listen)] : list(e.endpoints, "endpoint.endpoints");
+    endpoints.forEach((s, i) => parseHostPort(s, `endpoint.endpoints[${i}]`));
+    endpoint = {
+      listen,
+      tokensFile: file(e.tokens_file, "endpoint.tokens_file"),
+      streamers,
+      endpoints,
+      admission: admission(e.admission, "endpoint.admission"),
+    };
+  }
+
+  let streamer: StreamerConfig["streamer"] = null;
+  if (c.streamer !== undefined) {
+    const s = obj(c.streamer, "streamer");
+    const listen = parseHostPort(s.listen ?? "0.0.0.0:7444", "streamer.listen");
+    const advertise = str(s.advertise ?? formatHostPort(listen), "streamer.advertise");
+    parseHostPort(advertise, "streamer.advertise");
+    const viewers = (s.viewers === undefined ? [] : arr(s.viewers, "streamer.viewers")).map((v, i) => {
+      const o = obj(v, `streamer.viewers[${i}]`);
+      return {
+        name: str(o.name, `streamer.viewers[${i}].name`),
+        password: str(o.password, `streamer.viewers[${i}].password`),
+        devices: o.devices === undefined ? ["*"] : list(o.devices, `streamer.viewers[${i}].devices`),
+      };
+    });
+    const vts = s.viewer_token_secret_file === undefined ? secretText + "\nviewer-token" : read(s.viewer_token_secret_file, "streamer.viewer_token_secret_file").trim();
+    streamer = {
+      listen,
+      advertise,
+      rtspListen: parseHostPort(s.rtsp_listen ?? "0.0.0.0:8554", "streamer.rtsp_listen"),
+      httpListen: parseHostPort(s.http_listen ?? "0.0.0.0:8080", "streamer.http_listen"),
+      admission: admission(s.admission, "streamer.admission"),
+      viewers,
+      viewerTokenSecret: Buffer.from(vts),
+    };
+  }
+  if (!endpoint && !streamer) throw new ConfigError("endpoint", "configure an endpoint section, a streamer section, or both");
+
+  return {
+    certPem, keyPem,
+    clusterSecret: Buffer.from(secretText),
+    stateDir: file(c.state_dir ?? ".", "state_dir"),
+    logLevel: level,
+    keepalive,
+    // Admin API and metrics stay on loopback unless the operator says otherwise.
+    admin: c.admin_listen === null ? null : parseHostPort(c.admin_listen ?? "127.0.0.1:8081", "admin_listen"),
+    endpoint,
+    streamer,
+  };
+}
+
+function admission(v: unknown, field: string): Admission {
+  const a = v === undefined ? {} : obj(v, field);
+  return {
+    rate: num(a.rate ?? 200, `${field}.rate`, 0.01, 1e6),
+    burst: int(a.burst ?? 400, `${field}.burst`, 1, 1e7),
+    retryMs: int(a.retry_ms ?? 5000, `${field}.retry_ms`, 10, 3_600_000),
+  };
+}
+
+function obj(v: unknown, field: string): Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new ConfigError(field, "expected an object");
+  return v as Record<string, unknown>;
+}
+function arr(v: unknown, field: string): unknown[] {
+  if (!Array.isArray(v)) throw new ConfigError(field, "expected a list");
+  return v;
+}
+function list(v: unknown, field: string): string[] {
+  const a = arr(v, field);
+  if (!a.every((x) => typeof x === "string" && x.length > 0)) throw new ConfigError(field, "expected a list of strings");
+  return a as string[];
+}
+function str(v: unknown, field: string): string {
+  if (typeof v !== "string" || !v) throw new ConfigError(field, "expected a non-empty string");
+  return v;
+}
+function num(v: unknown, field: string, min: number, max: number): number {
+  if (typeof v !== "number" || !(v >= min && v <= max)) throw new ConfigError(field, `expected a number in [${min}, ${max}]`);
+  return v;
+}
+function int(v: unknown, field: string, min: number, max: number): number {
+  if (!Number.isInteger(v)) throw new ConfigError(field, `expected an integer in [${min}, ${max}]`);
+  return num(v, field, min, max);
+}
