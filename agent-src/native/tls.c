@@ -1,0 +1,452 @@
+/*
+ * TLS client over mbedTLS for flussonic:native.
+ *
+ * A TlsConn wraps one non-blocking TCP fd. The JS side drives it from the event loop:
+ * tlsHandshake/tlsRead/tlsWrite never block and report "would block" instead.
+ * Verification: CA chain (caPem), SPKI SHA-256 pins (spkiSha256), or both; never neither.
+ * mbedTLS runs with VERIFY_OPTIONAL so that *we* decide after the handshake, with pins able to
+ * stand in for a CA (see decide()).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "mbedtls/base64.h"
+#include "mbedtls/sha256.h"
+#include "mbedtls/ssl.h"
+#include "mbedtls/version.h"
+#include "mbedtls/x509_crt.h"
+
+#include "native.h"
+
+#define MAX_PINS 8
+#define MAX_DEPTH 10
+
+typedef struct {
+    mbedtls_ssl_context ssl;
+    mbedtls_ssl_config conf;
+    mbedtls_x509_crt ca;
+    int fd;
+    int io_errno;      /* errno of the last failed send/recv, for the error text */
+    int has_ca;
+    int npins;
+    uint8_t pins[MAX_PINS][32];
+    uint32_t depth_flags[MAX_DEPTH]; /* mbedTLS verify flags per chain depth (0 = leaf) */
+    int chain_len;
+    int pin_depth;     /* lowest depth whose SPKI matched a pin, -1 if none */
+    int freed;
+} TlsConn;
+
+static JSClassID tls_class_id;
+
+const char *flussonic_tls_version(void)
+{
+    return "mbedTLS " MBEDTLS_VERSION_STRING;
+}
+
+#if MBEDTLS_VERSION_MAJOR < 3
+#define mbedtls_sha256 mbedtls_sha256_ret
+#endif
+
+static void conn_free(TlsConn *c)
+{
+    if (c->freed)
+        return;
+    mbedtls_ssl_free(&c->ssl);
+    mbedtls_ssl_config_free(&c->conf);
+    mbedtls_x509_crt_free(&c->ca);
+    c->freed = 1;
+}
+
+static void tls_finalizer(JSRuntime *rt, JSValue val)
+{
+    TlsConn *c = JS_GetOpaque(val, tls_class_id);
+    if (c) {
+        conn_free(c);
+        js_free_rt(rt, c);
+    }
+}
+
+static JSClassDef tls_class = { "TlsConn", .finalizer = tls_finalizer };
+
+int flussonic_tls_init(JSContext *ctx)
+{
+    JS_NewClassID(&tls_class_id);
+    return JS_NewClass(JS_GetRuntime(ctx), tls_class_id, &tls_class);
+}
+
+static int rng(void *p, unsigned char *out, size_t len)
+{
+    (void)p;
+    return flussonic_urandom(out, len) ? MBEDTLS_ERR_SSL_INTERNAL_ERROR : 0;
+}
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    TlsConn *c = ctx;
+    ssize_t n;
+    do
+        n = send(c->fd, buf, len, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n >= 0)
+        return (int)n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return MBEDTLS_ERR_SSL_WANT_WRITE;
+    c->io_errno = errno;
+    return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    TlsConn *c = ctx;
+    ssize_t n;
+    do
+        n = recv(c->fd, buf, len, 0);
+    while (n < 0 && errno == EINTR);
+    if (n >= 0)
+        return (int)n; /* 0 = EOF: mbedTLS turns it into MBEDTLS_ERR_SSL_CONN_EOF */
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return MBEDTLS_ERR_SSL_WANT_READ;
+    c->io_errno = errno;
+    return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+}
+
+/* Called by mbedTLS for each certificate of the chain, root first. Records flags and pin
+ * matches; returns 0 so the handshake continues and decide() judges the whole picture. */
+static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+    TlsConn *c = p;
+    uint8_t h[32];
+
+    if (depth < 0 || depth >= MAX_DEPTH) {
+        *flags |= MBEDTLS_X509_BADCERT_OTHER;
+        return 0;
+    }
+    c->depth_flags[depth] = *flags;
+    if (depth + 1 > c->chain_len)
+        c->chain_len = depth + 1;
+    if (c->npins > 0 && mbedtls_sha256(crt->pk_raw.p, crt->pk_raw.len, h, 0) == 0) {
+        for (int i = 0; i < c->npins; i++)
+            if (memcmp(h, c->pins[i], 32) == 0 && (c->pin_depth < 0 || depth < c->pin_depth))
+                c->pin_depth = depth;
+    }
+    return 0;
+}
+
+static const char *flags_text(uint32_t f)
+{
+    if (f & MBEDTLS_X509_BADCERT_CN_MISMATCH)
+        return "certificate name mismatch";
+    if (f & MBEDTLS_X509_BADCERT_EXPIRED)
+        return "certificate expired";
+    if (f & MBEDTLS_X509_BADCERT_FUTURE)
+        return "certificate not yet valid";
+    if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+        return "certificate not trusted";
+    if (f & MBEDTLS_X509_BADCERT_REVOKED)
+        return "certificate revoked";
+    return "certificate rejected";
+}
+
+/* After the handshake: NULL when the peer is acceptable, else why not.
+ *  - caPem given: the chain must verify against it (flags all clear);
+ *  - pins given: some certificate of the chain must match a pin. Without a CA the pinned
+ *    certificate acts as trust anchor: everything below it (towards the leaf) must verify
+ *    cleanly and the pinned one may only lack a trusted issuer. */
+static const char *decide(TlsConn *c)
+{
+    uint32_t all = mbedtls_ssl_get_verify_result(&c->ssl);
+
+    if (!c->has_ca && c->npins == 0)
+        return "no CA and no pins: refusing an unverified peer";
+    if (c->has_ca && all != 0)
+        return flags_text(all);
+    if (c->npins > 0) {
+        if (c->pin_depth < 0)
+            return "no certificate in the chain matches the SPKI pins";
+        if (!c->has_ca) {
+            if (all & ~(uint32_t)MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+                return flags_text(all);
+            for (int d = 0; d < c->pin_depth; d++)
+                if (c->depth_flags[d] != 0)
+                    return flags_text(c->depth_flags[d]);
+            if (c->depth_flags[c->pin_depth] & ~(uint32_t)MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+                return flags_text(c->depth_flags[c->pin_depth]);
+        }
+    }
+    return NULL;
+}
+
+static JSValue throw_tls(JSContext *ctx, TlsConn *c, const char *what, int ret)
+{
+    if (ret == MBEDTLS_ERR_SSL_INTERNAL_ERROR && c->io_errno)
+        return JS_ThrowInternalError(ctx, "%s: %s", what, strerror(c->io_errno));
+    if (ret == MBEDTLS_ERR_SSL_CONN_EOF)
+        return JS_ThrowInternalError(ctx, "%s: connection closed by peer", what);
+    if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)
+        return JS_ThrowInternalError(ctx, "%s: fatal alert from peer", what);
+    if (ret == MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE)
+        return JS_ThrowInternalError(ctx, "%s: no common cipher suite", what);
+    if (ret == MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION)
+        return JS_ThrowInternalError(ctx, "%s: unsupported protocol version", what);
+    return JS_ThrowInternalError(ctx, "%s: mbedTLS error -0x%04x", what, (unsigned)-ret);
+}
+
+static TlsConn *get_conn(JSContext *ctx, JSValueConst v)
+{
+    TlsConn *c = JS_GetOpaque2(ctx, v, tls_class_id);
+    if (c && c->freed) {
+        JS_ThrowTypeError(ctx, "TLS connection already freed");
+        return NULL;
+    }
+    return c;
+}
+
+static int add_pins(JSContext *ctx, TlsConn *c, JSValueConst arr)
+{
+    int64_t n = 0;
+    JSValue lenv = JS_GetPropertyStr(ctx, arr, "length");
+    if (JS_ToInt64(ctx, &n, lenv)) {
+        JS_FreeValue(ctx, lenv);
+        return -1;
+    }
+    JS_FreeValue(ctx, lenv);
+    if (n > MAX_PINS) {
+        JS_ThrowRangeError(ctx, "at most %d SPKI pins", MAX_PINS);
+        return -1;
+    }
+    for (int i = 0; i < (int)n; i++) {
+        JSValue v = JS_GetPropertyUint32(ctx, arr, (uint32_t)i);
+        const char *s = JS_ToCString(ctx, v);
+        size_t olen = 0;
+        uint8_t out[48];
+        int bad;
+        JS_FreeValue(ctx, v);
+        if (!s)
+            return -1;
+        bad = mbedtls_base64_decode(out, sizeof(out), &olen, (const unsigned char *)s, strlen(s)) != 0 ||
+              olen != 32;
+        JS_FreeCString(ctx, s);
+        if (bad) {
+            JS_ThrowRangeError(ctx, "SPKI pin %d is not base64 of 32 bytes", i);
+            return -1;
+        }
+        memcpy(c->pins[c->npins++], out, 32);
+    }
+    return 0;
+}
+
+/* tlsNew(fd, { caPem?, spkiSha256?, serverName? }): a TlsConn over a connected fd. */
+static JSValue js_tls_new(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    JSValue obj, v;
+    TlsConn *c;
+    int ret;
+
+    obj = JS_NewObjectClass(ctx, tls_class_id);
+    if (JS_IsException(obj))
+        return obj;
+    c = js_mallocz(ctx, sizeof(*c));
+    if (!c) {
+        JS_FreeValue(ctx, obj);
+        return JS_EXCEPTION;
+    }
+    mbedtls_ssl_init(&c->ssl);
+    mbedtls_ssl_config_init(&c->conf);
+    mbedtls_x509_crt_init(&c->ca);
+    c->pin_depth = -1;
+    JS_SetOpaque(obj, c);
+
+    if (JS_ToInt32(ctx, &c->fd, argv[0]))
+        goto fail;
+
+    v = JS_GetPropertyStr(ctx, argv[1], "caPem");
+    if (!JS_IsUndefined(v) && !JS_IsNull(v)) {
+        size_t len;
+        const char *pem = JS_ToCStringLen(ctx, &len, v);
+        JS_FreeValue(ctx, v);
+        if (!pem)
+            goto fail;
+        ret = mbedtls_x509_crt_parse(&c->ca, (const unsigned char *)pem, len + 1);
+        JS_FreeCString(ctx, pem);
+        if (ret < 0 || c->ca.version == 0) {
+            JS_ThrowInternalError(ctx, "caPem: no usable certificate (mbedTLS -0x%04x)", (unsigned)-ret);
+            goto fail;
+        }
+        c->has_ca = 1;
+    } else {
+        JS_FreeValue(ctx, v);
+    }
+    v = JS_GetPropertyStr(ctx, argv[1], "spkiSha256");
+    if (!JS_IsUndefined(v) && !JS_IsNull(v)) {
+        ret = add_pins(ctx, c, v);
+        JS_FreeValue(ctx, v);
+        if (ret)
+            goto fail;
+    } else {
+        JS_FreeValue(ctx, v);
+    }
+    if (!c->has_ca && c->npins == 0) {
+        JS_ThrowTypeError(ctx, "TLS needs caPem or spkiSha256");
+        goto fail;
+    }
+
+    if ((ret = mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                           MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
+        throw_tls(ctx, c, "tls config", ret);
+        goto fail;
+    }
+    mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
+    if (c->has_ca)
+        mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
+    mbedtls_ssl_conf_verify(&c->conf, verify_cb, c);
+    mbedtls_ssl_conf_rng(&c->conf, rng, NULL);
+    if ((ret = mbedtls_ssl_setup(&c->ssl, &c->conf)) != 0) {
+        throw_tls(ctx, c, "tls setup", ret);
+        goto fail;
+    }
+    v = JS_GetPropertyStr(ctx, argv[1], "serverName");
+    if (!JS_IsUndefined(v) && !JS_IsNull(v)) {
+        const char *name = JS_ToCString(ctx, v);
+        JS_FreeValue(ctx, v);
+        if (!name)
+            goto fail;
+        ret = mbedtls_ssl_set_hostname(&c->ssl, name);
+        JS_FreeCString(ctx, name);
+        if (ret) {
+            throw_tls(ctx, c, "serverName", ret);
+            goto fail;
+        }
+    } else {
+        JS_FreeValue(ctx, v);
+    }
+    mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+    return obj;
+fail:
+    JS_FreeValue(ctx, obj);
+    return JS_EXCEPTION;
+}
+
+/* tlsHandshake(conn): 0 done and verified, 1 wants readable, 2 wants writable; throws on failure. */
+static JSValue js_tls_handshake(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    TlsConn *c = get_conn(ctx, argv[0]);
+    const char *why;
+    int ret;
+
+    if (!c)
+        return JS_EXCEPTION;
+    ret = mbedtls_ssl_handshake(&c->ssl);
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ)
+        return JS_NewInt32(ctx, 1);
+    if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+        return JS_NewInt32(ctx, 2);
+    if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)
+        return JS_ThrowInternalError(ctx, "tls: %s", flags_text(mbedtls_ssl_get_verify_result(&c->ssl)));
+    if (ret != 0)
+        return throw_tls(ctx, c, "tls handshake", ret);
+    why = decide(c);
+    if (why)
+        return JS_ThrowInternalError(ctx, "tls: %s", why);
+    return JS_NewInt32(ctx, 0);
+}
+
+/* tlsRead(conn, max): ArrayBuffer, null at EOF (close_notify or TCP FIN), undefined if none ready. */
+static JSValue js_tls_read(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    static uint8_t buf[16384];
+    TlsConn *c = get_conn(ctx, argv[0]);
+    int max = sizeof(buf), ret;
+
+    if (!c || (argc > 1 && JS_ToInt32(ctx, &max, argv[1])))
+        return JS_EXCEPTION;
+    if (max <= 0 || max > (int)sizeof(buf))
+        max = sizeof(buf);
+    ret = mbedtls_ssl_read(&c->ssl, buf, (size_t)max);
+    if (ret > 0)
+        return JS_NewArrayBufferCopy(ctx, buf, (size_t)ret);
+    if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == MBEDTLS_ERR_SSL_CONN_EOF)
+        return JS_NULL;
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+        return JS_UNDEFINED;
+    return throw_tls(ctx, c, "tls read", ret);
+}
+
+/* tlsWrite(conn, bytes, offset?, length?): bytes taken, 0 when blocked. After 0, call again
+ * later with the same bytes (mbedTLS requirement). */
+static JSValue js_tls_write(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    TlsConn *c = get_conn(ctx, argv[0]);
+    const uint8_t *p;
+    size_t len;
+    int ret;
+
+    if (!c)
+        return JS_EXCEPTION;
+    p = flussonic_get_bytes(ctx, argv[1], argc > 2 ? argv[2] : JS_UNDEFINED,
+                            argc > 3 ? argv[3] : JS_UNDEFINED, &len);
+    if (!p)
+        return JS_EXCEPTION;
+    if (len == 0)
+        return JS_NewInt32(ctx, 0);
+    ret = mbedtls_ssl_write(&c->ssl, p, len);
+    if (ret >= 0)
+        return JS_NewInt32(ctx, ret);
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+        return JS_NewInt32(ctx, 0);
+    return throw_tls(ctx, c, "tls write", ret);
+}
+
+/* tlsPending(conn): decrypted bytes already buffered (readable without a socket event). */
+static JSValue js_tls_pending(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    TlsConn *c = get_conn(ctx, argv[0]);
+    if (!c)
+        return JS_EXCEPTION;
+    return JS_NewInt32(ctx, (int)mbedtls_ssl_get_bytes_avail(&c->ssl));
+}
+
+static JSValue js_tls_close_notify(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    TlsConn *c = get_conn(ctx, argv[0]);
+    if (!c)
+        return JS_EXCEPTION;
+    mbedtls_ssl_close_notify(&c->ssl); /* best effort: a full socket buffer just loses the alert */
+    return JS_UNDEFINED;
+}
+
+/* tlsInfo(conn): "TLSv1.2 TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256" */
+static JSValue js_tls_info(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    TlsConn *c = get_conn(ctx, argv[0]);
+    char s[128];
+    if (!c)
+        return JS_EXCEPTION;
+    snprintf(s, sizeof(s), "%s %s", mbedtls_ssl_get_version(&c->ssl), mbedtls_ssl_get_ciphersuite(&c->ssl));
+    return JS_NewString(ctx, s);
+}
+
+/* tlsFree(conn): release the TLS state now (the fd is not closed). Idempotent. */
+static JSValue js_tls_free(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    TlsConn *c = JS_GetOpaque2(ctx, argv[0], tls_class_id);
+    if (!c)
+        return JS_EXCEPTION;
+    conn_free(c);
+    return JS_UNDEFINED;
+}
+
+const JSCFunctionListEntry flussonic_tls_funcs[] = {
+    JS_CFUNC_DEF("tlsNew", 2, js_tls_new),
+    JS_CFUNC_DEF("tlsHandshake", 1, js_tls_handshake),
+    JS_CFUNC_DEF("tlsRead", 2, js_tls_read),
+    JS_CFUNC_DEF("tlsWrite", 4, js_tls_write),
+    JS_CFUNC_DEF("tlsPending", 1, js_tls_pending),
+    JS_CFUNC_DEF("tlsCloseNotify", 1, js_tls_close_notify),
+    JS_CFUNC_DEF("tlsInfo", 1, js_tls_info),
+    JS_CFUNC_DEF("tlsFree", 1, js_tls_free),
+};
+const int flussonic_tls_funcs_count = sizeof(flussonic_tls_funcs) / sizeof(flussonic_tls_funcs[0]);

@@ -1,0 +1,97 @@
+# Native: the static QuickJS agent binary for camera CPUs (issue 4, docs/native.md).
+#
+#   make agent ARCH=armhf|armel|aarch64|mipsel   -> build/agent/<arch>/flussonic-agent
+#   make agents                                  -> all four
+#   make native-bin ARCH=.. BUNDLE=x.js OUT=y [TEST_SERVER=1]   any bundle -> static binary
+#   make test-native                             per-arch tests under qemu-user
+# The build itself is agent-src/native/Makefile (shared with the Buildroot package); this
+# fragment only supplies Debian's cross toolchains, the pinned sources and the host qjsc.
+
+NATIVE_ARCHES := armhf armel aarch64 mipsel
+ARCH ?= armhf
+NATIVE_DIR := agent-src/native
+NATIVE_SRC := $(wildcard $(NATIVE_DIR)/*.c $(NATIVE_DIR)/*.h) $(NATIVE_DIR)/Makefile
+QUICKJS_SRC := $(ROOT)/.cache/src/quickjs
+MBEDTLS_SRC := $(ROOT)/.cache/src/mbedtls
+HOST_QJSC := $(BUILD)/host/qjsc
+AGENT_VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null || echo 0.0.0)
+
+# Debian cross gcc wrapped with musl-gcc.specs (musl-dev:<arch>); binutils from the gnu triplet.
+# -fno-pie/-no-pie: Debian's gcc defaults to PIE, which only costs size in a static binary.
+native_cc_armhf := arm-linux-musleabihf-gcc
+native_cross_armhf := arm-linux-gnueabihf-
+native_cflags_armhf := -mthumb
+native_cc_armel := arm-linux-musleabi-gcc
+native_cross_armel := arm-linux-gnueabi-
+native_cflags_armel := -march=armv5te -marm
+native_libs_armel := -latomic
+native_cc_aarch64 := aarch64-linux-musl-gcc
+native_cross_aarch64 := aarch64-linux-gnu-
+native_cc_mipsel := mipsel-linux-musl-gcc
+native_cross_mipsel := mipsel-linux-gnu-
+# Static, non-PIC code: no GOT indirection on every call (about 12 % smaller on MIPS).
+native_cflags_mipsel := -march=mips32r2 -mno-abicalls -fno-pic
+
+# $(call native_make,ARCH) -> make invocation of agent-src/native/Makefile for that target.
+native_make = $(MAKE) --no-print-directory -C $(NATIVE_DIR) \
+	CC=$(native_cc_$(1)) AR=$(native_cross_$(1))ar STRIP=$(native_cross_$(1))strip \
+	CFLAGS="-Os -fno-pie $(native_cflags_$(1))" LDFLAGS=-no-pie EXTRA_LIBS="$(native_libs_$(1))" \
+	QJSC=$(HOST_QJSC) QUICKJS_SRC=$(QUICKJS_SRC) MBEDTLS_SRC=$(MBEDTLS_SRC) \
+	LIB_OBJDIR=$(BUILD)/native/$(1)/lib ARCH_NAME=$(1) VERSION=$(AGENT_VERSION)
+
+.PHONY: native-tools agent agents native-bin test-native native-size
+# Cross toolchains + musl (apt), pinned QuickJS/mbedTLS sources (Debian source packages), host qjsc.
+native-tools: $(HOST_QJSC)
+$(BUILD)/.native-deps:
+	scripts/install-cross.sh
+	scripts/fetch-quickjs.sh $(QUICKJS_SRC)
+	scripts/fetch-mbedtls.sh $(MBEDTLS_SRC)
+	@mkdir -p $(dir $@); touch $@
+$(HOST_QJSC): $(BUILD)/.native-deps
+	$(MAKE) --no-print-directory -C $(NATIVE_DIR) host-qjsc QUICKJS_SRC=$(QUICKJS_SRC) HOST_QJSC=$(HOST_QJSC)
+
+agent: $(BUILD)/agent/$(ARCH)/flussonic-agent
+agents: $(foreach a,$(NATIVE_ARCHES),$(BUILD)/agent/$(a)/flussonic-agent)
+
+# One rule per arch; the library objects of an arch are shared, so builds of one arch run in order.
+define native_agent_rule
+$(BUILD)/agent/$(1)/flussonic-agent: $(NATIVE_SRC) $(BUNDLE_DIR)/.stamp | $(HOST_QJSC)
+	$$(call native_make,$(1)) -j2 BUNDLE=$(BUNDLE_DIR)/agent-quickjs.js OUT=$$@ \
+		OBJDIR=$(BUILD)/native/$(1)/agent
+endef
+$(foreach a,$(NATIVE_ARCHES),$(eval $(call native_agent_rule,$(a))))
+
+# Any bundle into a binary of the same runtime, e.g. the QEMU fake camera (TEST_SERVER=1).
+native-bin: | $(HOST_QJSC)
+	@test -n "$(BUNDLE)" -a -n "$(OUT)" || { echo "usage: make native-bin ARCH=.. BUNDLE=x.js OUT=path [TEST_SERVER=1]" >&2; exit 2; }
+	$(call native_make,$(ARCH)) -j2 BUNDLE=$(abspath $(BUNDLE)) OUT=$(abspath $(OUT)) \
+		OBJDIR=$(abspath $(OUT)).obj TEST_SERVER=$(TEST_SERVER)
+
+# Test tools: the probe (platform/quickjs.ts exercised from the command line, TEST_SERVER build)
+# and a getrandom(2) probe that shows the old-kernel launcher's filter really bites.
+NATIVE_TEST_DIR := $(BUILD)/native-test
+$(NATIVE_TEST_DIR)/probe.js: agent-src/test/native/probe.ts agent-src/src/platform/quickjs.ts agent-src/test/native/bundle.mjs node_modules/.installed
+	node agent-src/test/native/bundle.mjs agent-src/test/native/probe.ts $@
+
+define native_probe_rule
+$(NATIVE_TEST_DIR)/$(1)/probe: $(NATIVE_SRC) $(NATIVE_TEST_DIR)/probe.js | $(HOST_QJSC)
+	$$(call native_make,$(1)) -j2 BUNDLE=$(NATIVE_TEST_DIR)/probe.js OUT=$$@ OBJDIR=$$@.obj TEST_SERVER=1
+$(NATIVE_TEST_DIR)/$(1)/getrandom-probe: agent-src/test/native/getrandom-probe.c | $(HOST_QJSC)
+	@mkdir -p $$(dir $$@)
+	$(native_cc_$(1)) -static -Os -o $$@ $$<
+endef
+$(foreach a,$(NATIVE_ARCHES),$(eval $(call native_probe_rule,$(a))))
+
+$(BUILD)/host/old-kernel-launcher: agent-src/test/native/old-kernel-launcher.c
+	@mkdir -p $(dir $@)
+	cc -O2 -Wall -o $@ $<
+
+NATIVE_TEST_BINS := $(foreach a,$(NATIVE_ARCHES),$(BUILD)/agent/$(a)/flussonic-agent \
+	$(NATIVE_TEST_DIR)/$(a)/probe $(NATIVE_TEST_DIR)/$(a)/getrandom-probe) $(BUILD)/host/old-kernel-launcher
+
+TEST_SUITES += test-native
+test-native: $(NATIVE_TEST_BINS)
+	$(VITEST) --outputFile=$(BUILD)/test-results/native.json agent-src/test/native
+
+native-size: agents
+	bench/size.sh
