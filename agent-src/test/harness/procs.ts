@@ -62,7 +62,9 @@ export interface Proc {
 }
 
 const MAX_LINES = 20_000;
-const live = new Set<Proc>();
+// One registry and one exit handler per Node process, even when vitest re-evaluates this module per file.
+const registry = globalThis as { __testProcs?: Set<Proc> };
+const live: Set<Proc> = (registry.__testProcs ??= new Set<Proc>());
 const hasSetpriv = existsSync("/usr/bin/setpriv");
 
 try {
@@ -71,9 +73,11 @@ try {
 } catch {
   // Imported outside a vitest collection phase: the exit handler below still applies.
 }
-process.once("exit", () => {
-  for (const p of live) killGroup(p.pid, "SIGKILL");
-});
+if (!process.listeners("exit").some((l) => l.name === "killTestProcs")) {
+  process.once("exit", function killTestProcs() {
+    for (const p of live) killGroup(p.pid, "SIGKILL");
+  });
+}
 
 function killGroup(pid: number, sig: NodeJS.Signals): void {
   try {
