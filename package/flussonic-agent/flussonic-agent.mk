@@ -1,0 +1,131 @@
+################################################################################
+#
+# flussonic-agent
+#
+################################################################################
+
+FLUSSONIC_AGENT_VERSION = 0.1.0
+ifeq ($(BR2_PACKAGE_FLUSSONIC_AGENT_LOCAL),y)
+# The repository this external tree lives in; the bundle comes from "make bundle".
+FLUSSONIC_AGENT_SITE = $(BR2_EXTERNAL_FLUSSONIC_AGENT_PATH)/../agent-src
+FLUSSONIC_AGENT_SITE_METHOD = local
+FLUSSONIC_AGENT_BUNDLE = $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_BUNDLE))
+else
+# Release tarball: native/ sources plus the prebuilt bundle (scripts/buildroot-release.sh).
+FLUSSONIC_AGENT_SITE = https://github.com/flussonic/flussonic-agent/releases/download/v$(FLUSSONIC_AGENT_VERSION)
+FLUSSONIC_AGENT_BUNDLE = $(@D)/bundle/agent-quickjs.js
+endif
+FLUSSONIC_AGENT_LICENSE = MIT
+# QuickJS and mbed TLS are compiled into the static binary from the
+# sources of Buildroot's own packages, with the agent's trimmed TLS config.
+FLUSSONIC_AGENT_DEPENDENCIES = quickjs mbedtls
+
+ifeq ($(BR2_TOOLCHAIN_HAS_LIBATOMIC),y)
+FLUSSONIC_AGENT_EXTRA_LIBS = -latomic
+endif
+
+# -Os: the binary goes into 8-16 MB of camera flash. The unstripped
+# binary is installed; Buildroot strips it according to BR2_STRIP_*.
+FLUSSONIC_AGENT_MAKE_OPTS = \
+	CC="$(TARGET_CC)" \
+	AR="$(TARGET_AR)" \
+	STRIP="$(TARGET_CROSS)strip" \
+	CFLAGS="$(TARGET_CFLAGS) -Os" \
+	LDFLAGS="$(TARGET_LDFLAGS)" \
+	STATIC=1 \
+	EXTRA_LIBS="$(FLUSSONIC_AGENT_EXTRA_LIBS)" \
+	HOST_CC="$(HOSTCC)" \
+	HOST_QJSC=$(@D)/br-build/host-qjsc \
+	QJSC=$(@D)/br-build/host-qjsc \
+	QUICKJS_SRC=$(QUICKJS_SRCDIR) \
+	MBEDTLS_SRC=$(MBEDTLS_SRCDIR) \
+	BUNDLE=$(FLUSSONIC_AGENT_BUNDLE) \
+	OUT=$(@D)/br-build/flussonic-agent \
+	ARCH_NAME=$(BR2_ARCH) \
+	VERSION=$(FLUSSONIC_AGENT_VERSION)
+
+define FLUSSONIC_AGENT_BUILD_CMDS
+	@test -f "$(FLUSSONIC_AGENT_BUNDLE)" || { \
+		echo "flussonic-agent: no JavaScript bundle at $(FLUSSONIC_AGENT_BUNDLE)"; \
+		echo "flussonic-agent: run 'make bundle' at the top of the flussonic-agent repository first"; \
+		exit 1; }
+	$(HOST_MAKE_ENV) $(MAKE) -C $(@D)/native \
+		$(FLUSSONIC_AGENT_MAKE_OPTS) host-qjsc
+	$(TARGET_MAKE_ENV) $(MAKE) -C $(@D)/native \
+		$(FLUSSONIC_AGENT_MAKE_OPTS) all
+endef
+
+FLUSSONIC_AGENT_JSON_LIST = [$(subst $(space),$(comma),$(foreach v,$(1),"$(v)"))]
+
+define FLUSSONIC_AGENT_INSTALL_TARGET_CMDS
+	$(INSTALL) -D -m 0755 $(@D)/br-build/flussonic-agent.unstripped \
+		$(TARGET_DIR)/usr/bin/flussonic-agent
+	$(INSTALL) -D -m 0755 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-agent-supervise \
+		$(TARGET_DIR)/usr/sbin/flussonic-agent-supervise
+	$(INSTALL) -d -m 0755 $(TARGET_DIR)/etc/flussonic-agent \
+		$(TARGET_DIR)/etc/default $(TARGET_DIR)/var/lib/flussonic-agent
+	$(if $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_CA_FILE)), \
+		$(INSTALL) -D -m 0644 $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_CA_FILE)) \
+			$(TARGET_DIR)/etc/flussonic-agent/ca.pem)
+	printf '%s\n' '{' \
+		'  "endpoints": $(call FLUSSONIC_AGENT_JSON_LIST,$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_ENDPOINTS))),' \
+		$(if $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_CA_FILE)),'  "ca_file": "/etc/flussonic-agent/ca.pem",') \
+		'  "spki_pins": $(call FLUSSONIC_AGENT_JSON_LIST,$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_SPKI_PINS))),' \
+		'  "activation_token_file": "$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_TOKEN_FILE))",' \
+		'  "state_file": "/var/lib/flussonic-agent/state.json",' \
+		'  "targets": {' \
+		'    "rtsp": "$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_RTSP_TARGET))",' \
+		'    "http": "$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_HTTP_TARGET))"' \
+		'  },' \
+		'  "log_level": "info"' \
+		'}' >$(TARGET_DIR)/etc/flussonic-agent/agent.json
+	printf '%s\n' \
+		'FLUSSONIC_AGENT_ARGS="--config /etc/flussonic-agent/agent.json$(if $(BR2_PACKAGE_FLUSSONIC_AGENT_SYSLOG), --syslog)"' \
+		$(if $(BR2_PACKAGE_FLUSSONIC_AGENT_SYSLOG),,'FLUSSONIC_AGENT_STDERR=/dev/console') \
+		>$(TARGET_DIR)/etc/default/flussonic-agent
+endef
+
+ifeq ($(BR2_PACKAGE_FLUSSONIC_AGENT_HARDEN),y)
+define FLUSSONIC_AGENT_INSTALL_HARDEN
+	$(INSTALL) -D -m 0755 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-harden \
+		$(TARGET_DIR)/usr/sbin/flussonic-harden
+	$(INSTALL) -D -m 0644 $(FLUSSONIC_AGENT_PKGDIR)/default-credentials.tsv \
+		$(TARGET_DIR)/usr/share/flussonic-agent/default-credentials.tsv
+	printf '%s\n' \
+		'FLUSSONIC_HARDEN_ROOT_PASSWORD=$(if $(BR2_PACKAGE_FLUSSONIC_AGENT_HARDEN_ROOT_DEVICE_SECRET),device-secret,lock)' \
+		'FLUSSONIC_HARDEN_KEEP_USERS="$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_HARDEN_KEEP_USERS))"' \
+		>$(TARGET_DIR)/etc/default/flussonic-harden
+endef
+FLUSSONIC_AGENT_POST_INSTALL_TARGET_HOOKS += FLUSSONIC_AGENT_INSTALL_HARDEN
+
+# After every package and the root password are in place: close what is
+# open, then fail the build if anything still is.
+define FLUSSONIC_AGENT_HARDEN_TARGET_DIR
+	$(FLUSSONIC_AGENT_PKGDIR)/flussonic-harden build $(TARGET_DIR)
+	$(FLUSSONIC_AGENT_PKGDIR)/flussonic-harden check $(TARGET_DIR)
+endef
+FLUSSONIC_AGENT_TARGET_FINALIZE_HOOKS += FLUSSONIC_AGENT_HARDEN_TARGET_DIR
+
+define FLUSSONIC_AGENT_INSTALL_HARDEN_INIT_SYSV
+	$(INSTALL) -D -m 0755 $(FLUSSONIC_AGENT_PKGDIR)/S05flussonic-harden \
+		$(TARGET_DIR)/etc/init.d/S05flussonic-harden
+endef
+define FLUSSONIC_AGENT_INSTALL_HARDEN_INIT_SYSTEMD
+	$(INSTALL) -D -m 0644 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-harden.service \
+		$(TARGET_DIR)/usr/lib/systemd/system/flussonic-harden.service
+endef
+endif
+
+define FLUSSONIC_AGENT_INSTALL_INIT_SYSV
+	$(INSTALL) -D -m 0755 $(FLUSSONIC_AGENT_PKGDIR)/S60flussonic-agent \
+		$(TARGET_DIR)/etc/init.d/S60flussonic-agent
+	$(FLUSSONIC_AGENT_INSTALL_HARDEN_INIT_SYSV)
+endef
+
+define FLUSSONIC_AGENT_INSTALL_INIT_SYSTEMD
+	$(INSTALL) -D -m 0644 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-agent.service \
+		$(TARGET_DIR)/usr/lib/systemd/system/flussonic-agent.service
+	$(FLUSSONIC_AGENT_INSTALL_HARDEN_INIT_SYSTEMD)
+endef
+
+$(eval $(generic-package))
