@@ -138,14 +138,15 @@ static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 
 static const char *flags_text(uint32_t f)
 {
-    if (f & MBEDTLS_X509_BADCERT_CN_MISMATCH)
-        return "certificate name mismatch";
+    /* Most telling first: an untrusted chain matters more than its name or dates. */
     if (f & MBEDTLS_X509_BADCERT_EXPIRED)
         return "certificate expired";
     if (f & MBEDTLS_X509_BADCERT_FUTURE)
         return "certificate not yet valid";
     if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
         return "certificate not trusted";
+    if (f & MBEDTLS_X509_BADCERT_CN_MISMATCH)
+        return "certificate name mismatch";
     if (f & MBEDTLS_X509_BADCERT_REVOKED)
         return "certificate revoked";
     return "certificate rejected";

@@ -1,0 +1,222 @@
+// The static QuickJS binaries on each camera CPU, under qemu-user: --version, TLS verification
+// (CA, SPKI pins, names) against a Node TLS server on 127.0.0.1 with a CA made here, sockets,
+// random bytes, atomic writes, and the old-kernel launcher (seccomp: ENOSYS for post-3.10 calls).
+// Binaries come from `make test-native` (mk/native.mk).
+import { execFileSync } from "node:child_process";
+import { createHash, createPublicKey } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createNetServer, connect as netConnect, type Server as NetServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startProc } from "../harness/procs";
+
+const ROOT = resolve(__dirname, "../../..");
+const BUILD = join(ROOT, "build");
+const LAUNCHER = join(BUILD, "host/old-kernel-launcher");
+const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version as string;
+
+const ARCHES: Record<string, string[]> = {
+  armhf: ["qemu-arm-static"],
+  armel: ["qemu-arm-static", "-cpu", "arm926"],
+  aarch64: ["qemu-aarch64-static"],
+  mipsel: ["qemu-mipsel-static"],
+};
+const only = process.env.NATIVE_ARCHES?.split(",").filter(Boolean);
+const arches = Object.keys(ARCHES).filter((a) => !only || only.includes(a));
+
+let dir: string;
+const pem: Record<string, string> = {};
+let ecPort = 0;
+let rsaPort = 0;
+let tcpPort = 0;
+const servers: (TlsServer | NetServer)[] = [];
+
+function openssl(...args: string[]): void {
+  execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+}
+
+/** A CA and a server certificate (127.0.0.1 / localhost) signed by it, made with the openssl CLI. */
+function makePki(): void {
+  const ext = join(dir, "san.ext");
+  writeFileSync(ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n");
+  for (const ca of ["ca", "wrongca"]) {
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+      "-keyout", `${ca}.key`, "-out", `${ca}.pem`, "-days", "2", "-subj", `/CN=${ca} test`);
+  }
+  const leaf = (name: string, keyArgs: string[]) => {
+    openssl("req", "-newkey", ...keyArgs, "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", "/CN=127.0.0.1");
+    openssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+      "-out", `${name}.pem`, "-days", "2", "-extfile", ext);
+  };
+  leaf("ec", ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]);
+  leaf("rsa", ["rsa:2048"]);
+  for (const f of ["ca", "wrongca", "ec", "rsa"]) pem[f] = readFileSync(join(dir, `${f}.pem`), "utf8");
+}
+
+function spkiPin(certPem: string): string {
+  const der = createPublicKey(certPem).export({ type: "spki", format: "der" });
+  return createHash("sha256").update(der).digest("base64");
+}
+
+/** TLS echo server: sends back what it receives, closes when the client ends. */
+async function tlsEcho(name: string): Promise<number> {
+  // The RSA server also sends the CA certificate (a chain), the EC one only its leaf.
+  const cert = name === "rsa" ? pem.rsa + pem.ca : pem[name];
+  const srv = createTlsServer({ key: readFileSync(join(dir, `${name}.key`)), cert }, (s) => {
+    s.on("error", () => {});
+    s.pipe(s);
+  });
+  srv.on("tlsClientError", () => {});
+  servers.push(srv);
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  return (srv.address() as { port: number }).port;
+}
+
+async function tcpEcho(): Promise<number> {
+  const srv = createNetServer((s) => {
+    s.on("error", () => {});
+    s.pipe(s);
+  });
+  servers.push(srv);
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  return (srv.address() as { port: number }).port;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "native-test-"));
+  makePki();
+  ecPort = await tlsEcho("ec");
+  rsaPort = await tlsEcho("rsa");
+  tcpPort = await tcpEcho();
+});
+
+afterAll(() => {
+  for (const s of servers) s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe.each(arches)("%s", (arch) => {
+  const qemu = ARCHES[arch];
+  const agent = join(BUILD, "agent", arch, "flussonic-agent");
+  const probe = join(BUILD, "native-test", arch, "probe");
+
+  async function run(bin: string, args: string[], opts: { oldKernel?: boolean } = {}) {
+    const cmd = opts.oldKernel ? [LAUNCHER, ...qemu, bin, ...args] : [...qemu, bin, ...args];
+    const r = await execa(cmd[0], cmd.slice(1), { reject: false, timeout: 30_000, cwd: dir });
+    return { code: r.exitCode, out: String(r.stdout), err: String(r.stderr) };
+  }
+  const tls = (port: number, ca: string, pin: string, name?: string, o?: { oldKernel?: boolean }) =>
+    run(probe, ["tls", "127.0.0.1", String(port), ca === "-" ? "-" : join(dir, `${ca}.pem`), pin, ...(name ? [name] : [])], o);
+
+  it("--version names the agent, QuickJS, the TLS library and the target", async () => {
+    const r = await run(agent, ["--version"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`flussonic-agent ${version}`);
+    expect(r.out).toMatch(/QuickJS 2025-04-26/);
+    expect(r.out).toMatch(/mbedTLS 3\.6\.6/);
+    expect(r.out).toContain(`linux-${arch}`);
+  });
+
+  it("the agent binary has no listen capability (only TEST_SERVER builds do)", () => {
+    expect(readFileSync(agent).includes("listenTcp")).toBe(false);
+    expect(readFileSync(probe).includes("listenTcp")).toBe(true);
+  });
+
+  it("TLS: the pinned test CA is accepted (ECDSA and RSA server keys)", async () => {
+    const ec = await tls(ecPort, "ca", "-");
+    expect(ec.out).toMatch(/^OK tls echo="ping\\n"/);
+    expect(ec.code).toBe(0);
+    const rsa = await tls(rsaPort, "ca", "-");
+    expect(rsa.out).toMatch(/^OK tls/);
+  });
+
+  it("TLS: a server from another CA is refused", async () => {
+    const r = await tls(ecPort, "wrongca", "-");
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^ERR .*not trusted/);
+  });
+
+  it("TLS: a certificate for another name is refused", async () => {
+    const r = await tls(ecPort, "ca", "-", "camera.example");
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^ERR .*name mismatch/);
+  });
+
+  it("TLS: SPKI pins of the leaf or of a CA in the chain are accepted without a CA file", async () => {
+    const leaf = await tls(ecPort, "-", spkiPin(pem.ec));
+    expect(leaf.out).toMatch(/^OK tls/);
+    // The RSA server sends leaf + CA: the pinned CA acts as trust anchor (pin list with a decoy).
+    const ca = await tls(rsaPort, "-", `${spkiPin(pem.wrongca)},${spkiPin(pem.ca)}`);
+    expect(ca.out).toMatch(/^OK tls/);
+  });
+
+  it("TLS: a wrong SPKI pin is refused, with or without a valid CA", async () => {
+    const noCa = await tls(ecPort, "-", spkiPin(pem.wrongca));
+    expect(noCa.out).toMatch(/^ERR .*SPKI/);
+    const withCa = await tls(ecPort, "ca", spkiPin(pem.rsa));
+    expect(withCa.out).toMatch(/^ERR .*SPKI/);
+  });
+
+  it("plain TCP echo through the platform socket", async () => {
+    const r = await run(probe, ["tcp", "127.0.0.1", String(tcpPort)]);
+    expect(r.out).toMatch(/^OK tcp echo="ping\\n"/);
+  });
+
+  it("TEST_SERVER build listens on 127.0.0.1 and echoes", async () => {
+    const p = await startProc(qemu[0], [...qemu.slice(1), probe, "echo-server"], { ready: /PORT (\d+)/, timeoutMs: 15_000 });
+    try {
+      const port = Number(p.ready![1]);
+      const got = await new Promise<string>((res, rej) => {
+        const s = netConnect(port, "127.0.0.1", () => s.end("hello camera"));
+        let buf = "";
+        s.on("data", (d) => (buf += d));
+        s.on("end", () => res(buf));
+        s.on("error", rej);
+        s.setTimeout(10_000, () => rej(new Error("timeout")));
+      });
+      expect(got).toBe("hello camera");
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it("random bytes from /dev/urandom differ between runs", async () => {
+    const a = await run(probe, ["random", "32"]);
+    const b = await run(probe, ["random", "32"]);
+    expect(a.out).toMatch(/^OK [0-9a-f]{64}$/);
+    expect(b.out).toMatch(/^OK [0-9a-f]{64}$/);
+    expect(a.out).not.toBe(b.out);
+  });
+
+  it("atomic write replaces the file and leaves no temporary behind", async () => {
+    const sub = mkdtempSync(join(dir, `atomic-${arch}-`));
+    const path = join(sub, "state.json");
+    writeFileSync(path, "old");
+    const r = await run(probe, ["write", path, '{"token":"new"}']);
+    expect(r.out).toMatch(/^OK wrote/);
+    expect(readFileSync(path, "utf8")).toBe('{"token":"new"}');
+    expect(readdirSync(sub)).toEqual(["state.json"]);
+  });
+
+  describe("old kernel (seccomp: ENOSYS for syscalls after Linux 3.10)", () => {
+    it("the filter bites: a direct getrandom(2) sees ENOSYS", async () => {
+      const gr = join(BUILD, "native-test", arch, "getrandom-probe");
+      expect((await run(gr, [])).out.trim()).toBe("getrandom: 8 bytes");
+      const r = await run(gr, [], { oldKernel: true });
+      expect(r.out.trim()).toBe("getrandom: ENOSYS");
+    });
+
+    it("the agent and TLS with pin + CA still work", async () => {
+      const v = await run(agent, ["--version"], { oldKernel: true });
+      expect(v.code).toBe(0);
+      expect(v.out).toContain(`flussonic-agent ${version}`);
+      const t = await tls(ecPort, "ca", spkiPin(pem.ec), undefined, { oldKernel: true });
+      expect(t.out).toMatch(/^OK tls/);
+      const rnd = await run(probe, ["random", "16"], { oldKernel: true });
+      expect(rnd.out).toMatch(/^OK [0-9a-f]{32}$/);
+    });
+  });
+});

@@ -1,0 +1,71 @@
+/**
+ * Test probe for the static runtime: drives platform/quickjs.ts from the command line so the
+ * tests can check TLS verification, sockets, random bytes and atomic writes on each CPU.
+ * Prints one result line ("OK ..." / "ERR ...") and exits 0 / 1.
+ *   probe tls HOST PORT CAFILE|- PIN|- [SERVERNAME]   TLS connect, send "ping\n", expect echo
+ *   probe tcp HOST PORT                              plain TCP echo
+ *   probe random N                                   N random bytes as hex
+ *   probe write PATH TEXT                            writeFileAtomic then readFile
+ *   probe echo-server                                (TEST_SERVER build) echo on 127.0.0.1:0, prints port
+ */
+import { createQuickJsPlatform, exitNow, listenTcpForTests, programArgs, writeStdoutLine } from "../../src/platform/quickjs";
+import type { Socket } from "../../src/platform/platform";
+
+const p = createQuickJsPlatform();
+const args = programArgs();
+const te = (s: string) => new Uint8Array([...s].map((c) => c.charCodeAt(0)));
+const td = (b: Uint8Array) => String.fromCharCode(...b);
+const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+
+function done(ok: boolean, msg: string): void {
+  writeStdoutLine(`${ok ? "OK" : "ERR"} ${msg}`);
+  exitNow(ok ? 0 : 1);
+}
+
+function echoRoundTrip(sock: Socket, label: string): void {
+  let got = "";
+  sock.onData = (d) => {
+    got += td(d);
+    if (got.endsWith("\n")) {
+      sock.end();
+    }
+  };
+  sock.onEnd = () => {};
+  sock.onClose = (err) => (err ? done(false, err) : done(got === "ping\n", `${label} echo=${JSON.stringify(got)}`));
+  sock.write(te("ping\n"));
+}
+
+function readText(path: string): string | undefined {
+  const b = p.readFile(path);
+  return b ? td(b) : undefined;
+}
+
+const [cmd, ...rest] = args;
+const guard = p.setTimer(20000, () => done(false, "probe timed out"));
+if (cmd === "tls") {
+  const [host, port, ca, pin, name] = rest;
+  p.connectTls(host, Number(port), {
+    caPem: ca && ca !== "-" ? readText(ca) : undefined,
+    spkiSha256: pin && pin !== "-" ? pin.split(",") : undefined,
+    serverName: name,
+  }, 10000, (err, sock) => (err || !sock ? done(false, err ?? "no socket") : echoRoundTrip(sock, "tls")));
+} else if (cmd === "tcp") {
+  p.connectTcp(rest[0], Number(rest[1]), 10000, (err, sock) =>
+    err || !sock ? done(false, err ?? "no socket") : echoRoundTrip(sock, "tcp"));
+} else if (cmd === "random") {
+  const a = p.randomBytes(Number(rest[0]));
+  done(true, hex(a));
+} else if (cmd === "write") {
+  p.writeFileAtomic(rest[0], te(rest[1]));
+  done(readText(rest[0]) === rest[1], `wrote ${rest[0]}`);
+} else if (cmd === "echo-server") {
+  p.clearTimer(guard);
+  const srv = listenTcpForTests(0, (s) => {
+    s.onData = (d) => s.write(d);
+    s.onEnd = () => s.end();
+    s.onClose = () => {};
+  });
+  writeStdoutLine(`PORT ${srv.port}`);
+} else {
+  done(false, `unknown command ${cmd}`);
+}
