@@ -86,7 +86,12 @@ export async function startBridgedAgent(bundleCode: string, opts: BridgedAgentOp
     const t0 = performance.now();
     deadline = Date.now() + budget;
     try {
-      run();
+      try {
+        run();
+      } catch (e) {
+        // e.g. the heap limit hit while copying bytes in: the VM is unusable, the test must fail.
+        guestErrors.push(`${what}: host-side failure: ${(e as Error).message}`);
+      }
       for (let round = 0; round < 1000 && rt.hasPendingJob(); round++) {
         const r = rt.executePendingJobs();
         if (r.error) {
