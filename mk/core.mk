@@ -13,6 +13,20 @@ $(BUNDLE_DIR)/.stamp: $(CORE_SRC) node_modules/.installed
 build: bundle
 
 TEST_SUITES += test-core
-test-core: bundle
+test-core: bundle server
 	npx tsc -p agent-src/tsconfig.json --noEmit
 	$(VITEST) --outputFile=$(BUILD)/test-results/core.json agent-src/test
+
+# flussonic-streamer as one executable: Node's single-executable-application support + postject
+# (docs/server.md says why not `pkg`). The blob is the CommonJS bundle.
+.PHONY: server
+server: $(BUILD)/flussonic-streamer
+$(BUILD)/flussonic-streamer: $(BUNDLE_DIR)/.stamp
+	@mkdir -p $(BUILD)/sea
+	printf '{"main":"%s","output":"%s","disableExperimentalSEAWarning":true}\n' \
+	  $(BUNDLE_DIR)/streamer.cjs $(BUILD)/sea/streamer.blob > $(BUILD)/sea/sea-config.json
+	node --experimental-sea-config $(BUILD)/sea/sea-config.json
+	cp "$$(command -v node)" $@.tmp
+	npx --no-install postject $@.tmp NODE_SEA_BLOB $(BUILD)/sea/streamer.blob \
+	  --sentinel-fuse NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2
+	mv $@.tmp $@

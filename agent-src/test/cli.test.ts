@@ -107,3 +107,17 @@ describe("flussonic-streamer CLI", () => {
     expect(streamer(["--config", cfg, "sign-url", "cam-1", "60"]).stdout).toMatch(/^\d+\.[0-9a-f]{64}\n$/);
   });
 });
+
+describe("flussonic-streamer as one file (make server)", () => {
+  const sea = join(BUNDLE, "..", "flussonic-streamer");
+  it("runs without Node installed alongside: --version and a config check", () => {
+    const v = spawnSync(sea, ["--version"], { encoding: "utf8", env: { PATH: "/nonexistent" }, timeout: 30_000 });
+    expect(v.status).toBe(0);
+    expect(v.stdout).toMatch(/^flussonic-streamer \d+\.\d+\.\d+ \(node v\d+/);
+    writeFileSync(join(dir, "secret2"), "y".repeat(40));
+    const cfg = file("sea.json", { tls: { cert_file: pki.certFile, key_file: pki.keyFile }, cluster_secret_file: join(dir, "secret2"), streamer: {} });
+    const c = spawnSync(sea, ["--config", cfg, "--check-config"], { encoding: "utf8", timeout: 30_000 });
+    expect(c.status).toBe(0);
+    expect(c.stderr).not.toMatch(/ExperimentalWarning/);
+  });
+});
