@@ -151,7 +151,7 @@ describe("agent bundle inside quickjs-emscripten", () => {
     console.log(
       `[qjs-bridge] ${FRAMES} packets in ${Date.now() - t0} ms; bridge so far: ${s.events} events, ` +
       `${(s.bytesIn / 1024).toFixed(0)} KiB in, ${(s.bytesOut / 1024).toFixed(0)} KiB out, ` +
-      `${s.guestMs.toFixed(0)} ms inside QuickJS, heap ${(agent!.memoryUsed() / 1024).toFixed(0)} KiB`,
+      `${s.guestMs.toFixed(0)} ms inside QuickJS, heap ${(agent!.memoryUsed() / 1024).toFixed(0)} KiB (peak ${(s.peakHeapBytes / 1024).toFixed(0)} KiB)`,
     );
   }, 40_000);
 
@@ -187,11 +187,14 @@ describe("agent bundle inside quickjs-emscripten", () => {
     }
   }, 20_000);
 
-  it("stayed within its heap limit without a single exception escaping the guest", () => {
+  it("kept a small heap without a single exception escaping the guest", () => {
     expect(agent).toBeDefined();
     expect(agent!.guestErrors).toEqual([]);
     expect(agent!.exitCode()).toBeNull();
-    expect(agent!.memoryUsed()).toBeLessThan(16 * 1024 * 1024);
+    // Measured about 0.3 MiB: the relay buffers are bounded, so a few MiB means something accumulates.
+    expect(agent!.stats.peakHeapBytes).toBeGreaterThan(0);
+    expect(agent!.stats.peakHeapBytes).toBeLessThan(4 * 1024 * 1024);
+    expect(agent!.memoryUsed()).toBeLessThan(4 * 1024 * 1024);
     expect(agentLog.filter((l) => l.startsWith("ERROR"))).toEqual([]);
   });
 });

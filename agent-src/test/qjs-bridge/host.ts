@@ -30,6 +30,8 @@ export interface BridgeStats {
   bytesOut: number;
   /** Wall time spent inside the VM (dispatch + pending jobs). */
   guestMs: number;
+  /** Largest QuickJS heap seen between events (sampled after every 4th). */
+  peakHeapBytes: number;
 }
 
 export interface BridgedAgent {
@@ -66,7 +68,7 @@ export async function startBridgedAgent(bundleCode: string, opts: BridgedAgentOp
   const logs: string[] = [];
   const out: string[] = [];
   const guestErrors: string[] = [];
-  const stats: BridgeStats = { events: 0, bytesIn: 0, bytesOut: 0, guestMs: 0 };
+  const stats: BridgeStats = { events: 0, bytesIn: 0, bytesOut: 0, guestMs: 0, peakHeapBytes: 0 };
   let exitCode: number | null = null;
   let disposed = false;
   const waiters = new Set<() => void>();
@@ -77,6 +79,15 @@ export async function startBridgedAgent(bundleCode: string, opts: BridgedAgentOp
   const timers = new Map<number, number>();
 
   let dispatchFn: QuickJSHandle | null = null;
+
+  const heapUsed = (): number => {
+    const h = rt.computeMemoryUsage();
+    try {
+      return (vm.dump(h) as { memory_used_size: number }).memory_used_size;
+    } finally {
+      h.dispose();
+    }
+  };
 
   let inside = false;
   /** Runs guest code with a deadline; records anything it throws. */
@@ -104,6 +115,7 @@ export async function startBridgedAgent(bundleCode: string, opts: BridgedAgentOp
       deadline = Infinity;
       stats.guestMs += performance.now() - t0;
     }
+    if (stats.events % 4 === 0) stats.peakHeapBytes = Math.max(stats.peakHeapBytes, heapUsed());
     notify();
   };
 
@@ -281,14 +293,7 @@ export async function startBridgedAgent(bundleCode: string, opts: BridgedAgentOp
         waiters.add(check);
         check();
       }),
-    memoryUsed: () => {
-      const h = rt.computeMemoryUsage();
-      try {
-        return (vm.dump(h) as { memory_used_size: number }).memory_used_size;
-      } finally {
-        h.dispose();
-      }
-    },
+    memoryUsed: heapUsed,
     dispose: () => {
       if (disposed) return;
       disposed = true;
