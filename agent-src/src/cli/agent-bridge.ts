@@ -86,73 +86,35 @@ class BridgeSocket implements Socket {
   }
 }
 
-export class BridgePlatform implements Platform {
-  private nextSocketId = 1;
-  private nextTimerId = 1;
-  private readonly connecting = new Map<number, ConnectCallback>();
-  private readonly sockets = new Map<number, BridgeSocket>();
-  private readonly timers = new Map<number, () => void>();
-
-  constructor(private readonly host: BridgeHost) {}
-
-  connectTcp(host: string, port: number, timeoutMs: number, cb: ConnectCallback): void {
-    const id = this.nextSocketId++;
-    this.connecting.set(id, cb);
-    this.host.connectTcp(id, host, port, timeoutMs);
-  }
-
-  connectTls(host: string, port: number, opts: TlsOptions, timeoutMs: number, cb: ConnectCallback): void {
-    const id = this.nextSocketId++;
-    this.connecting.set(id, cb);
-    this.host.connectTls(id, host, port, JSON.stringify(opts), timeoutMs);
-  }
-
-  setTimer(ms: number, fn: () => void): number {
-    const id = this.nextTimerId++;
-    this.timers.set(id, fn);
-    this.host.setTimer(id, ms);
-    return id;
-  }
-  clearTimer(id: number): void {
-    if (this.timers.delete(id)) this.host.clearTimer(id);
-  }
-  now(): number {
-    return this.host.now();
-  }
-  randomBytes(n: number): Uint8Array {
-    const b = new Uint8Array(this.host.randomBytes(n));
-    if (b.length !== n) throw new Error(`host returned ${b.length} random bytes, wanted ${n}`);
-    return b;
-  }
-  readFile(path: string): Uint8Array | null {
-    const b = this.host.readFile(path);
-    return b === null ? null : new Uint8Array(b);
-  }
-  writeFileAtomic(path: string, data: Uint8Array): void {
-    this.host.writeFileAtomic(path, exactBuffer(data));
-  }
-  log(level: LogLevel, msg: string): void {
-    this.host.log(level, msg);
-  }
+/**
+ * State lives in closures, not on `this`: main() wraps the platform with Object.create() to filter
+ * log levels, and a `this.counter++` through that wrapper would land on the wrapper instead.
+ */
+export function createBridgePlatform(host: BridgeHost): Platform & { dispatch: BridgeDispatch } {
+  let nextSocketId = 1;
+  let nextTimerId = 1;
+  const connecting = new Map<number, ConnectCallback>();
+  const sockets = new Map<number, BridgeSocket>();
+  const timers = new Map<number, () => void>();
 
   /** The host's way in. Events for ids this side no longer knows are dropped. */
-  readonly dispatch: BridgeDispatch = (event, id, arg) => {
+  const dispatch: BridgeDispatch = (event, id, arg) => {
     if (event === "timer") {
-      const fn = this.timers.get(id);
+      const fn = timers.get(id);
       if (!fn) return;
-      this.timers.delete(id);
+      timers.delete(id);
       return fn();
     }
     if (event === "connect") {
-      const cb = this.connecting.get(id);
+      const cb = connecting.get(id);
       if (!cb) return;
-      this.connecting.delete(id);
+      connecting.delete(id);
       if (typeof arg === "string") return cb(arg, null);
-      const sock = new BridgeSocket(this.host, id);
-      this.sockets.set(id, sock);
+      const sock = new BridgeSocket(host, id);
+      sockets.set(id, sock);
       return cb(null, sock);
     }
-    const sock = this.sockets.get(id);
+    const sock = sockets.get(id);
     // After destroy() only the close is still owed to the core.
     if (!sock || (sock.closed && event !== "close")) return;
     switch (event) {
@@ -164,15 +126,54 @@ export class BridgePlatform implements Platform {
       case "drain":
         return sock.onDrain?.();
       case "close":
-        this.sockets.delete(id);
+        sockets.delete(id);
         sock.closed = true;
         return sock.onClose?.(typeof arg === "string" ? arg : null);
     }
   };
+
+  return {
+    dispatch,
+    connectTcp(h: string, port: number, timeoutMs: number, cb: ConnectCallback): void {
+      const id = nextSocketId++;
+      connecting.set(id, cb);
+      host.connectTcp(id, h, port, timeoutMs);
+    },
+    connectTls(h: string, port: number, opts: TlsOptions, timeoutMs: number, cb: ConnectCallback): void {
+      const id = nextSocketId++;
+      connecting.set(id, cb);
+      host.connectTls(id, h, port, JSON.stringify(opts), timeoutMs);
+    },
+    setTimer(ms: number, fn: () => void): number {
+      const id = nextTimerId++;
+      timers.set(id, fn);
+      host.setTimer(id, ms);
+      return id;
+    },
+    clearTimer(id: number): void {
+      if (timers.delete(id)) host.clearTimer(id);
+    },
+    now: () => host.now(),
+    randomBytes(n: number): Uint8Array {
+      const b = new Uint8Array(host.randomBytes(n));
+      if (b.length !== n) throw new Error(`host returned ${b.length} random bytes, wanted ${n}`);
+      return b;
+    },
+    readFile(path: string): Uint8Array | null {
+      const b = host.readFile(path);
+      return b === null ? null : new Uint8Array(b);
+    },
+    writeFileAtomic(path: string, data: Uint8Array): void {
+      host.writeFileAtomic(path, exactBuffer(data));
+    },
+    log(level: LogLevel, msg: string): void {
+      host.log(level, msg);
+    },
+  };
 }
 
 const host = __host;
-const platform = new BridgePlatform(host);
+const platform = createBridgePlatform(host);
 (globalThis as unknown as { __bridgeDispatch: BridgeDispatch }).__bridgeDispatch = platform.dispatch;
 main(platform, host.argv, {
   exit: (code) => host.exit(code),
