@@ -12,7 +12,8 @@
  * Ids are chosen by the guest (sockets and timers count separately), so the host never has to
  * return a handle and a late event for a forgotten id is simply dropped.
  *
- * Bytes cross as ArrayBuffer (copied on each side by quickjs-emscripten); strings stay strings.
+ * Bytes cross as ArrayBuffer (copied once each way by quickjs-emscripten): measured ~70 µs per
+ * 16 KiB chunk host → guest, against ~8 ms for the same chunk as a hex string decoded in QuickJS.
  */
 import type { ConnectCallback, LogLevel, Platform, Socket, TlsOptions } from "../platform/platform";
 import { main } from "./agent-main";
