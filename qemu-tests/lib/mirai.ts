@@ -1,0 +1,65 @@
+/** Mirai's default-credential list and the two ways we try it: telnet and the serial console. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { SHARED } from "./paths.js";
+import type { SerialLine } from "./serial.js";
+
+export interface Credential {
+  user: string;
+  pass: string;
+}
+
+export const MIRAI_TSV = join(SHARED, "testdata/mirai-credentials.tsv");
+
+/** Distinct pairs from the TSV (user<TAB>password<TAB>weight; empty password allowed). */
+export function miraiCredentials(path = MIRAI_TSV): Credential[] {
+  const seen = new Set<string>();
+  const out: Credential[] = [];
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    if (!line.trim() || line.startsWith("#")) continue;
+    const [user, pass = ""] = line.split("\t");
+    const key = `${user}\t${pass}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push({ user, pass });
+    }
+  }
+  return out;
+}
+
+/** Run fn over items with at most `limit` in flight. */
+export async function pool<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+export type ConsoleResult = "shell" | "denied" | "no-prompt";
+
+/**
+ * Try one pair on the serial console's getty. Busybox login waits ~3 s after a failure and then
+ * prompts again, so we always wait for a fresh "login:" before typing (no type-ahead).
+ */
+export async function consoleLogin(con: SerialLine, c: Credential, timeoutMs = 15_000): Promise<ConsoleResult> {
+  con.clear();
+  con.write("\r");
+  if (!(await con.expect([/login: *$/m], timeoutMs))) return "no-prompt";
+  con.write(c.user + "\r");
+  const p = await con.expect([/[Pp]assword: *$/m, /login: *$/m], timeoutMs);
+  if (!p) return "no-prompt";
+  if (p.index === 1) return "denied";
+  con.write(c.pass + "\r");
+  const v = await con.expect([/incorrect|denied|failed/i, /\n[^\n]*[#$] (\x1b\[6n)?/], timeoutMs);
+  if (!v || v.index === 0) return "denied";
+  con.write("echo SH''ELL-$(id -u)\r");
+  const s = await con.expect([/SHELL-\d+/], 5000);
+  con.write("exit\r");
+  return s ? "shell" : "denied";
+}

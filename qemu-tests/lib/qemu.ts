@@ -1,0 +1,236 @@
+/**
+ * Boots an emulated camera in QEMU with user networking locked down (restrict=on): the test
+ * reaches guest ports only through hostfwd on 127.0.0.1, the guest reaches host services only
+ * through guestfwd 10.0.2.100:<port> -> 127.0.0.1:<port>. Every wait has a deadline and QEMU is
+ * killed on stop(), on process exit, and by a watchdog if this Node process dies abruptly.
+ */
+import { spawn } from "node:child_process";
+import { execa, ResultPromise } from "execa";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BOARDS } from "./boards.js";
+import type { Image } from "./image.js";
+import { SerialLine } from "./serial.js";
+
+export interface PortMap {
+  /** Port on the host side (127.0.0.1). */
+  host: number;
+  /** Port on the guest side (guest's own port for hostfwd, 10.0.2.100:<guest> for guestfwd). */
+  guest: number;
+}
+
+export interface BootOptions {
+  image: Image;
+  hostfwd?: PortMap[];
+  guestfwd?: PortMap[];
+  /** Deadline for the control shell to answer after QEMU starts. */
+  bootTimeoutMs?: number;
+  /** Let a guest "reboot" restart the machine instead of ending QEMU. */
+  allowReboot?: boolean;
+  extraCmdline?: string;
+}
+
+/** The address the guest uses for host services (guestfwd). */
+export const HOST_FROM_GUEST = "10.0.2.100";
+
+const live = new Set<Guest>();
+process.once("exit", () => {
+  for (const g of live) g.killNow();
+});
+
+/** A free TCP port on 127.0.0.1 (bind 0, read, close). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function qemuArgs(opts: BootOptions, dir: string): string[] {
+  const { image } = opts;
+  const b = BOARDS[image.arch];
+  const fwd = [
+    ...(opts.hostfwd ?? []).map((p) => `hostfwd=tcp:127.0.0.1:${p.host}-:${p.guest}`),
+    // The -cmd: form spawns socat per guest connection; the -tcp: form connects once at start.
+    ...(opts.guestfwd ?? []).map((p) => `guestfwd=tcp:${HOST_FROM_GUEST}:${p.guest}-cmd:socat - TCP:127.0.0.1:${p.host}`),
+  ];
+  const cmdline = [`console=${b.consoleTty}`, "rdinit=/init", "panic=-1", "loglevel=4", b.extraCmdline, opts.extraCmdline ?? ""]
+    .filter(Boolean)
+    .join(" ");
+  return [
+    ...b.machineArgs,
+    "-m", String(b.memMb),
+    "-nographic", "-nodefaults", "-no-user-config",
+    ...(opts.allowReboot ? [] : ["-no-reboot"]),
+    "-kernel", image.kernel,
+    "-initrd", image.initrd,
+    ...(image.dtb ? ["-dtb", image.dtb] : []),
+    "-append", cmdline,
+    "-netdev", ["user", "id=n0", "restrict=on", ...fwd].join(","),
+    ...b.nicArgs,
+    "-chardev", `socket,id=con,path=${join(dir, "console.sock")},server=on,wait=off,logfile=${join(dir, "console.log")}`,
+    "-chardev", `socket,id=ctl,path=${join(dir, "control.sock")},server=on,wait=off,logfile=${join(dir, "control.log")}`,
+    "-serial", "chardev:con",
+    ...(b.controlArgs.length ? b.controlArgs : ["-serial", "chardev:ctl"]),
+    "-qmp", `unix:${join(dir, "qmp.sock")},server=on,wait=off`,
+  ];
+}
+
+export class Guest {
+  console!: SerialLine;
+  control!: SerialLine;
+  readonly dir: string;
+  private proc: ResultPromise | null = null;
+  private watchdog: ReturnType<typeof spawn> | null = null;
+  private seq = 0;
+  /** ms from QEMU start until the control shell answered. */
+  bootMs = 0;
+  exited = false;
+
+  constructor(readonly opts: BootOptions) {
+    this.dir = mkdtempSync(join(tmpdir(), `cam-${opts.image.arch}-`));
+  }
+
+  async start(): Promise<this> {
+    const b = BOARDS[this.opts.image.arch];
+    const t0 = Date.now();
+    live.add(this);
+    this.proc = execa(b.qemu, qemuArgs(this.opts, this.dir), { reject: false, stdin: "ignore", buffer: true, all: true });
+    this.proc.then(() => (this.exited = true));
+    const pid = this.proc.pid!;
+    // If this Node process is SIGKILLed (test-runner timeout), no exit handler runs: a detached
+    // watcher kills QEMU once our pid is gone (bounded to 2 h of 1 s polls).
+    this.watchdog = spawn(
+      "sh",
+      ["-c", `i=0; while [ $i -lt 7200 ] && kill -0 ${process.pid} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 1; i=$((i+1)); done; kill -9 ${pid} 2>/dev/null`],
+      { detached: true, stdio: "ignore" },
+    );
+    this.watchdog.unref();
+    const timeout = this.opts.bootTimeoutMs ?? 120_000;
+    try {
+      this.console = await SerialLine.open(join(this.dir, "console.sock"), 10_000);
+      this.control = await SerialLine.open(join(this.dir, "control.sock"), 10_000);
+      await this.waitControl(timeout);
+      this.bootMs = Date.now() - t0;
+    } catch (e) {
+      await this.stop();
+      throw new Error(`${this.opts.image.arch} boot failed: ${e}\n--- console ---\n${this.consoleLog().slice(-3000)}\n--- qemu ---\n${this.qemuOutput()}`);
+    }
+    return this;
+  }
+
+  /** Poke the control shell until it answers (busybox init starts it after rcS). */
+  private async waitControl(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let i = 0; Date.now() < deadline && i < 1000; i++) {
+      if (this.exited) throw new Error("QEMU exited");
+      this.control.write("\nstty -echo; echo RE''ADY\n");
+      if (await this.control.expect([/READY/], 1000)) {
+        this.control.clear();
+        return;
+      }
+    }
+    throw new Error(`control shell silent for ${timeoutMs} ms`);
+  }
+
+  /** Run a shell command on the control channel; returns its output and exit status. */
+  async sh(cmd: string, timeoutMs = 20_000): Promise<{ out: string; code: number }> {
+    const n = ++this.seq;
+    this.control.write(`echo __B${n}; ${cmd}; echo __E''${n} $?\n`);
+    const m = await this.control.expect([new RegExp(`__B${n}\\r?\\n([\\s\\S]*?)__E${n} (\\d+)`)], timeoutMs);
+    if (!m) throw new Error(`guest command timed out after ${timeoutMs} ms: ${cmd}`);
+    return { out: m.match[1].replace(/\r/g, ""), code: Number(m.match[2]) };
+  }
+
+  /** Run, and fail unless it exits 0. */
+  async run(cmd: string, timeoutMs = 20_000): Promise<string> {
+    const r = await this.sh(cmd, timeoutMs);
+    if (r.code !== 0) throw new Error(`guest command failed (${r.code}): ${cmd}\n${r.out}`);
+    return r.out;
+  }
+
+  /** Send one QMP command (fresh connection each time: simple and robust). */
+  async qmp(execute: string, args?: object, timeoutMs = 5000): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const c = connect(join(this.dir, "qmp.sock"));
+      let buf = "";
+      let step = 0;
+      const t = setTimeout(() => {
+        c.destroy();
+        reject(new Error(`qmp ${execute} timed out`));
+      }, timeoutMs);
+      c.on("error", (e) => {
+        clearTimeout(t);
+        reject(e);
+      });
+      c.on("data", (d) => {
+        buf += d.toString();
+        let nl;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const msg = JSON.parse(buf.slice(0, nl));
+          buf = buf.slice(nl + 1);
+          if (msg.QMP && step === 0) {
+            step = 1;
+            c.write(JSON.stringify({ execute: "qmp_capabilities" }) + "\n");
+          } else if (step === 1 && ("return" in msg || "error" in msg)) {
+            step = 2;
+            c.write(JSON.stringify({ execute, arguments: args }) + "\n");
+          } else if (step === 2 && ("return" in msg || "error" in msg)) {
+            clearTimeout(t);
+            c.destroy();
+            if (msg.error) reject(new Error(`qmp ${execute}: ${msg.error.desc}`));
+            else resolve(msg.return);
+          }
+        }
+      });
+    });
+  }
+
+  consoleLog(): string {
+    try {
+      return readFileSync(join(this.dir, "console.log"), "latin1");
+    } catch {
+      return "";
+    }
+  }
+
+  qemuOutput(): string {
+    return "";
+  }
+
+  killNow(): void {
+    try {
+      if (this.proc?.pid && !this.exited) process.kill(this.proc.pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
+
+  /** Power off (fast path) or kill; always leaves no QEMU behind. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.proc && !this.exited) {
+      try {
+        this.control?.write("\npoweroff -f\n");
+      } catch {
+        /* ignore */
+      }
+      await Promise.race([this.proc, new Promise((r) => setTimeout(r, 2000))]);
+      this.killNow();
+      await Promise.race([this.proc, new Promise((r) => setTimeout(r, 5000))]);
+    }
+    this.console?.close();
+    this.control?.close();
+    live.delete(this);
+    if (!process.env.KEEP_GUEST_DIR) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function bootGuest(opts: BootOptions): Promise<Guest> {
+  return new Guest(opts).start();
+}
