@@ -15,7 +15,7 @@ build: bundle
 TEST_SUITES += test-core
 test-core: bundle server
 	npx tsc -p agent-src/tsconfig.json --noEmit
-	$(VITEST) --outputFile=$(BUILD)/test-results/core.json agent-src/test
+	$(VITEST) --outputFile=$(BUILD)/test-results/core.json --exclude "agent-src/test/native/**" agent-src/test
 
 # flussonic-streamer as one executable: Node's single-executable-application support + postject
 # (docs/server.md says why not `pkg`). The blob is the CommonJS bundle.

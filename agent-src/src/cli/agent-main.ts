@@ -87,11 +87,21 @@ export function main(platform: Platform, argv: string[], io: MainIo): void {
     return io.exit(0);
   }
 
-  // Level filter in front of the platform's logger.
+  // Level filter in front of the platform's logger. Explicit delegation (not Object.create):
+  // a platform may keep state on `this` or in private fields.
   const min = LEVELS[level ?? cfg.logLevel];
-  const p: Platform = Object.create(platform);
-  p.log = (l, m) => {
-    if (LEVELS[l] >= min) platform.log(l, m);
+  const p: Platform = {
+    connectTcp: (h, port, t, cb) => platform.connectTcp(h, port, t, cb),
+    connectTls: (h, port, o, t, cb) => platform.connectTls(h, port, o, t, cb),
+    setTimer: (ms, fn) => platform.setTimer(ms, fn),
+    clearTimer: (id) => platform.clearTimer(id),
+    now: () => platform.now(),
+    randomBytes: (n) => platform.randomBytes(n),
+    readFile: (path) => platform.readFile(path),
+    writeFileAtomic: (path, data) => platform.writeFileAtomic(path, data),
+    log: (l, m) => {
+      if (LEVELS[l] >= min) platform.log(l, m);
+    },
   };
   p.log("info", `flussonic-agent ${__VERSION__} starting (${io.arch})`);
   const agent = new Agent(p, cfg, { version: __VERSION__, arch: io.arch });

@@ -143,6 +143,15 @@ describe("agent authentication", () => {
       s.on("error", () => {});
       s.on("secureConnect", () => s.write(Buffer.from(Array.from({ length: 4096 }, (_, j) => (j * 31 + i) & 0xff))));
     }
+    // An authenticated agent that turns hostile after the handshake.
+    const key = deviceKeyFor(SECRET, "cam-garbage0001");
+    const rogue = await RawAgent.connect(server.ports.streamer, pki.caPem);
+    rogue.send(FrameType.HELLO, { proto: 1, agent: "rogue", device_id: "cam-garbage0001" });
+    const ch = await rogue.next<Challenge>(FrameType.CHALLENGE);
+    rogue.send(FrameType.AUTH, authFor(key, "cam-garbage0001", ch!.nonce));
+    expect(await rogue.next(FrameType.WELCOME)).toBeTruthy();
+    rogue.session.sendFrame(FrameType.DATA, 0, new Uint8Array(10)); // DATA on stream 0: protocol error
+    expect(await rogue.next<ErrorMsg>(FrameType.ERROR)).toMatchObject({ code: "stream" });
     // Not even TLS.
     for (let i = 0; i < 20; i++) {
       const s = net.connect(server.ports.streamer, "127.0.0.1", () => s.end("GET / HTTP/1.0\r\n\r\n" + "\x00".repeat(1000)));
