@@ -267,12 +267,35 @@ out:
     return ret;
 }
 
+/* mkdir -p of a directory path (the state directory may not exist on first boot). */
+static int mkdir_p(const char *dir)
+{
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof(buf))
+        return n == 0 ? 0 : -1;
+    memcpy(buf, dir, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
 /* Temp file in the same directory, fsync, rename over path, fsync the directory: after a power
- * cut the file is either the old or the new content, never a torn mix. */
+ * cut the file is either the old or the new content, never a torn mix. One fixed temp name
+ * (".NAME.tmp", as the Node platform): a writer killed mid-write leaves at most one stale temp. */
 static JSValue js_write_file_atomic(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     const char *path = JS_ToCString(ctx, argv[0]);
     char tmp[4096], dir[4096];
+    const char *base;
     const uint8_t *data;
     size_t len;
     int fd, dfd;
@@ -286,9 +309,26 @@ static JSValue js_write_file_atomic(JSContext *ctx, JSValueConst this_val, int a
         JS_FreeCString(ctx, path);
         return JS_EXCEPTION;
     }
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp)) {
+    if (strlen(path) + 8 >= sizeof(tmp)) {
         JS_FreeCString(ctx, path);
         return JS_ThrowRangeError(ctx, "path too long");
+    }
+    strcpy(dir, path);
+    slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        strcpy(dir, ".");
+    base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, base) >= (int)sizeof(tmp)) {
+        ret = JS_ThrowRangeError(ctx, "path too long");
+        goto out;
+    }
+    if (mkdir_p(dir) < 0) {
+        ret = flussonic_throw_errno(ctx, dir);
+        goto out;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -318,14 +358,6 @@ static JSValue js_write_file_atomic(JSContext *ctx, JSValueConst this_val, int a
         unlink(tmp);
         goto out;
     }
-    snprintf(dir, sizeof(dir), "%s", path);
-    slash = strrchr(dir, '/');
-    if (slash == dir)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        strcpy(dir, ".");
     dfd = open(dir, O_RDONLY | O_CLOEXEC);
     if (dfd >= 0) {
         /* Some filesystems (e.g. jffs2 on old kernels) refuse fsync on a directory: the rename is

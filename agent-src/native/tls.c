@@ -139,12 +139,12 @@ static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 static const char *flags_text(uint32_t f)
 {
     /* Most telling first: an untrusted chain matters more than its name or dates. */
+    if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+        return "certificate not trusted";
     if (f & MBEDTLS_X509_BADCERT_EXPIRED)
         return "certificate expired";
     if (f & MBEDTLS_X509_BADCERT_FUTURE)
         return "certificate not yet valid";
-    if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
-        return "certificate not trusted";
     if (f & MBEDTLS_X509_BADCERT_CN_MISMATCH)
         return "certificate name mismatch";
     if (f & MBEDTLS_X509_BADCERT_REVOKED)
@@ -167,7 +167,7 @@ static const char *decide(TlsConn *c)
         return flags_text(all);
     if (c->npins > 0) {
         if (c->pin_depth < 0)
-            return "no certificate in the chain matches the SPKI pins";
+            return "certificate chain does not match any pinned SPKI";
         if (!c->has_ca) {
             if (all & ~(uint32_t)MBEDTLS_X509_BADCERT_NOT_TRUSTED)
                 return flags_text(all);

@@ -4,7 +4,7 @@
 // Binaries come from `make test-native` (mk/native.mk).
 import { execFileSync } from "node:child_process";
 import { createHash, createPublicKey } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer as createNetServer, connect as netConnect, type Server as NetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -24,6 +24,9 @@ const ARCHES: Record<string, string[]> = {
   aarch64: ["qemu-aarch64-static"],
   mipsel: ["qemu-mipsel-static"],
 };
+// Run by `make test-native` (which builds the binaries first); skipped inside the generic
+// `vitest run agent-src/test` of test-core, where the cross-built binaries may not exist.
+const enabled = process.env.NATIVE_TESTS === "1";
 const only = process.env.NATIVE_ARCHES?.split(",").filter(Boolean);
 const arches = Object.keys(ARCHES).filter((a) => !only || only.includes(a));
 
@@ -86,6 +89,7 @@ async function tcpEcho(): Promise<number> {
 }
 
 beforeAll(async () => {
+  if (!enabled) return;
   dir = mkdtempSync(join(tmpdir(), "native-test-"));
   makePki();
   ecPort = await tlsEcho("ec");
@@ -95,10 +99,10 @@ beforeAll(async () => {
 
 afterAll(() => {
   for (const s of servers) s.close();
-  rmSync(dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe.each(arches)("%s", (arch) => {
+describe.skipIf(!enabled).each(arches)("%s", (arch) => {
   const qemu = ARCHES[arch];
   const agent = join(BUILD, "agent", arch, "flussonic-agent");
   const probe = join(BUILD, "native-test", arch, "probe");
@@ -191,14 +195,20 @@ describe.each(arches)("%s", (arch) => {
     expect(a.out).not.toBe(b.out);
   });
 
-  it("atomic write replaces the file and leaves no temporary behind", async () => {
+  it("atomic write replaces the file, creates its directory, leaves no temporary behind", async () => {
     const sub = mkdtempSync(join(dir, `atomic-${arch}-`));
     const path = join(sub, "state.json");
     writeFileSync(path, "old");
+    writeFileSync(join(sub, ".state.json.tmp"), "stale temp of a writer killed mid-write");
     const r = await run(probe, ["write", path, '{"token":"new"}']);
     expect(r.out).toMatch(/^OK wrote/);
     expect(readFileSync(path, "utf8")).toBe('{"token":"new"}');
     expect(readdirSync(sub)).toEqual(["state.json"]);
+    const fresh = join(sub, "new", "deeper", "state.json");
+    expect((await run(probe, ["write", fresh, "first boot"])).out).toMatch(/^OK wrote/);
+    expect(readFileSync(fresh, "utf8")).toBe("first boot");
+    expect(statSync(join(sub, "new")).mode & 0o777).toBe(0o700);
+    expect(statSync(fresh).mode & 0o777).toBe(0o600);
   });
 
   describe("old kernel (seccomp: ENOSYS for syscalls after Linux 3.10)", () => {
