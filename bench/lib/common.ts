@@ -1,0 +1,163 @@
+// Shared pieces of the bench rows: process CPU/memory from /proc, a quiet streamer, provisioned
+// agent state (device keys derive from the cluster secret, so no activation round is needed).
+import { createHmac } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO_ROOT } from "../../agent-src/test/harness/camera";
+import { startProc, type Proc } from "../../agent-src/test/harness/procs";
+import { BUNDLE, ports, SECRET, VIEWER, type Pki, type ServerPorts } from "../../agent-src/test/harness/system";
+
+export { REPO_ROOT, BUNDLE, SECRET, VIEWER };
+export const BENCH_BUILD = join(REPO_ROOT, "build/bench");
+const CLK_TCK = 100; // getconf CLK_TCK on Linux
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** utime+stime (+ reaped children's) of one process, seconds. 0 if it is gone. */
+export function cpuSeconds(pid: number, withChildren = true): number {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    // fields after "comm": state=0 … utime=11 stime=12 cutime=13 cstime=14
+    const t = Number(f[11]) + Number(f[12]) + (withChildren ? Number(f[13]) + Number(f[14]) : 0);
+    return t / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+function ppidOf(pid: number): number {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return -1;
+  }
+}
+
+/** pid and all its live descendants. */
+export function processTree(root: number): number[] {
+  const all = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
+  const kids = new Map<number, number[]>();
+  for (const p of all) {
+    const pp = ppidOf(p);
+    if (!kids.has(pp)) kids.set(pp, []);
+    kids.get(pp)!.push(p);
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    out.push(p);
+    for (const k of kids.get(p) ?? []) walk(k);
+  };
+  walk(root);
+  return out;
+}
+
+/** CPU seconds of a process tree (live members plus what they reaped). */
+export function treeCpuSeconds(root: number): number {
+  return processTree(root).reduce((a, p) => a + cpuSeconds(p), 0);
+}
+
+/** VmRSS and VmHWM (peak) in KiB. */
+export function memKb(pid: number): { rss: number; hwm: number } {
+  const s = readFileSync(`/proc/${pid}/status`, "utf8");
+  const v = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(s)?.[1] ?? 0);
+  return { rss: v("VmRSS"), hwm: v("VmHWM") };
+}
+
+export function deviceKeyHex(id: string): string {
+  return createHmac("sha256", Buffer.from(SECRET)).update(`device-key\n${id}`).digest("hex");
+}
+
+export interface BenchStreamer {
+  proc: Proc;
+  ports: ServerPorts;
+  dir: string;
+  configFile: string;
+  rtspUrl(deviceId: string, path: string): string;
+  metrics(): Promise<Record<string, number>>;
+  onlineCount(): Promise<number>;
+}
+
+export interface StreamerOpts {
+  pki: Pki;
+  ports?: ServerPorts;
+  dir?: string;
+  admission?: { rate: number; burst: number; retry_ms: number };
+  /** Extra node flags, e.g. --cpu-prof. */
+  nodeArgs?: string[];
+}
+
+/** flussonic-streamer (endpoint + streamer in one process, as on one box), logging warnings only:
+ *  per-connection debug lines would be a large part of the CPU we are measuring. */
+export async function startBenchStreamer(o: StreamerOpts): Promise<BenchStreamer> {
+  const p = o.ports ?? (await ports());
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), "fa-bench-streamer-"));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "secret"), SECRET + "\n");
+  writeFileSync(join(dir, "tokens"), "\n");
+  const admission = o.admission ? { admission: o.admission } : {};
+  const cfg = {
+    tls: { cert_file: o.pki.certFile, key_file: o.pki.keyFile },
+    cluster_secret_file: "secret", state_dir: "state", log_level: "info",
+    admin_listen: `127.0.0.1:${p.admin}`,
+    endpoint: { listen: `127.0.0.1:${p.endpoint}`, tokens_file: "tokens", streamers: [`127.0.0.1:${p.streamer}`], ...admission },
+    streamer: {
+      listen: `127.0.0.1:${p.streamer}`, rtsp_listen: `127.0.0.1:${p.rtsp}`, http_listen: `127.0.0.1:${p.http}`,
+      viewers: [VIEWER], ...admission,
+    },
+  };
+  const configFile = join(dir, "streamer.json");
+  writeFileSync(configFile, JSON.stringify(cfg, null, 1));
+  const proc = await startProc(process.execPath, [...(o.nodeArgs ?? []), ...(process.env.BENCH_STREAMER_NODE_ARGS?.split(" ").filter(Boolean) ?? []), process.env.BENCH_STREAMER_JS ?? join(BUNDLE, "streamer.cjs"), "--config", configFile], {
+    ready: /flussonic-streamer .* ready/, timeoutMs: 15_000, name: "streamer", cwd: dir,
+  });
+  const admin = `http://127.0.0.1:${p.admin}`;
+  return {
+    proc, ports: p, dir, configFile,
+    rtspUrl: (id, path) => `rtsp://${VIEWER.name}:${VIEWER.password}@127.0.0.1:${p.rtsp}/${id}/${path}`,
+    metrics: async () => {
+      const text = await (await fetch(`${admin}/metrics`)).text();
+      const out: Record<string, number> = {};
+      for (const l of text.split("\n")) {
+        const m = /^([a-z_]+)\s+([0-9.e+-]+)$/.exec(l);
+        if (m) out[m[1]] = Number(m[2]);
+      }
+      return out;
+    },
+    onlineCount: async () => {
+      const d = (await (await fetch(`${admin}/api/devices`)).json()) as { devices: { state: string }[] };
+      return d.devices.filter((x) => x.state === "online").length;
+    },
+  };
+}
+
+export interface ProvisionedAgent {
+  dir: string;
+  configFile: string;
+  deviceId: string;
+}
+
+/** Agent config + state of an already activated device that caches `streamer`. */
+export function provisionAgent(pki: Pki, deviceId: string, endpoint: string, streamer: string,
+  targets: Record<string, string>, extra: Record<string, unknown> = {}): ProvisionedAgent {
+  const dir = mkdtempSync(join(tmpdir(), "fa-bench-agent-"));
+  const stateFile = join(dir, "state.json");
+  writeFileSync(stateFile, JSON.stringify({ device_id: deviceId, key: deviceKeyHex(deviceId), endpoints: [endpoint], streamer }) + "\n");
+  const configFile = join(dir, "agent.json");
+  writeFileSync(configFile, JSON.stringify({
+    endpoints: [endpoint], ca_file: pki.caFile, state_file: stateFile, targets, log_level: "info", ...extra,
+  }, null, 1));
+  return { dir, configFile, deviceId };
+}
+
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+export function median(xs: number[]): number {
+  return percentile(xs, 50);
+}

@@ -1,0 +1,111 @@
+// Moving bytes for the throughput/CPU rows: the flood camera, viewer processes, our tunnel
+// (streamer + agent) and the peers' tunnels (stunnel, socat, sshd -R, OpenVPN).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, startProc, type Proc } from "../../agent-src/test/harness/procs";
+import type { Pki } from "../../agent-src/test/harness/system";
+import { BENCH_BUILD, BUNDLE, provisionAgent, sleep, treeCpuSeconds, type BenchStreamer } from "./common";
+
+/** Runs argv inside a network namespace when one is given. */
+export function inNs(ns: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  return ns ? ["ip", ["netns", "exec", ns, cmd, ...args]] : [cmd, args];
+}
+
+export async function startFlood(o: { bitsPerSec?: number; host?: string; ns?: string } = {}): Promise<{ proc: Proc; port: number }> {
+  const [cmd, args] = inNs(o.ns, process.execPath, [join(BENCH_BUILD, "flood-camera.mjs"), JSON.stringify({ port: 0, host: o.host ?? "127.0.0.1", bitsPerSec: o.bitsPerSec ?? 0 })]);
+  const proc = await startProc(cmd, args, { name: "flood-camera", ready: /^READY rtsp port=(\d+)/, timeoutMs: 10_000 });
+  return { proc, port: Number(proc.ready[1]) };
+}
+
+export interface Flow {
+  bytes: number;
+  seconds: number;
+  mbitPerSec: number;
+  /** CPU seconds of each watched process tree during the measured window. */
+  cpu: Record<string, number>;
+}
+
+/**
+ * Plays `n` sessions of each URL in a viewers process; measures bytes and the CPU the watched
+ * processes (trees) spent while the viewers were counting.
+ */
+export async function measureFlow(urls: string[], n: number, durationMs: number, watch: Record<string, () => number>, ns?: string): Promise<Flow> {
+  const [cmd, args] = inNs(ns, process.execPath, [join(BENCH_BUILD, "viewers.mjs"), JSON.stringify({ urls, n, warmupMs: 1000, durationMs })]);
+  const v = await startProc(cmd, args, { name: "viewers" });
+  await v.waitForLine(/^MEASURING|^RESULT/, { timeoutMs: 40_000 });
+  watch = { ...watch, viewers: () => treeCpuSeconds(v.pid) };
+  const c0 = Object.fromEntries(Object.entries(watch).map(([k, f]) => [k, f()]));
+  const m = await v.waitForLine(/^RESULT (.*)/, { timeoutMs: durationMs + 40_000 });
+  const cpu = Object.fromEntries(Object.entries(watch).map(([k, f]) => [k, f() - c0[k]]));
+  await v.stop();
+  const r = JSON.parse(m[1]) as { bytes?: number; seconds?: number; error?: string };
+  if (r.error !== undefined || r.bytes === undefined) throw new Error(`viewers of ${urls[0]}: ${r.error}`);
+  return { bytes: r.bytes, seconds: r.seconds!, mbitPerSec: (r.bytes * 8) / r.seconds! / 1e6, cpu };
+}
+
+/** CPU seconds per gigabit of payload. */
+export const cpuPerGbit = (cpuS: number, f: Flow) => cpuS / ((f.bytes * 8) / 1e9);
+/** CPU milliseconds per megabit of payload. */
+export const cpuMsPerMbit = (cpuS: number, f: Flow) => (cpuS * 1000) / ((f.bytes * 8) / 1e6);
+
+/** Our agent (Node build by default, or `cmd` e.g. qemu-arm-static + native binary) for one camera. */
+export async function startOurAgent(pki: Pki, st: BenchStreamer, deviceId: string, camPort: number, cmd?: string[]): Promise<Proc> {
+  const a = provisionAgent(pki, deviceId, `127.0.0.1:${st.ports.endpoint}`, `127.0.0.1:${st.ports.streamer}`,
+    { rtsp: `127.0.0.1:${camPort}`, http: "127.0.0.1:9" });
+  // BENCH_AGENT_CMD (JSON argv, like the tests' FLUSSONIC_AGENT_CMD) swaps in another agent build.
+  const env = process.env.BENCH_AGENT_CMD;
+  const [c, ...pre] = cmd ?? (env ? (JSON.parse(env) as string[]) : [process.execPath, join(BUNDLE, "agent-node.mjs")]);
+  return startProc(c, [...pre, "--config", a.configFile], { name: `agent ${deviceId}`, ready: /session live at streamer/, timeoutMs: 30_000 });
+}
+
+/** Resolves once something accepts TCP connections on host:port (bounded). */
+export async function waitPort(port: number, timeoutMs: number, host = "127.0.0.1", ns?: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = ns
+      ? (() => {
+        try {
+          execFileSync("ip", ["netns", "exec", ns, "sh", "-c", `exec 3<>/dev/tcp/${host}/${port}`], { stdio: "ignore", shell: false });
+          return true;
+        } catch {
+          return false;
+        }
+      })()
+      : await new Promise<boolean>((r) => {
+        const s = connect({ host, port }, () => {
+          s.destroy();
+          r(true);
+        });
+        s.on("error", () => r(false));
+      });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/** stunnel4 pair: plain → TLS client → TLS server → camera. Returns the plain port viewers use. */
+export async function startStunnelPair(pki: Pki, camPort: number): Promise<{ port: number; procs: Proc[] }> {
+  const dir = mkdtempSync(join(tmpdir(), "fa-bench-stunnel-"));
+  const [tlsPort, plainPort] = [await freePort(), await freePort()];
+  writeFileSync(join(dir, "server.conf"), `foreground = yes\npid =\ndebug = 3\n[srv]\naccept = 127.0.0.1:${tlsPort}\nconnect = 127.0.0.1:${camPort}\ncert = ${pki.certFile}\nkey = ${pki.keyFile}\n`);
+  writeFileSync(join(dir, "client.conf"), `foreground = yes\npid =\ndebug = 3\n[cli]\nclient = yes\naccept = 127.0.0.1:${plainPort}\nconnect = 127.0.0.1:${tlsPort}\nCAfile = ${pki.caFile}\nverifyChain = yes\ncheckHost = localhost\n`);
+  const srv = await startProc("stunnel4", [join(dir, "server.conf")], { name: "stunnel-server" });
+  const cli = await startProc("stunnel4", [join(dir, "client.conf")], { name: "stunnel-client" });
+  await waitPort(tlsPort, 10_000);
+  await waitPort(plainPort, 10_000);
+  return { port: plainPort, procs: [srv, cli] };
+}
+
+/** socat pair with OpenSSL: the same shape as the stunnel pair. */
+export async function startSocatPair(pki: Pki, camPort: number): Promise<{ port: number; procs: Proc[] }> {
+  const [tlsPort, plainPort] = [await freePort(), await freePort()];
+  const srv = await startProc("socat", [`OPENSSL-LISTEN:${tlsPort},bind=127.0.0.1,reuseaddr,fork,cert=${pki.certFile},key=${pki.keyFile},verify=0`, `TCP:127.0.0.1:${camPort}`], { name: "socat-server" });
+  const cli = await startProc("socat", [`TCP-LISTEN:${plainPort},bind=127.0.0.1,reuseaddr,fork`, `OPENSSL:127.0.0.1:${tlsPort},cafile=${pki.caFile},commonname=localhost`], { name: "socat-client" });
+  await waitPort(tlsPort, 10_000);
+  await waitPort(plainPort, 10_000);
+  return { port: plainPort, procs: [srv, cli] };
+}

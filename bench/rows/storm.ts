@@ -1,0 +1,96 @@
+// 1 000 agents after the streamer is killed with SIGKILL and restarted: how long until all are back,
+// how hard they hammer the server meanwhile, and what the server spends; the same fleet with
+// backoff disabled (reconnect every 10 ms: what a naive client does) as the peer.
+import { makePki, ports } from "../../agent-src/test/harness/system";
+import { cpuSeconds, sleep, startBenchStreamer, type BenchStreamer } from "../lib/common";
+import { ratioOf, type BenchOptions, type Row } from "../lib/row";
+import { startSwarm } from "../lib/swarm-client";
+
+interface StormResult {
+  backS: number | null;
+  back: number;
+  peakAttemptsPerSec: number;
+  attempts: number;
+  retryAfters: number;
+  streamerCpuS: number;
+  admissionRejects: number;
+}
+
+async function storm(o: BenchOptions, mode: "product" | "naive"): Promise<StormResult> {
+  const n = o.tiny ? 40 : 1000;
+  const pki = makePki();
+  const p = await ports();
+  // Product defaults: admission 200/s, burst 400, RETRY_AFTER 5 s ± 50 %.
+  let st: BenchStreamer = await startBenchStreamer({ pki, ports: p });
+  const reconnect = mode === "product" ? { base_ms: 1000, cap_ms: 60_000 } : { base_ms: 10, cap_ms: 10 };
+  const limitMs = o.tiny ? 20_000 : 90_000;
+  const swarm = await startSwarm({
+    n, children: o.tiny ? 1 : 2, prefix: `storm-${mode}`, streamer: `127.0.0.1:${p.streamer}`,
+    endpoint: `127.0.0.1:${p.endpoint}`, caFile: pki.caFile, reconnect,
+    rampMs: o.tiny ? 100 : 6000, maxMs: limitMs + 120_000,
+  });
+  try {
+    if (!(await swarm.waitLive(n, o.tiny ? 15_000 : 90_000))) throw new Error(`storm(${mode}): only ${swarm.stat().live}/${n} connected before the kill`);
+    await sleep(1000);
+    const before = swarm.stat();
+    const killAt = Date.now();
+    st.proc.signal("SIGKILL");
+    await st.proc.exited;
+    // A supervisor restarts it at once (same ports, same state dir).
+    st = await startBenchStreamer({ pki, ports: p, dir: st.dir });
+    const cpuStart = cpuSeconds(st.proc.pid);
+    let backS: number | null = null;
+    // Wait until every agent is live again; the kill dropped `live` to 0 in the children.
+    while (Date.now() - killAt < limitMs) {
+      await sleep(100);
+      if (Date.now() - killAt > 1000 && swarm.stat().live >= n) {
+        backS = (Date.now() - killAt) / 1000;
+        break;
+      }
+    }
+    await sleep(600); // one more STAT from the children
+    const s = swarm.stat();
+    const m = await st.metrics();
+    const per = swarm.bySecond();
+    // Only the seconds from the kill on: the initial connect is not the storm.
+    const killS = Math.floor(killAt / 1000);
+    const peak = Math.max(0, ...[...per.entries()].filter(([k]) => k >= killS).map(([, v]) => v));
+    return {
+      backS, back: s.live, peakAttemptsPerSec: peak, attempts: s.attempts - before.attempts, retryAfters: s.retryAfters - before.retryAfters,
+      streamerCpuS: cpuSeconds(st.proc.pid) - cpuStart,
+      admissionRejects: (m.flussonic_streamer_admission_rejects_total ?? 0) + (m.flussonic_endpoint_admission_rejects_total ?? 0),
+    };
+  } finally {
+    await swarm.stop();
+    await st.proc.stop();
+  }
+}
+
+export async function reconnectStorm(o: BenchOptions): Promise<Row[]> {
+  const ours = await storm(o, "product");
+  o.log(`storm product: ${JSON.stringify(ours)}`);
+  const naive = await storm(o, "naive");
+  o.log(`storm naive: ${JSON.stringify(naive)}`);
+  const n = o.tiny ? 40 : 1000;
+  const fig = (r: StormResult) => ({ value: r.backS, unit: "s", text: r.backS === null ? `only ${r.back}/${n} back` : undefined });
+  const rows: Row[] = [];
+  const t = { value: ours.backS, unit: "s" }, tp = fig(naive);
+  rows.push({
+    id: "storm-time", figure: `${n} agents after streamer kill -9 + restart: time until all back`,
+    ours: fig(ours), peerName: "same agents, backoff disabled", peer: tp, ratio: ratioOf(t, tp),
+    goal: "all back ≤ 30 s", met: ours.backS !== null && ours.backS <= 30, notes: [], raw: { ours, naive },
+  });
+  const a = { value: ours.peakAttemptsPerSec, unit: "conn/s" }, ap = { value: naive.peakAttemptsPerSec, unit: "conn/s" };
+  rows.push({
+    id: "storm-attempts", figure: "… peak connection attempts per second", ours: a, peerName: "backoff disabled", peer: ap,
+    ratio: ratioOf(a, ap), goal: "bounded by admission rate (200/s + burst 400)", met: null,
+    notes: [`total attempts after the kill: ours ${ours.attempts}, naive ${naive.attempts}; RETRY_AFTER answers: ours ${ours.retryAfters}, naive ${naive.retryAfters}`],
+    raw: {},
+  });
+  const c = { value: ours.streamerCpuS, unit: "CPU s" }, cp = { value: naive.streamerCpuS, unit: "CPU s" };
+  rows.push({
+    id: "storm-cpu", figure: "… streamer CPU from restart until all back", ours: c, peerName: "backoff disabled", peer: cp,
+    ratio: ratioOf(c, cp), goal: "report", met: null, notes: [], raw: {},
+  });
+  return rows;
+}

@@ -1,0 +1,100 @@
+// Load generator: N real agents (the product's Agent class, the same code the camera runs) in one
+// Node process, each with its own TLS link to the streamer on 127.0.0.1. Identities are
+// pre-provisioned (key = HMAC(cluster secret, "device-key\n"+id)), state lives in memory.
+//
+//   node build/bench/swarm.mjs '{"n":1000,"prefix":"s0","streamer":"127.0.0.1:P","endpoint":"127.0.0.1:E",
+//        "caFile":"ca.pem","reconnect":{"base_ms":1000,"cap_ms":60000},"rampMs":2000,"maxMs":120000}'
+//
+// Prints "STAT {json}" every statsMs: live sessions, connection attempts so far, per-second attempt
+// peak. Exits by itself after maxMs (or on SIGTERM).
+import { readFileSync } from "node:fs";
+import { Agent } from "../agent-src/src/agent/agent";
+import { parseAgentConfig } from "../agent-src/src/agent/config";
+import { NodePlatform } from "../agent-src/src/platform/node";
+import type { Platform } from "../agent-src/src/platform/platform";
+import { deviceKeyHex } from "./lib/common";
+
+interface SwarmArgs {
+  n: number;
+  prefix: string;
+  streamer: string;
+  endpoint: string;
+  caFile: string;
+  reconnect: { base_ms: number; cap_ms: number; stable_ms?: number };
+  rampMs: number;
+  maxMs: number;
+  statsMs?: number;
+}
+
+const a = JSON.parse(process.argv[2]) as SwarmArgs;
+const caPem = readFileSync(a.caFile, "utf8");
+const node = new NodePlatform(() => {});
+const t0 = performance.now();
+let live = 0;
+let attempts = 0;
+let retryAfters = 0;
+const attemptsBySecond = new Map<number, number>();
+
+function platformFor(id: string): Platform {
+  const files = new Map<string, Uint8Array>();
+  files.set("/mem/ca.pem", new TextEncoder().encode(caPem));
+  files.set("/mem/state.json", new TextEncoder().encode(JSON.stringify({
+    device_id: id, key: deviceKeyHex(id), endpoints: [a.endpoint], streamer: a.streamer,
+  })));
+  let isLive = false;
+  return {
+    connectTcp: (h, p, t, cb) => node.connectTcp(h, p, t, cb),
+    connectTls: (h, p, o, t, cb) => {
+      attempts++;
+      const sec = Math.floor(Date.now() / 1000); // wall-clock second: comparable across children
+      attemptsBySecond.set(sec, (attemptsBySecond.get(sec) ?? 0) + 1);
+      node.connectTls(h, p, o, t, cb);
+    },
+    setTimer: (ms, fn) => node.setTimer(ms, fn),
+    clearTimer: (id) => node.clearTimer(id),
+    now: () => node.now(),
+    randomBytes: (n) => node.randomBytes(n),
+    readFile: (path) => files.get(path) ?? null,
+    writeFileAtomic: (path, data) => void files.set(path, data),
+    // The agent's log lines are its events: count sessions going live and ending.
+    log: (_level, msg) => {
+      if (msg.startsWith("session live at streamer")) {
+        if (!isLive) live++;
+        isLive = true;
+      } else if (msg.startsWith("link to ") && isLive) {
+        isLive = false;
+        live--;
+      } else if (msg.includes("asks to retry after")) retryAfters++;
+    },
+  };
+}
+
+const agents: Agent[] = [];
+const cfgText = (id: string) => JSON.stringify({
+  endpoints: [a.endpoint], ca_file: "/mem/ca.pem", state_file: "/mem/state.json",
+  targets: { rtsp: "127.0.0.1:9" }, log_level: "debug",
+  reconnect: { stable_ms: 60_000, ...a.reconnect },
+});
+for (let i = 0; i < a.n; i++) {
+  const id = `${a.prefix}-${i}`;
+  const p = platformFor(id);
+  const cfg = parseAgentConfig(cfgText(id), (path) => new TextDecoder().decode(p.readFile(path)!));
+  const agent = new Agent(p, cfg, { version: "swarm", arch: "node-swarm" });
+  agents.push(agent);
+  setTimeout(() => agent.start(), a.n > 1 ? (a.rampMs * i) / a.n : 0);
+}
+
+const stat = () => {
+  const peak = Math.max(0, ...attemptsBySecond.values());
+  process.stdout.write(`STAT ${JSON.stringify({ t: Math.round(performance.now() - t0), live, attempts, retryAfters, peakPerSec: peak, bySecond: Object.fromEntries(attemptsBySecond) })}\n`);
+};
+const timer = setInterval(stat, a.statsMs ?? 250);
+const stop = () => {
+  clearInterval(timer);
+  stat();
+  for (const ag of agents) ag.stop();
+  setTimeout(() => process.exit(0), 200);
+};
+setTimeout(stop, a.maxMs);
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);

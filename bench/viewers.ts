@@ -1,0 +1,29 @@
+// RTSP viewers as a separate process (so they can run inside a network namespace and their CPU is
+// not the measured process's): N sessions PLAYing one URL over TCP; counts interleaved bytes.
+//   node build/bench/viewers.mjs '{"urls":["rtsp://…"],"n":4,"warmupMs":1000,"durationMs":10000}'   (n per URL)
+// Prints "RESULT {bytes, seconds, sessions}" (bytes counted after the warm-up only), then exits.
+import { openRtspSession, type RtspSession } from "../agent-src/test/harness/rtsp-client";
+
+const a = JSON.parse(process.argv[2]) as { urls: string[]; n: number; warmupMs: number; durationMs: number };
+const sessions: RtspSession[] = [];
+const kill = setTimeout(() => {
+  process.stdout.write("RESULT {\"error\":\"timeout\"}\n");
+  process.exit(2);
+}, a.warmupMs + a.durationMs + 30_000);
+try {
+  for (const url of a.urls) for (let i = 0; i < a.n; i++) sessions.push(await openRtspSession(url, { timeoutMs: 15_000 }));
+  await new Promise((r) => setTimeout(r, a.warmupMs));
+  const total = () => sessions.reduce((s, x) => s + x.bytes(), 0);
+  const b0 = total();
+  const t0 = performance.now();
+  process.stdout.write("MEASURING\n");
+  await new Promise((r) => setTimeout(r, a.durationMs));
+  const bytes = total() - b0;
+  const seconds = (performance.now() - t0) / 1000;
+  process.stdout.write(`RESULT ${JSON.stringify({ bytes, seconds, sessions: sessions.length, perSession: sessions.map((s) => s.bytes()) })}\n`);
+} catch (e) {
+  process.stdout.write(`RESULT ${JSON.stringify({ error: (e as Error).message })}\n`);
+}
+for (const s of sessions) s.close();
+clearTimeout(kill);
+setTimeout(() => process.exit(0), 100);
