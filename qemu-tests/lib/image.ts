@@ -5,7 +5,7 @@
  * with unchanged inputs costs only the hashing.
  */
 import { createHash } from "node:crypto";
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { execa } from "execa";
 import { Arch, BOARDS } from "./boards.js";
@@ -44,9 +44,12 @@ export interface Image {
   buildMs: number;
 }
 
+const QEMU_USER: Record<Arch, string> = {
+  armhf: "qemu-arm-static", armel: "qemu-arm-static", aarch64: "qemu-aarch64-static", mipsel: "qemu-mipsel-static",
+};
 const GUEST_DIR = join(REPO, "qemu-tests/guest");
 const OUT_DIR = join(REPO, "build/qemu-images");
-const BUILDER_FILES = ["qemu-tests/lib/image.ts", "qemu-tests/lib/boards.ts", "qemu-tests/lib/modules.ts"];
+const BUILDER_FILES = ["qemu-tests/lib/image.ts", "qemu-tests/lib/boards.ts", "qemu-tests/lib/modules.ts", "qemu-tests/lib/hardened.ts"];
 
 function listFiles(dir: string, out: string[] = []): string[] {
   if (!existsSync(dir)) return out;
@@ -95,7 +98,8 @@ export async function buildImage(spec: ImageSpec): Promise<Image> {
   const modVerDir = join(debs, "kernel/lib/modules", readdirSync(join(debs, "kernel/lib/modules"))[0]);
   const modules = resolveModules(modVerDir, board.modules);
 
-  const overlays = [join(GUEST_DIR, "common"), join(GUEST_DIR, variant)];
+  // The hardened camera is the stock firmware plus our package: it starts with the same holes.
+  const overlays = [join(GUEST_DIR, "common"), join(GUEST_DIR, "stock"), ...(variant === "hardened" ? [join(GUEST_DIR, "hardened")] : [])];
   const h = createHash("sha256");
   const feed = (label: string, data: string | Uint8Array) => {
     h.update(label + "\0");
@@ -122,6 +126,14 @@ export async function buildImage(spec: ImageSpec): Promise<Image> {
     mkdirSync(join(root, d), { recursive: true });
   cpSync(join(debs, "busybox/bin/busybox"), join(root, "bin/busybox"));
   chmodSync(join(root, "bin/busybox"), 0o755);
+  // Applet links made now, with the guest's own busybox under qemu-user (not at boot): what a
+  // firmware build does, and what lets the hardening remove the telnetd link for good.
+  const applets = await execa(QEMU_USER[arch], [join(root, "bin/busybox"), "--list-full"], { timeout: 60_000 });
+  for (const a of applets.stdout.split("\n").map((l) => l.trim()).filter(Boolean)) {
+    if (a === "bin/busybox" || existsSync(join(root, a))) continue;
+    mkdirSync(dirname(join(root, a)), { recursive: true });
+    symlinkSync(relative(dirname(join(root, a)), join(root, "bin/busybox")), join(root, a));
+  }
   for (const o of overlays) if (existsSync(o)) cpSync(o, root, { recursive: true });
   for (const m of modules) {
     mkdirSync(dirname(join(root, "lib/modules", m)), { recursive: true });

@@ -48,15 +48,22 @@ export type ConsoleResult = "shell" | "denied" | "no-prompt";
  * prompts again, so we always wait for a fresh "login:" before typing (no type-ahead).
  */
 export async function consoleLogin(con: SerialLine, c: Credential, timeoutMs = 15_000): Promise<ConsoleResult> {
-  con.clear();
-  con.write("\r");
-  if (!(await con.expect([/login: *$/m], timeoutMs))) return "no-prompt";
+  // getty may be respawning (input flushed): poke with CR until a fresh prompt shows, bounded.
+  let prompt = false;
+  for (let i = 0; i < 5 && !prompt; i++) {
+    con.clear();
+    con.write("\r");
+    prompt = !!(await con.expect([/login: *$/m], timeoutMs / 5));
+  }
+  if (!prompt) return "no-prompt";
   con.write(c.user + "\r");
   const p = await con.expect([/[Pp]assword: *$/m, /login: *$/m], timeoutMs);
   if (!p) return "no-prompt";
   if (p.index === 1) return "denied";
   con.write(c.pass + "\r");
-  const v = await con.expect([/incorrect|denied|failed/i, /\n[^\n]*[#$] (\x1b\[6n)?/], timeoutMs);
+  // Denial: "Login incorrect", or busybox's "bad salt" for a locked ("*") hash, or simply a new
+  // login prompt. A shell: a prompt line ending in # or $ (ash may append a cursor query).
+  const v = await con.expect([/incorrect|denied|failed|bad salt|login: *$/im, /\n[^\n]*[#$] (\x1b\[6n)?/], timeoutMs);
   if (!v || v.index === 0) return "denied";
   con.write("echo SH''ELL-$(id -u)\r");
   const s = await con.expect([/SHELL-\d+/], 5000);

@@ -1,0 +1,78 @@
+/**
+ * The hardened camera (stock firmware + our package + flussonic-harden): Mirai's whole list gets
+ * nowhere — telnet on 23/2323 via hostfwd, the serial console — no hostfwd'd port answers, and
+ * the kernel lists no listening socket except the camera's own 127.0.0.1 services.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildImage } from "./lib/image.js";
+import { hardenedSpec } from "./lib/hardened.js";
+import { consoleLogin, miraiCredentials, pool } from "./lib/mirai.js";
+import { bootGuest, freePort, Guest } from "./lib/qemu.js";
+import { portOpen, telnetLogin } from "./lib/telnet.js";
+import { testArches } from "./lib/env.js";
+import { isLoopback, listeners, Listener } from "./lib/procnet.js";
+
+const creds = miraiCredentials();
+/** What Mirai and its successors knock on, plus the camera's own service ports. */
+const SCANNED = [21, 22, 23, 80, 81, 443, 554, 2323, 5555, 7547, 8000, 8080, 8443, 37777];
+/** The fake camera: the vendor's RTSP and HTTP services, loopback only. */
+const CAMERA_PORTS = [554, 80];
+/** The full console sweep (~3.5 s per pair: busybox login's failure delay) runs on these arches. */
+const FULL_CONSOLE = (process.env.QEMU_FULL_CONSOLE ?? "armhf").split(",");
+
+describe.each(testArches())("hardened camera %s", (arch) => {
+  let guest: Guest | undefined;
+  const fwd = new Map<number, number>(); // guest port -> host port
+
+  beforeAll(async () => {
+    for (const p of SCANNED) fwd.set(p, await freePort());
+    const image = await buildImage(hardenedSpec(arch));
+    guest = await bootGuest({ image, hostfwd: [...fwd].map(([guestPort, host]) => ({ host, guest: guestPort })) });
+    console.log(`[${arch}] hardened image ${image.hash} (build ${image.buildMs} ms), boot ${guest.bootMs} ms`);
+    // The camera's services must be up before we judge what listens (rcS has run: bounded wait).
+    for (let i = 0; i < 50; i++) {
+      const r = await guest.sh("grep -c ' 0100007F:022A .* 0A ' /proc/net/tcp", 5000);
+      if (r.out.trim() !== "0") break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }, 240_000);
+  afterAll(async () => {
+    await guest?.stop();
+  }, 30_000);
+
+  it("lists no listening socket but the camera's loopback services", async () => {
+    const all: Listener[] = [];
+    for (const proto of ["tcp", "tcp6", "udp", "udp6"] as const) {
+      const text = await guest!.run(`cat /proc/net/${proto}`);
+      all.push(...listeners(proto, text));
+    }
+    console.log(`[${arch}] listening: ${JSON.stringify(all)}`);
+    const exposed = all.filter((l) => !(l.proto === "tcp" && isLoopback(l.address) && CAMERA_PORTS.includes(l.port)));
+    expect(exposed).toEqual([]);
+    // And the camera really runs (otherwise "nothing listens" would be trivially true).
+    expect(all.map((l) => l.port).sort((a, b) => a - b)).toEqual([80, 554]);
+    expect(await guest!.run("pidof flussonic-agent fake-camera | wc -w")).toMatch(/2/);
+  }, 60_000);
+
+  it("answers on none of the hostfwd'd ports", async () => {
+    const open = (await pool(SCANNED, 4, (p) => portOpen(fwd.get(p)!))).flatMap((o, i) => (o ? [SCANNED[i]] : []));
+    expect(open).toEqual([]);
+  }, 120_000);
+
+  it.each([23, 2323])("Mirai's list gets no shell over telnet on %i", async (port) => {
+    const results = await pool(creds, 4, (c) => telnetLogin(fwd.get(port)!, c.user, c.pass, 8000));
+    expect(results.filter((r) => r === "shell")).toEqual([]);
+    expect(new Set(results)).toEqual(new Set(["refused"]));
+  }, 120_000);
+
+  it("Mirai's list gets no shell on the serial console", async () => {
+    const list = FULL_CONSOLE.includes(arch) ? creds : creds.slice(0, 5);
+    const t0 = Date.now();
+    const results: string[] = [];
+    for (const c of list) results.push(await consoleLogin(guest!.console, c));
+    console.log(`[${arch}] console: ${list.length} pairs tried in ${Date.now() - t0} ms: ${[...new Set(results)]}`);
+    expect(results.filter((r) => r === "shell")).toEqual([]);
+    // Every pair was really typed at a login prompt (a dead console would prove nothing).
+    expect(results.filter((r) => r === "no-prompt")).toEqual([]);
+  }, 400_000);
+});
