@@ -24,6 +24,10 @@ ifeq ($(BR2_TOOLCHAIN_HAS_LIBATOMIC),y)
 FLUSSONIC_AGENT_EXTRA_LIBS = -latomic
 endif
 
+# What --version reports: Debian-style names for ARM (armhf/armel).
+FLUSSONIC_AGENT_ARCH_NAME = \
+	$(if $(BR2_arm),$(if $(BR2_ARM_EABIHF),armhf,armel),$(call qstrip,$(BR2_ARCH)))
+
 # -Os: the binary goes into 8-16 MB of camera flash. The unstripped
 # binary is installed; Buildroot strips it according to BR2_STRIP_*.
 FLUSSONIC_AGENT_MAKE_OPTS = \
@@ -41,7 +45,7 @@ FLUSSONIC_AGENT_MAKE_OPTS = \
 	MBEDTLS_SRC=$(MBEDTLS_SRCDIR) \
 	BUNDLE=$(FLUSSONIC_AGENT_BUNDLE) \
 	OUT=$(@D)/br-build/flussonic-agent \
-	ARCH_NAME=$(BR2_ARCH) \
+	ARCH_NAME=$(FLUSSONIC_AGENT_ARCH_NAME) \
 	VERSION=$(FLUSSONIC_AGENT_VERSION)
 
 define FLUSSONIC_AGENT_BUILD_CMDS
@@ -69,7 +73,7 @@ define FLUSSONIC_AGENT_INSTALL_TARGET_CMDS
 			$(TARGET_DIR)/etc/flussonic-agent/ca.pem)
 	printf '%s\n' '{' \
 		'  "endpoints": $(call FLUSSONIC_AGENT_JSON_LIST,$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_ENDPOINTS))),' \
-		$(if $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_CA_FILE)),'  "ca_file": "/etc/flussonic-agent/ca.pem",') \
+		$(if $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_CA_FILE)),'  "ca_file": "/etc/flussonic-agent/ca.pem"$(comma)') \
 		'  "spki_pins": $(call FLUSSONIC_AGENT_JSON_LIST,$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_SPKI_PINS))),' \
 		'  "activation_token_file": "$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_TOKEN_FILE))",' \
 		'  "state_file": "/var/lib/flussonic-agent/state.json",' \

@@ -1,0 +1,113 @@
+// S60flussonic-agent and flussonic-agent-supervise, run by real BusyBox (start-stop-daemon, sh)
+// in a chroot against a stub agent: start, duplicate start, respawn after kill -9, reload, stop.
+import { execa } from "execa";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { BUSYBOX, PKG, REPO, busyboxRoot, chrootUnavailable, cleanup, inChroot, install, tempDir, write } from "./rootfs";
+
+// The stub agent logs "start PID ARGS" and "term PID"; it runs until signalled, like the real one.
+const STUB_AGENT = `#!/bin/sh
+echo "start $$ $*" >> /tmp/agent.log
+trap 'echo "term $$" >> /tmp/agent.log; exit 0' TERM
+while :; do sleep 1; done
+`;
+
+const unavailable = chrootUnavailable();
+
+describe("init scripts are valid shell", () => {
+  for (const name of ["S60flussonic-agent", "S05flussonic-harden", "flussonic-agent-supervise", "flussonic-harden"]) {
+    it(`${name}: sh -n (dash and BusyBox ash)`, async () => {
+      const file = join(PKG, name);
+      await execa("sh", ["-n", file]);
+      await execa(BUSYBOX, ["sh", "-n", file]);
+    });
+  }
+});
+
+describe.skipIf(unavailable)("S60flussonic-agent under BusyBox", () => {
+  let root: string;
+  beforeEach(async () => {
+    root = tempDir("init");
+    await busyboxRoot(root);
+    install(join(PKG, "S60flussonic-agent"), root, "etc/init.d/S60flussonic-agent", 0o755);
+    install(join(PKG, "flussonic-agent-supervise"), root, "usr/sbin/flussonic-agent-supervise", 0o755);
+    write(root, "usr/bin/flussonic-agent", STUB_AGENT, 0o755);
+  });
+  afterEach(() => cleanup(root));
+
+  const agentLog = () => readFileSync(join(root, "tmp/agent.log"), "utf8").trim().split("\n");
+  const starts = (log: string[]) => log.filter((l) => l.startsWith("start ")).map((l) => l.split(" ")[1]);
+
+  it("starts once, respawns after kill -9, restarts on reload, stops everything", async () => {
+    const r = await inChroot(root, `
+      S=/etc/init.d/S60flussonic-agent
+      $S start; echo "rc-start=$?"
+      sleep 1
+      $S start; echo "rc-start2=$?"
+      first=$(sed -n 's/^start \\([0-9]*\\) .*/\\1/p' /tmp/agent.log | tail -1)
+      kill -9 "$first"
+      i=0; while [ $i -lt 50 ] && [ "$(grep -c '^start' /tmp/agent.log)" -lt 2 ]; do sleep 0.1; i=$((i+1)); done
+      $S reload; echo "rc-reload=$?"
+      i=0; while [ $i -lt 50 ] && [ "$(grep -c '^start' /tmp/agent.log)" -lt 3 ]; do sleep 0.1; i=$((i+1)); done
+      $S stop; echo "rc-stop=$?"
+      echo "procs=$(cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^flussonic-agent')"
+      [ -e /var/run/flussonic-agent.pid ] && echo pidfile-left
+      $S stop; echo "rc-stop2=$?"
+      $S bogus; echo "rc-bogus=$?"
+    `);
+    const out = r.all ?? "";
+    expect(r.exitCode, out).toBe(0);
+    expect(out).toContain("rc-start=0");
+    expect(out).toContain("already running");
+    expect(out).toContain("rc-start2=0");
+    expect(out).toContain("rc-reload=0");
+    expect(out).toContain("rc-stop=0");
+    expect(out).toContain("procs=0");
+    expect(out).not.toContain("pidfile-left");
+    expect(out).toMatch(/rc-stop2=[1-9]/);
+    expect(out).toContain("Usage:");
+    expect(out).toMatch(/rc-bogus=1/);
+
+    const log = agentLog();
+    const pids = starts(log);
+    // One start, one respawn after kill -9, one restart on reload; duplicate start added nothing.
+    expect(pids.length, log.join("\n")).toBe(3);
+    expect(new Set(pids).size).toBe(3);
+    // Reload and stop both end the running agent with SIGTERM.
+    expect(log).toContain(`term ${pids[1]}`);
+    expect(log).toContain(`term ${pids[2]}`);
+    expect(log.filter((l) => l.startsWith("start ")).every((l) => l.endsWith("--config /etc/flussonic-agent/agent.json --syslog"))).toBe(true);
+  });
+
+  it("takes its arguments from /etc/default/flussonic-agent (the board overlay's: console logging)", async () => {
+    install(join(REPO, "board/flussonic/rootfs-overlay/etc/default/flussonic-agent"), root, "etc/default/flussonic-agent", 0o644);
+    write(root, "dev/console", "");
+    const r = await inChroot(root, `
+      /etc/init.d/S60flussonic-agent start
+      i=0; while [ $i -lt 50 ] && [ ! -s /tmp/agent.log ]; do sleep 0.1; i=$((i+1)); done
+      /etc/init.d/S60flussonic-agent stop
+    `);
+    expect(r.exitCode, r.all).toBe(0);
+    const log = agentLog();
+    expect(log[0]).toMatch(/^start \d+ --config \/etc\/flussonic-agent\/agent.json$/);
+  });
+
+  it("backs off between respawns of an agent that keeps dying", async () => {
+    write(root, "usr/bin/flussonic-agent", `#!/bin/sh\necho "start $$ $(date +%s)" >> /tmp/agent.log\nexit 3\n`, 0o755);
+    const r = await inChroot(root, `
+      /etc/init.d/S60flussonic-agent start
+      sleep 4
+      /etc/init.d/S60flussonic-agent stop; echo "rc-stop=$?"
+    `);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toContain("rc-stop=0");
+    // Waits of 1 s then 2 s: three starts in 4 s (not hundreds), the third >= 3 s after the first.
+    const times = agentLog().map((l) => Number(l.split(" ")[2]));
+    expect(times.length).toBeGreaterThanOrEqual(2);
+    expect(times.length).toBeLessThanOrEqual(3);
+    if (times.length === 3) expect(times[2] - times[0]).toBeGreaterThanOrEqual(2);
+  });
+});
+
+if (unavailable) it.skip(`S60flussonic-agent under BusyBox: skipped, ${unavailable}`, () => {});

@@ -1,0 +1,176 @@
+#!/bin/bash
+# Checks this repository's Buildroot external tree against a real Buildroot checkout (2025.02.x):
+#   1. utils/check-package on every file of the tree: must report nothing;
+#   2. `make list-defconfigs` with BR2_EXTERNAL lists our defconfigs;
+#   3. `make flussonic-agent` for ARM Cortex-A7 (armhf) with a local toolchain, then target/ must
+#      hold the static agent, the init scripts and the hardening, and a hardened copy of target/
+#      must pass `flussonic-harden check`.
+#
+# Usage: scripts/buildroot-check.sh BUILDROOT_DIR      (or BUILDROOT_DIR=... in the environment)
+#   BUILDROOT_CHECK_DIR  work directory (default build/buildroot-check): output, toolchain
+#   QUICKJS_SRC, MBEDTLS_SRC  source trees for Buildroot's quickjs/mbedtls packages
+#                        (default .cache/src/{quickjs,mbedtls}, fetched by the native build)
+#
+# Offline on purpose: the toolchain is Debian's armhf cross gcc behind small wrappers with a
+# sysroot of their own (Buildroot refuses a compiler configured --with-sysroot=/), and packages
+# whose upstream tarballs cannot be downloaded get <PKG>_OVERRIDE_SRCDIR in local.mk: quickjs and
+# mbedtls, host-pkgconf, and host-tar (Buildroot wants tar >= 1.35, Debian 12 has 1.34), all
+# from Debian trixie source packages at pinned versions and sha256 (scripts/debian-source.sh).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+BR=${1:-${BUILDROOT_DIR:-}}
+WORK=${BUILDROOT_CHECK_DIR:-$REPO/build/buildroot-check}
+QUICKJS_SRC=${QUICKJS_SRC:-$REPO/.cache/src/quickjs}
+MBEDTLS_SRC=${MBEDTLS_SRC:-$REPO/.cache/src/mbedtls}
+CROSS=arm-linux-gnueabihf
+
+say() { echo "buildroot-check: $*"; }
+die() { echo "buildroot-check: FAIL: $*" >&2; exit 1; }
+
+[ -n "$BR" ] || die "usage: $0 BUILDROOT_DIR"
+BR=$(cd "$BR" && pwd)
+if [ ! -f "$BR/Makefile" ] || [ ! -x "$BR/utils/check-package" ]; then die "$BR is not a Buildroot tree"; fi
+say "Buildroot $(make -s -C "$BR" --no-print-directory print-version 2>/dev/null || echo '?') in $BR"
+
+# --- 1. check-package ----------------------------------------------------------------------------
+cd "$REPO"
+mapfile -t FILES < <(find buildroot-external package configs board -type f | sort)
+# utils/check-package needs Debian's python3 (python3-magic, flake8), not a pyenv/venv one.
+out=$(/usr/bin/python3 "$BR/utils/check-package" -b "${FILES[@]}" 2>&1) || true
+echo "$out" | tail -2
+if ! echo "$out" | grep -q "^0 warnings generated"; then
+	echo "$out"
+	die "check-package reported warnings"
+fi
+say "check-package: ${#FILES[@]} files, 0 warnings"
+
+# --- 2. list-defconfigs --------------------------------------------------------------------------
+OUT=$WORK/output
+mkdir -p "$OUT"
+listed=$(make -s -C "$BR" O="$OUT" BR2_EXTERNAL="$REPO/buildroot-external" list-defconfigs)
+for d in configs/*_defconfig; do
+	grep -q "^  $(basename "$d") " <<<"$listed" || die "list-defconfigs does not list $(basename "$d")"
+done
+say "list-defconfigs lists: $(cd configs && echo *_defconfig)"
+
+# --- 3. package build ----------------------------------------------------------------------------
+[ -x "/usr/bin/$CROSS-gcc" ] || die "no /usr/bin/$CROSS-gcc (scripts/install-buildroot-deps.sh --check)"
+[ -f "$QUICKJS_SRC/quickjs.c" ] || die "no QuickJS sources in $QUICKJS_SRC (scripts/fetch-quickjs.sh)"
+[ -f "$MBEDTLS_SRC/library/ssl_tls.c" ] || die "no mbedTLS sources in $MBEDTLS_SRC (scripts/fetch-mbedtls.sh)"
+[ -f "$REPO/build/bundle/agent-quickjs.js" ] || make -C "$REPO" --no-print-directory bundle
+
+# Wrapper toolchain: a copy of Debian's armhf sysroot, gcc told to use it.
+TC=$WORK/toolchain-armhf
+if [ ! -f "$TC/.done" ]; then
+	rm -rf "$TC"
+	mkdir -p "$TC/bin" "$TC/sysroot/usr/$CROSS"
+	cp -a "/usr/$CROSS/include" "$TC/sysroot/usr/include"
+	cp -a "/usr/$CROSS/lib" "$TC/sysroot/usr/lib"
+	ln -s usr/lib "$TC/sysroot/lib"
+	# libc.so and friends are linker scripts naming /usr/arm-linux-gnueabihf/lib/...
+	ln -s ../lib "$TC/sysroot/usr/$CROSS/lib"
+	for t in gcc cpp; do # no g++: the agent is C, and Buildroot would want BR2_TOOLCHAIN_EXTERNAL_CXX
+		[ -x "/usr/bin/$CROSS-$t" ] || continue
+		cat >"$TC/bin/$CROSS-$t" <<-EOF
+			#!/bin/sh
+			# Debian's $CROSS-$t with its own sysroot; -v shows that sysroot, not "/". -B: Buildroot
+			# finds the sysroot from -print-file-name=libc.a, which would else be Debian's tooldir.
+			for a in "\$@"; do
+			  if [ "\$a" = -v ]; then
+			    /usr/bin/$CROSS-$t --sysroot="$TC/sysroot" -B"$TC/sysroot/usr/lib/" "\$@" 2>&1 | sed 's|--with-sysroot=/ |--with-sysroot=$TC/sysroot |' >&2
+			    exit 0
+			  fi
+			done
+			exec /usr/bin/$CROSS-$t --sysroot="$TC/sysroot" -B"$TC/sysroot/usr/lib/" "\$@"
+		EOF
+		chmod +x "$TC/bin/$CROSS-$t"
+	done
+	for t in ar as ld ld.bfd nm objcopy objdump ranlib readelf strip addr2line size strings gcc-ar gcc-nm gcc-ranlib; do
+		[ -x "/usr/bin/$CROSS-$t" ] && ln -s "/usr/bin/$CROSS-$t" "$TC/bin/$CROSS-$t"
+	done
+	touch "$TC/.done"
+fi
+GCC_MAJOR=$("/usr/bin/$CROSS-gcc" -dumpversion | cut -d. -f1)
+HEADERS=$(sed -n 's/^#define LINUX_VERSION_CODE \([0-9]*\)$/\1/p' "/usr/$CROSS/include/linux/version.h")
+HEADERS="$((HEADERS >> 16))_$(((HEADERS >> 8) & 255))"
+
+cat >"$WORK/check_defconfig" <<EOF
+BR2_arm=y
+BR2_cortex_a7=y
+BR2_ARM_FPU_NEON_VFPV4=y
+BR2_JLEVEL=2
+BR2_TOOLCHAIN_EXTERNAL=y
+BR2_TOOLCHAIN_EXTERNAL_CUSTOM=y
+BR2_TOOLCHAIN_EXTERNAL_PATH="$TC"
+BR2_TOOLCHAIN_EXTERNAL_CUSTOM_PREFIX="$CROSS"
+BR2_TOOLCHAIN_EXTERNAL_GCC_$GCC_MAJOR=y
+BR2_TOOLCHAIN_EXTERNAL_HEADERS_$HEADERS=y
+BR2_TOOLCHAIN_EXTERNAL_CUSTOM_GLIBC=y
+BR2_TOOLCHAIN_EXTERNAL_OPENMP=y
+# BR2_TOOLCHAIN_EXTERNAL_INET_RPC is not set
+BR2_PACKAGE_FLUSSONIC_AGENT=y
+EOF
+
+# host-pkgconf (a dependency of every cmake package, here mbedtls): Debian's pkgconf sources.
+PKGCONF_SRC=$REPO/.cache/src/pkgconf
+"$REPO/scripts/debian-source.sh" pkgconf 1.8.1-4 pkgconf_1.8.1.orig.tar.xz \
+	644361ada2942be05655d4452eb018791647c31bba429b287f1f68deb2dc6840 "$PKGCONF_SRC"
+{
+	echo "QUICKJS_OVERRIDE_SRCDIR = $QUICKJS_SRC"
+	echo "MBEDTLS_OVERRIDE_SRCDIR = $MBEDTLS_SRC"
+	echo "HOST_PKGCONF_OVERRIDE_SRCDIR = $PKGCONF_SRC"
+} >"$OUT/local.mk"
+# Buildroot >= 2024.05 builds host-tar when the system tar is older than 1.35.
+if [ -n "$(sed -n 's/^tar (GNU tar) 1\.\(3[0-4]\|[12][0-9]\)\b.*/old/p' <(tar --version))" ]; then
+	TAR_SRC=$REPO/.cache/src/tar
+	"$REPO/scripts/debian-source.sh" tar 1.35+dfsg-3.1 tar_1.35+dfsg.orig.tar.xz \
+		9ae57e981c1e73c0eebc2b26c9b0c4497fe310ef1d516ea430efb5470b71f7a8 "$TAR_SRC"
+	echo "HOST_TAR_OVERRIDE_SRCDIR = $TAR_SRC" >>"$OUT/local.mk"
+fi
+
+say "configuring ($WORK/check_defconfig, $OUT/local.mk)"
+make -s -C "$BR" O="$OUT" BR2_EXTERNAL="$REPO/buildroot-external" \
+	BR2_DEFCONFIG="$WORK/check_defconfig" defconfig >/dev/null
+grep -q '^BR2_PACKAGE_FLUSSONIC_AGENT=y$' "$OUT/.config" || die "BR2_PACKAGE_FLUSSONIC_AGENT did not stick (dependencies?)"
+
+# GNU tar's configure refuses root unless told; CI runs as root.
+if [ "$(id -u)" = 0 ]; then export FORCE_UNSAFE_CONFIGURE=1; fi
+say "make flussonic-agent (log: $WORK/build.log)"
+start=$(date +%s)
+if ! make -C "$BR" O="$OUT" flussonic-agent >"$WORK/build.log" 2>&1; then
+	tail -40 "$WORK/build.log"
+	die "make flussonic-agent failed"
+fi
+say "make flussonic-agent: OK in $(($(date +%s) - start)) s"
+
+T=$OUT/target
+bin=$T/usr/bin/flussonic-agent
+[ -x "$bin" ] || die "no $bin"
+info=$(file -b "$bin")
+say "agent: $info"
+grep -q "ELF 32-bit LSB executable, ARM" <<<"$info" || die "agent is not an ARM executable"
+grep -q "statically linked" <<<"$info" || die "agent is not static"
+"$TC/bin/$CROSS-strip" -o "$WORK/flussonic-agent.stripped" "$bin"
+say "agent size: $(stat -c %s "$bin") bytes, stripped $(stat -c %s "$WORK/flussonic-agent.stripped")"
+if command -v qemu-arm-static >/dev/null 2>&1; then
+	say "agent --version under qemu-arm-static: $(qemu-arm-static "$bin" --version 2>&1 | tr '\n' ' ')"
+fi
+for f in etc/init.d/S60flussonic-agent etc/init.d/S05flussonic-harden usr/sbin/flussonic-agent-supervise \
+	usr/sbin/flussonic-harden; do
+	[ "$(stat -c %a "$T/$f" 2>/dev/null)" = 755 ] || die "$f missing or not 0755 in target/"
+done
+for f in usr/share/flussonic-agent/default-credentials.tsv etc/default/flussonic-harden \
+	etc/default/flussonic-agent etc/flussonic-agent/agent.json; do
+	[ -f "$T/$f" ] || die "$f missing in target/"
+done
+node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$T/etc/flussonic-agent/agent.json" ||
+	die "target/etc/flussonic-agent/agent.json is not JSON"
+say "target/: agent, S60flussonic-agent, S05flussonic-harden, supervisor, hardening, agent.json present"
+
+# The finalize hook runs only for a full image: harden a copy of target/ the same way.
+rm -rf "$WORK/target-copy"
+cp -a "$T" "$WORK/target-copy"
+"$REPO/package/flussonic-agent/flussonic-harden" build "$WORK/target-copy" >/dev/null
+"$REPO/package/flussonic-agent/flussonic-harden" check "$WORK/target-copy" || die "hardened target/ has holes"
+say "PASS"
