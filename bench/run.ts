@@ -12,6 +12,8 @@ import { idleAgents } from "./rows/idle";
 import { reconnectStorm } from "./rows/storm";
 import { rtspRtt } from "./rows/rtt";
 import { oneStreamThroughput } from "./rows/throughput";
+import { serverCpuPerGbit } from "./rows/cpu-gbit";
+import { qemuUserCamera } from "./rows/qemu-user";
 
 type RowFn = (o: BenchOptions) => Promise<Row | Row[]>;
 const ROWS: [string, RowFn][] = [
@@ -19,6 +21,8 @@ const ROWS: [string, RowFn][] = [
   ["storm", reconnectStorm],
   ["rtt", rtspRtt],
   ["throughput", oneStreamThroughput],
+  ["cpu-gbit", serverCpuPerGbit],
+  ["qemu-user", qemuUserCamera],
 ];
 
 function arg(name: string): string | undefined {

@@ -33,6 +33,7 @@ const t0 = performance.now();
 let live = 0;
 let attempts = 0;
 let retryAfters = 0;
+let connectFailures = 0;
 const attemptsBySecond = new Map<number, number>();
 
 function platformFor(id: string): Platform {
@@ -65,6 +66,7 @@ function platformFor(id: string): Platform {
         isLive = false;
         live--;
       } else if (msg.includes("asks to retry after")) retryAfters++;
+      else if (msg.startsWith("cannot connect to")) connectFailures++;
     },
   };
 }
@@ -86,7 +88,7 @@ for (let i = 0; i < a.n; i++) {
 
 const stat = () => {
   const peak = Math.max(0, ...attemptsBySecond.values());
-  process.stdout.write(`STAT ${JSON.stringify({ t: Math.round(performance.now() - t0), live, attempts, retryAfters, peakPerSec: peak, bySecond: Object.fromEntries(attemptsBySecond) })}\n`);
+  process.stdout.write(`STAT ${JSON.stringify({ t: Math.round(performance.now() - t0), live, attempts, retryAfters, connectFailures, peakPerSec: peak, bySecond: Object.fromEntries(attemptsBySecond) })}\n`);
 };
 const timer = setInterval(stat, a.statsMs ?? 250);
 const stop = () => {

@@ -68,7 +68,7 @@ export async function waitPort(port: number, timeoutMs: number, host = "127.0.0.
     const ok = ns
       ? (() => {
         try {
-          execFileSync("ip", ["netns", "exec", ns, "sh", "-c", `exec 3<>/dev/tcp/${host}/${port}`], { stdio: "ignore", shell: false });
+          execFileSync("ip", ["netns", "exec", ns, "bash", "-c", `exec 3<>/dev/tcp/${host}/${port}`], { stdio: "ignore", shell: false });
           return true;
         } catch {
           return false;

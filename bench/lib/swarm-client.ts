@@ -8,6 +8,7 @@ export interface SwarmStat {
   live: number;
   attempts: number;
   retryAfters: number;
+  connectFailures: number;
   peakPerSec: number;
   bySecond: Record<string, number>;
 }
@@ -15,7 +16,7 @@ export interface SwarmStat {
 export interface Swarm {
   procs: Proc[];
   /** Sum over children of their latest STAT. */
-  stat(): { live: number; attempts: number; retryAfters: number };
+  stat(): { live: number; attempts: number; retryAfters: number; connectFailures: number };
   /** Attempts per wall-clock second summed over children (children start within ms of each other). */
   bySecond(): Map<number, number>;
   waitLive(n: number, timeoutMs: number): Promise<boolean>;
@@ -57,6 +58,7 @@ export async function startSwarm(s: SwarmSpec): Promise<Swarm> {
       live: st.reduce((a, x) => a + (x?.live ?? 0), 0),
       attempts: st.reduce((a, x) => a + (x?.attempts ?? 0), 0),
       retryAfters: st.reduce((a, x) => a + (x?.retryAfters ?? 0), 0),
+      connectFailures: st.reduce((a, x) => a + (x?.connectFailures ?? 0), 0),
     };
   };
   return {
