@@ -1,17 +1,35 @@
 # Emulated cameras (issue "Emulated cameras"): QEMU images, Mirai/security tests, end-to-end, demo.
-#   QEMU_ARCHES=armhf,aarch64  limits the guest arches tested (default: all four)
+#   make test-qemu              every QEMU suite (QEMU_ARCHES=armhf,aarch64 limits the guest CPUs)
+#   make demo                   boot the armhf hardened camera and watch it through the streamer
+# Images are built by qemu-tests/lib/image.ts (cached by content hash in build/qemu-images).
 
-QEMU_TEST_SRC := $(shell find qemu-tests -name '*.ts' -not -path '*/node_modules/*')
+QEMU_ARCHES ?= armhf,aarch64,mipsel,armel
+qemu_comma := ,
+QEMU_ARCH_LIST := $(subst $(qemu_comma), ,$(QEMU_ARCHES))
+FAKE_CAMERA_DIR := $(BUILD)/fake-camera
+FAKE_CAMERA_SRC := $(wildcard qemu-tests/fake-camera/src/*.ts) qemu-tests/fake-camera/build.mjs \
+	agent-src/src/platform/quickjs.ts agent-src/src/platform/platform.ts
 
-.PHONY: qemu-deps guest-debs test-qemu demo
+.PHONY: qemu-deps guest-debs fake-camera qemu-images test-qemu demo
 qemu-deps:
 	@scripts/install-qemu.sh
 
 guest-debs: qemu-deps
-	@scripts/fetch-guest-debs.sh armhf aarch64 mipsel armel
+	@scripts/fetch-guest-debs.sh $(QEMU_ARCH_LIST)
+
+# Fake camera: media + bundles (ffmpeg, esbuild), then one static binary per guest CPU on the
+# agent's own runtime (built with the test-only listen capability).
+$(FAKE_CAMERA_DIR)/fake-camera.js: $(FAKE_CAMERA_SRC) node_modules/.installed
+	node qemu-tests/fake-camera/build.mjs $(FAKE_CAMERA_DIR)
+$(FAKE_CAMERA_DIR)/%/fake-camera: $(FAKE_CAMERA_DIR)/fake-camera.js $(NATIVE_SRC) | $(HOST_QJSC)
+	$(MAKE) --no-print-directory native-bin ARCH=$* BUNDLE=$< OUT=$@ TEST_SERVER=1
+fake-camera: $(foreach a,$(QEMU_ARCH_LIST),$(FAKE_CAMERA_DIR)/$(a)/fake-camera)
+
+# Everything the hardened images are made of (the images themselves are built by the tests).
+qemu-images: guest-debs fake-camera bundle $(foreach a,$(QEMU_ARCH_LIST),$(BUILD)/agent/$(a)/flussonic-agent)
 
 TEST_SUITES += test-qemu
 # Test files run one at a time (--no-file-parallelism): every guest is a CPU-bound QEMU on a
 # 2-core machine; inside a file, guests boot one after another and are always stopped.
-test-qemu: qemu-deps guest-debs node_modules/.installed
-	$(VITEST) --outputFile=$(BUILD)/test-results/qemu.json --no-file-parallelism qemu-tests
+test-qemu: qemu-images node_modules/.installed
+	QEMU_ARCHES=$(QEMU_ARCHES) $(VITEST) --outputFile=$(BUILD)/test-results/qemu.json --no-file-parallelism qemu-tests

@@ -52,6 +52,7 @@ export function hardenedSpec(arch: Arch): ImageSpec {
     log_level: "info",
     // Test timing: faults are observed within seconds, not the production 1..60 s backoff.
     reconnect: { base_ms: 500, cap_ms: 4000, stable_ms: 10000 },
+    keepalive: { ping_interval_ms: 2000, idle_timeout_ms: 6000 },
   };
   const files: ImageFile[] = [
     // As flussonic-agent.mk installs them:

@@ -1,0 +1,39 @@
+/**
+ * End to end, per guest CPU: the hardened camera boots, its static agent activates against the
+ * endpoint on the host and goes live at the streamer, and a real client plays the camera's video
+ * (framemd5 identical to the clip) and snapshot (byte-identical to the guest's JPEG) through it.
+ */
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CameraSystem, startCameraSystem } from "./lib/camera-system.js";
+import { testArches } from "./lib/env.js";
+import { buildFakeCamera, clipMd5s, frameMd5s, JPEG } from "./lib/media.js";
+
+const FRAMES = 100;
+
+describe.each(testArches())("camera %s end to end", (arch) => {
+  let sys: CameraSystem | undefined;
+
+  beforeAll(async () => {
+    await buildFakeCamera();
+    sys = await startCameraSystem(arch);
+    console.log(`[${arch}] boot ${sys.guest.bootMs} ms, device ${sys.deviceId} live ${sys.liveMs} ms after QEMU start`);
+  }, 240_000);
+  afterAll(async () => {
+    await sys?.stop();
+  }, 60_000);
+
+  it(`plays ${FRAMES} frames identical to the clip over RTSP through the tunnel`, async () => {
+    const t0 = Date.now();
+    const got = await frameMd5s(sys!.rtspUrl(), FRAMES, ["-rtsp_transport", "tcp"], 90_000);
+    console.log(`[${arch}] ${got.length} frames in ${Date.now() - t0} ms`);
+    expect(got.length).toBe(FRAMES);
+    expect(got).toEqual(await clipMd5s(FRAMES));
+  }, 120_000);
+
+  it("serves the guest's snapshot byte for byte", async () => {
+    const guestJpeg = Buffer.from((await sys!.guest.run("od -An -v -tx1 /usr/share/fake-camera/image.jpg", 60_000)).replace(/\s+/g, ""), "hex");
+    expect(guestJpeg).toEqual(readFileSync(JPEG));
+    expect(await sys!.snapshot()).toEqual(guestJpeg);
+  }, 90_000);
+});
