@@ -28,7 +28,13 @@ if [ ! -f "$dl/$orig" ]; then
 		apt-get "$@" update -qq
 		touch "$aptdir/.updated"
 	fi
-	(cd "$dl" && apt-get "$@" source --download-only "$pkg=$version")
+	# A mirror mid-sync fails now and then: retry a few times before giving up.
+	tries=0
+	until (cd "$dl" && apt-get "$@" source --download-only "$pkg=$version"); do
+		tries=$((tries + 1))
+		[ "$tries" -lt 3 ] || exit 1
+		sleep 5
+	done
 fi
 
 echo "$sha  $dl/$orig" | sha256sum -c --quiet - || {
