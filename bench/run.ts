@@ -14,9 +14,11 @@ import { rtspRtt } from "./rows/rtt";
 import { oneStreamThroughput } from "./rows/throughput";
 import { serverCpuPerGbit } from "./rows/cpu-gbit";
 import { qemuUserCamera } from "./rows/qemu-user";
+import { sizes } from "./rows/size";
 
 type RowFn = (o: BenchOptions) => Promise<Row | Row[]>;
 const ROWS: [string, RowFn][] = [
+  ["size", sizes],
   ["idle", idleAgents],
   ["storm", reconnectStorm],
   ["rtt", rtspRtt],
