@@ -27,8 +27,8 @@ CFLAGS="-Os -fno-pie $CF -ffunction-sections -fdata-sections"
 LINK="-no-pie -static -Wl,--gc-sections"
 
 if [ ! -f "$out/libbearssl.a" ]; then
-	find .cache/src/bearssl/src -name '*.c' | xargs -P2 -I{} sh -c \
-		'o='"$out"'/bearssl/$(echo {} | tr / _).o; '"$CC $CFLAGS"' -I.cache/src/bearssl/inc -I.cache/src/bearssl/src -c -o $o {}'
+	(cd .cache/src/bearssl/src && find . -name '*.c') | sed 's|^\./||' | xargs -P2 -I{} sh -c \
+		'o='"$out"'/bearssl/$(echo {} | tr / _).o; '"$CC $CFLAGS"' -I.cache/src/bearssl/inc -I.cache/src/bearssl/src -c -o $o .cache/src/bearssl/src/{}'
 	"${X}ar" rcs "$out/libbearssl.a" "$out"/bearssl/*.o
 fi
 printf '#include "common.h"\nint main(int c, char **v){ static char b[16384]; size_t l, t = 0; ssize_t n;\n slurp(v[2], &l); int fd = tcp_connect(atoi(v[1]));\n while ((n = recv(fd, b, sizeof b, 0)) > 0) t += n; printf("%%zu\\n", t); return 0; }\n' >"$out/baseline.c"

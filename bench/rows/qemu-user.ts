@@ -13,6 +13,12 @@ import { ratioOf, type BenchOptions, type Row } from "../lib/row";
 
 export const AGENT_ARMHF = join(REPO_ROOT, "build/agent/armhf/flussonic-agent");
 const RATE = 4_000_000;
+/** Diagnostics: BENCH_QEMU_WRAP='["strace","-f","-c","-o","/tmp/st-%s"]' prefixes each emulated
+ *  client (%s: ours, ssh, dbclient), e.g. to count its system calls per Mbit. */
+function wrap(name: string, argv: string[]): string[] {
+  const w = process.env.BENCH_QEMU_WRAP;
+  return w ? [...(JSON.parse(w) as string[]).map((x) => x.replace("%s", name)), ...argv] : argv;
+}
 
 interface Side { flow: Flow; cpuMsPerMbit: number; hwmKb: number }
 
@@ -32,7 +38,7 @@ export async function qemuUserCamera(o: BenchOptions): Promise<Row[]> {
     const st = await startBenchStreamer({ pki });
     let ours: Side;
     try {
-      const agent = await startOurAgent(pki, st, "qemu-cam", cam.port, ["qemu-arm-static", AGENT_ARMHF]);
+      const agent = await startOurAgent(pki, st, "qemu-cam", cam.port, wrap("ours", ["qemu-arm-static", AGENT_ARMHF]));
       ours = await side(st.rtspUrl("qemu-cam", "flood"), agent, durationMs);
       await agent.stop();
     } finally {
@@ -41,7 +47,7 @@ export async function qemuUserCamera(o: BenchOptions): Promise<Row[]> {
     const sd = await startSshd();
     let ssh: Side, db: Side;
     try {
-      const t = await startReverseTunnel(sd, cam.port, ["qemu-arm-static", "-L", root, join(root, "usr/bin/ssh")], "armhf ssh -R");
+      const t = await startReverseTunnel(sd, cam.port, wrap("ssh", ["qemu-arm-static", "-L", root, join(root, "usr/bin/ssh")]), "armhf ssh -R");
       ssh = await side(`rtsp://127.0.0.1:${t.port}/flood`, t.proc, durationMs);
       await t.proc.stop();
       // dbclient reads dropbear's key format; -y -y: accept the unknown host key without a file.
@@ -49,7 +55,7 @@ export async function qemuUserCamera(o: BenchOptions): Promise<Row[]> {
       execFileSync("dropbearconvert", ["openssh", "dropbear", sd.clientKey, dbKey], { stdio: "ignore" });
       const dbArgs = (rp: number, camPort: number) => ["-N", "-T", "-y", "-y", "-i", dbKey, "-p", String(sd.port),
         "-R", `127.0.0.1:${rp}:127.0.0.1:${camPort}`, "root@127.0.0.1"];
-      const d = await startReverseTunnel({ ...sd, clientArgs: dbArgs }, cam.port, ["qemu-arm-static", "-L", root, join(root, "usr/bin/dbclient")], "armhf dbclient -R");
+      const d = await startReverseTunnel({ ...sd, clientArgs: dbArgs }, cam.port, wrap("dbclient", ["qemu-arm-static", "-L", root, join(root, "usr/bin/dbclient")]), "armhf dbclient -R");
       db = await side(`rtsp://127.0.0.1:${d.port}/flood`, d.proc, durationMs);
       await d.proc.stop();
     } finally {
