@@ -129,6 +129,16 @@ if [ -n "$(sed -n 's/^tar (GNU tar) 1\.\(3[0-4]\|[12][0-9]\)\b.*/old/p' <(tar --
 	echo "HOST_TAR_OVERRIDE_SRCDIR = $TAR_SRC" >>"$OUT/local.mk"
 fi
 
+# Buildroot < 2025.02 ships QuickJS/mbedTLS too old for the agent: use the package's own-sources mode.
+BR_MBEDTLS=$(sed -n 's/^MBEDTLS_VERSION = //p' "$BR/package/mbedtls/mbedtls.mk")
+BR_QUICKJS=$(sed -n 's/^QUICKJS_VERSION = //p' "$BR/package/quickjs/quickjs.mk")
+if [ "${BR_MBEDTLS%%.*}" -lt 3 ] || [[ "$BR_QUICKJS" < 2025-04-26 ]]; then
+	say "Buildroot's quickjs $BR_QUICKJS / mbedtls $BR_MBEDTLS too old: BR2_PACKAGE_FLUSSONIC_AGENT_OWN_SOURCES"
+	printf '%s\n' BR2_PACKAGE_FLUSSONIC_AGENT_OWN_SOURCES=y \
+		"BR2_PACKAGE_FLUSSONIC_AGENT_QUICKJS_SRCDIR=\"$QUICKJS_SRC\"" \
+		"BR2_PACKAGE_FLUSSONIC_AGENT_MBEDTLS_SRCDIR=\"$MBEDTLS_SRC\"" >>"$WORK/check_defconfig"
+fi
+
 say "configuring ($WORK/check_defconfig, $OUT/local.mk)"
 make -s -C "$BR" O="$OUT" BR2_EXTERNAL="$REPO/buildroot-external" \
 	BR2_DEFCONFIG="$WORK/check_defconfig" defconfig >/dev/null

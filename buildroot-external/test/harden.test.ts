@@ -167,10 +167,10 @@ describe.skipIf(unavailable)("flussonic-harden at boot, under BusyBox", () => {
     const r = await inChroot(root, `
       ip link set lo up
       /usr/sbin/telnetd -F -p 2323 -l /bin/sh &
-      sleep 0.5
+      i=0; while [ $i -lt 50 ] && ! pidof telnetd >/dev/null; do sleep 0.1; i=$((i+1)); done
       echo "before=$(pidof telnetd | wc -w)"
       /etc/init.d/S05flussonic-harden start; echo "rc-harden=$?"
-      sleep 0.5
+      i=0; while [ $i -lt 50 ] && pidof telnetd >/dev/null; do sleep 0.1; i=$((i+1)); done
       echo "after=$(pidof telnetd | wc -w)"
       command -v perl || echo "no-perl"
       /usr/sbin/flussonic-harden check /; echo "rc-check=$?"

@@ -16,9 +16,19 @@ FLUSSONIC_AGENT_SITE = https://github.com/flussonic/flussonic-agent/releases/dow
 FLUSSONIC_AGENT_BUNDLE = $(@D)/bundle/agent-quickjs.js
 endif
 FLUSSONIC_AGENT_LICENSE = MIT
-# QuickJS and mbed TLS are compiled into the static binary from the
-# sources of Buildroot's own packages, with the agent's trimmed TLS config.
-FLUSSONIC_AGENT_DEPENDENCIES = quickjs mbedtls
+
+# QuickJS and mbed TLS are compiled into the static binary, with the
+# agent's trimmed TLS config, from the sources of Buildroot's own
+# packages or from given trees (Buildroot 2024.02: packages too old).
+ifeq ($(BR2_PACKAGE_FLUSSONIC_AGENT_OWN_SOURCES),y)
+FLUSSONIC_AGENT_LICENSE += , MIT (QuickJS), Apache-2.0 or GPL-2.0+ (mbed TLS)
+FLUSSONIC_AGENT_QUICKJS_SRC = $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_QUICKJS_SRCDIR))
+FLUSSONIC_AGENT_MBEDTLS_SRC = $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_MBEDTLS_SRCDIR))
+else
+FLUSSONIC_AGENT_DEPENDENCIES += quickjs mbedtls
+FLUSSONIC_AGENT_QUICKJS_SRC = $(QUICKJS_SRCDIR)
+FLUSSONIC_AGENT_MBEDTLS_SRC = $(MBEDTLS_SRCDIR)
+endif
 
 ifeq ($(BR2_TOOLCHAIN_HAS_LIBATOMIC),y)
 FLUSSONIC_AGENT_EXTRA_LIBS = -latomic
@@ -41,8 +51,8 @@ FLUSSONIC_AGENT_MAKE_OPTS = \
 	HOST_CC="$(HOSTCC)" \
 	HOST_QJSC=$(@D)/br-build/host-qjsc \
 	QJSC=$(@D)/br-build/host-qjsc \
-	QUICKJS_SRC=$(QUICKJS_SRCDIR) \
-	MBEDTLS_SRC=$(MBEDTLS_SRCDIR) \
+	QUICKJS_SRC=$(FLUSSONIC_AGENT_QUICKJS_SRC) \
+	MBEDTLS_SRC=$(FLUSSONIC_AGENT_MBEDTLS_SRC) \
 	BUNDLE=$(FLUSSONIC_AGENT_BUNDLE) \
 	OUT=$(@D)/br-build/flussonic-agent \
 	ARCH_NAME=$(FLUSSONIC_AGENT_ARCH_NAME) \
@@ -52,6 +62,11 @@ define FLUSSONIC_AGENT_BUILD_CMDS
 	@test -f "$(FLUSSONIC_AGENT_BUNDLE)" || { \
 		echo "flussonic-agent: no JavaScript bundle at $(FLUSSONIC_AGENT_BUNDLE)"; \
 		echo "flussonic-agent: run 'make bundle' at the top of the flussonic-agent repository first"; \
+		exit 1; }
+	@test -f "$(FLUSSONIC_AGENT_QUICKJS_SRC)/quickjs.c" -a \
+		-f "$(FLUSSONIC_AGENT_MBEDTLS_SRC)/library/ssl_tls.c" || { \
+		echo "flussonic-agent: QuickJS or mbed TLS sources missing in" \
+			"'$(FLUSSONIC_AGENT_QUICKJS_SRC)', '$(FLUSSONIC_AGENT_MBEDTLS_SRC)'"; \
 		exit 1; }
 	$(HOST_MAKE_ENV) $(MAKE) -C $(@D)/native \
 		$(FLUSSONIC_AGENT_MAKE_OPTS) host-qjsc
