@@ -14,7 +14,7 @@ import { fromHex, toHex, utf8Decode } from "../protocol/bytes";
 import { FrameType, PROTOCOL_VERSION, frameTypeName } from "../protocol/frame";
 import { Session, DEFAULT_SESSION_OPTIONS } from "../protocol/session";
 import { hmacSha256 } from "../protocol/sha256";
-import type { Platform } from "../platform/platform";
+import type { Platform, Socket } from "../platform/platform";
 import { Backoff } from "./backoff";
 import { formatHostPort, parseHostPort, type AgentConfig, type HostPort } from "./config";
 import { relayStream } from "./relay";
@@ -145,7 +145,7 @@ export class Agent {
     });
   }
 
-  private runSession(dest: Dest, sock: import("../platform/platform").Socket): void {
+  private runSession(dest: Dest, sock: Socket): void {
     let live = false;
     let liveSince = 0;
     let next: (() => void) | null = null; // what to do once this link is gone

@@ -78,7 +78,12 @@ class QjsSocket implements Socket {
   private writing = false;
   private readSoon = false;
 
-  constructor(private readonly fd: number, private readonly t: Transport) {}
+  /** "tcp", or the TLS version and cipher suite (for logs and tests; not part of Socket). */
+  readonly info: string;
+
+  constructor(private readonly fd: number, private readonly t: Transport, info = "tcp") {
+    this.info = info;
+  }
 
   /** Called after the connect callback returned: only now may events flow. */
   start(): void {
@@ -272,11 +277,11 @@ function dial(
     if (fd >= 0) native.close(fd);
     cb(err, null);
   }
-  function succeed(t: Transport): void {
+  function succeed(t: Transport, info?: string): void {
     done = true;
     os.clearTimeout(timer);
     clearWatch();
-    const sock = new QjsSocket(fd, t);
+    const sock = new QjsSocket(fd, t, info);
     cb(null, sock);
     sock.start();
   }
@@ -289,7 +294,7 @@ function dial(
       fail(`${host}:${port}: ${errText(e)}`);
       return;
     }
-    if (r === 0) succeed(tlsTransport(fd, conn));
+    if (r === 0) succeed(tlsTransport(fd, conn), native.tlsInfo(conn));
     else {
       os.setReadHandler(fd, r === 1 ? handshake : null);
       os.setWriteHandler(fd, r === 2 ? handshake : null);

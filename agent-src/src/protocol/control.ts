@@ -23,7 +23,7 @@ export interface Challenge { nonce: string; role: "endpoint" | "streamer" }
 export interface Auth { device_id: string; cnonce: string; mac: string }
 export interface Activate { token: string }
 export interface Activated { device_id: string; key: string; endpoints: string[]; streamer: string }
-export interface Welcome { device_id: string; ping_interval_ms?: number }
+export interface Welcome { device_id: string }
 export interface Redirect { streamer: string; endpoints?: string[] }
 export interface Move { streamer: string }
 export interface RetryAfter { ms: number; reason?: string }
@@ -41,8 +41,9 @@ const optStr: Check = (v) => v === undefined || str(v);
 const strList: Check = (v) => Array.isArray(v) && v.length <= 32 && v.every(str);
 const optStrList: Check = (v) => v === undefined || strList(v);
 const nonNegInt: Check = (v) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 86_400_000;
-const optInt: Check = (v) => v === undefined || nonNegInt(v);
 const hexOf = (n: number): Check => (v) => typeof v === "string" && v.length === n && /^[0-9a-f]+$/.test(v);
+/** An absolute URL path without spaces or control characters (it goes into a request line). */
+const optPath: Check = (v) => v === undefined || (typeof v === "string" && v.length <= 512 && /^\/[\x21-\x7e]*$/.test(v));
 const optStrMap: Check = (v) =>
   v === undefined ||
   (typeof v === "object" && v !== null && !Array.isArray(v) &&
@@ -51,13 +52,13 @@ const optStrMap: Check = (v) =>
 const SCHEMAS: Partial<Record<FrameType, Record<string, Check>>> = {
   [FrameType.HELLO]: {
     proto: nonNegInt, agent: str, arch: optStr, device_id: optStr, avoid: optStrList, targets: optStrMap,
-    snapshot_path: optStr, audio_path: optStr,
+    snapshot_path: optPath, audio_path: optPath,
   },
   [FrameType.CHALLENGE]: { nonce: hexOf(64), role: (v) => v === "endpoint" || v === "streamer" },
   [FrameType.AUTH]: { device_id: str, cnonce: hexOf(64), mac: hexOf(64) },
   [FrameType.ACTIVATE]: { token: str },
   [FrameType.ACTIVATED]: { device_id: str, key: hexOf(64), endpoints: strList, streamer: str },
-  [FrameType.WELCOME]: { device_id: str, ping_interval_ms: optInt },
+  [FrameType.WELCOME]: { device_id: str },
   [FrameType.REDIRECT]: { streamer: str, endpoints: optStrList },
   [FrameType.MOVE]: { streamer: str },
   [FrameType.RETRY_AFTER]: { ms: nonNegInt, reason: optStr },

@@ -38,6 +38,9 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   peerMayOpen: false,
 };
 
+/** After a fatal ERROR, how long the peer gets to read it before the socket is destroyed. */
+const FAIL_GRACE_MS = 2000;
+
 export interface SessionHandler {
   /** A link-level control frame (HELLO, AUTH, REDIRECT…); PING/PONG are handled here. */
   onControl(type: FrameType, payload: Uint8Array): void;
@@ -116,21 +119,30 @@ export class Session {
   /** Tear the link down; every stream is reset locally. Idempotent. */
   close(reason: string): void {
     if (this.closed) return;
-    this.closed = true;
-    this.clock.clearTimer(this.tick);
-    for (const s of [...this.streams.values()]) s.linkClosed(reason);
-    this.streams.clear();
+    this.shutDown(reason);
     this.sock.destroy();
-    this.handler.onClose(reason);
   }
 
-  /** Send a fatal ERROR, then close once it is queued. */
+  /**
+   * Send a fatal ERROR and close. The socket is half-closed rather than destroyed so the ERROR
+   * is flushed; it is destroyed after a grace period in case the peer never closes its side.
+   */
   fail(code: string, message: string): void {
     if (this.closed) return;
     this.log("warn", `link error ${code}: ${message}`);
     this.sendControl(FrameType.ERROR, { code, message });
+    this.sock.onData = null;
     this.sock.end();
-    this.close(`${code}: ${message}`);
+    this.clock.setTimer(FAIL_GRACE_MS, () => this.sock.destroy());
+    this.shutDown(`${code}: ${message}`);
+  }
+
+  private shutDown(reason: string): void {
+    this.closed = true;
+    this.clock.clearTimer(this.tick);
+    for (const s of [...this.streams.values()]) s.linkClosed(reason);
+    this.streams.clear();
+    this.handler.onClose(reason);
   }
 
   // ---- used by Stream ----

@@ -47,7 +47,10 @@ export class MemSocket implements Socket {
     setImmediate(() => this.flushInbox());
   }
   private flushInbox(): void {
-    while (!this.paused && !this.destroyed && this.inbox.length) this.onData?.(this.inbox.shift()!);
+    while (!this.paused && !this.destroyed && this.inbox.length) {
+      const d = this.inbox.shift()!; // not inside `onData?.(…)`: that would skip the shift when unset
+      this.onData?.(d);
+    }
   }
 }
 
