@@ -3,7 +3,7 @@
 // random bytes, atomic writes, and the old-kernel launcher (seccomp: ENOSYS for post-3.10 calls).
 // Binaries come from `make test-native` (mk/native.mk).
 import { execFileSync } from "node:child_process";
-import { createHash, createPublicKey } from "node:crypto";
+import { constants as cryptoConstants, createHash, createPublicKey } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer as createNetServer, connect as netConnect, type Server as NetServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -77,7 +77,12 @@ function spkiPin(certPem: string): string {
 async function tlsEcho(name: string): Promise<number> {
   // The RSA server also sends the CA certificate (a chain), the EC one only its leaf.
   const cert = name === "rsa" ? pem.rsa + pem.ca : pem[name];
-  const srv = createTlsServer({ key: readFileSync(join(dir, `${name}.key`)), cert }, (s) => {
+  // The server prefers ChaCha20 only for clients that list it first (OpenSSL's PRIORITIZE_CHACHA, what
+  // the streamer should set): the agent does, as camera CPUs lack AES instructions.
+  const srv = createTlsServer({
+    key: readFileSync(join(dir, `${name}.key`)), cert, honorCipherOrder: true,
+    secureOptions: cryptoConstants.SSL_OP_PRIORITIZE_CHACHA,
+  }, (s) => {
     s.on("error", () => {});
     s.pipe(s);
   });
@@ -138,9 +143,10 @@ describe.skipIf(!enabled).each(arches)("%s", (arch) => {
     expect(readFileSync(probe).includes("listenTcp")).toBe(true);
   });
 
-  it("TLS: the pinned test CA is accepted (ECDSA and RSA server keys)", async () => {
+  it("TLS: the pinned test CA is accepted (ECDSA and RSA server keys); ChaCha20 preferred", async () => {
     const ec = await tls(ecPort, "ca", "-");
     expect(ec.out).toMatch(/^OK tls echo="ping\\n"/);
+    expect(ec.out).toContain("TLSv1.2 TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256");
     expect(ec.code).toBe(0);
     const rsa = await tls(rsaPort, "ca", "-");
     expect(rsa.out).toMatch(/^OK tls/);

@@ -31,7 +31,8 @@ function echoRoundTrip(sock: Socket, label: string): void {
     }
   };
   sock.onEnd = () => {};
-  sock.onClose = (err) => (err ? done(false, err) : done(got === "ping\n", `${label} echo=${JSON.stringify(got)}`));
+  const info = (sock as { info?: string }).info ?? "?";
+  sock.onClose = (err) => (err ? done(false, err) : done(got === "ping\n", `${label} echo=${JSON.stringify(got)} ${info}`));
   sock.write(te("ping\n"));
 }
 
