@@ -80,17 +80,38 @@ describe.skipIf(unavailable)("S60flussonic-agent under BusyBox", () => {
     expect(log.filter((l) => l.startsWith("start ")).every((l) => l.endsWith("--config /etc/flussonic-agent/agent.json --syslog"))).toBe(true);
   });
 
-  it("takes its arguments from /etc/default/flussonic-agent (the board overlay's: console logging)", async () => {
+  it("takes its arguments and log destination from /etc/default/flussonic-agent (the board overlay's)", async () => {
     install(join(REPO, "board/flussonic/rootfs-overlay/etc/default/flussonic-agent"), root, "etc/default/flussonic-agent", 0o644);
-    write(root, "dev/console", "");
+    write(root, "dev/console", ""); // a plain file stands in for the serial console
+    write(root, "usr/bin/flussonic-agent", STUB_AGENT.replace("trap", 'echo "agent event on stderr" >&2\ntrap'), 0o755);
     const r = await inChroot(root, `
       /etc/init.d/S60flussonic-agent start
-      i=0; while [ $i -lt 50 ] && [ ! -s /tmp/agent.log ]; do sleep 0.1; i=$((i+1)); done
+      i=0; while [ $i -lt 50 ] && [ ! -s /dev/console ]; do sleep 0.1; i=$((i+1)); done
       /etc/init.d/S60flussonic-agent stop
     `);
     expect(r.exitCode, r.all).toBe(0);
     const log = agentLog();
     expect(log[0]).toMatch(/^start \d+ --config \/etc\/flussonic-agent\/agent.json$/);
+    expect(readFileSync(join(root, "dev/console"), "utf8")).toContain("agent event on stderr");
+  });
+
+  it("SIGKILLs an agent that ignores SIGTERM, after FLUSSONIC_AGENT_STOP_TIMEOUT", async () => {
+    write(root, "etc/default/flussonic-agent", "FLUSSONIC_AGENT_STOP_TIMEOUT=1\n");
+    write(root, "usr/bin/flussonic-agent", `#!/bin/sh\necho "start $$" >> /tmp/agent.log\ntrap '' TERM\nwhile :; do sleep 1; done\n`, 0o755);
+    const r = await inChroot(root, `
+      /etc/init.d/S60flussonic-agent start
+      i=0; while [ $i -lt 50 ] && [ ! -s /tmp/agent.log ]; do sleep 0.1; i=$((i+1)); done
+      t0=$(date +%s)
+      /etc/init.d/S60flussonic-agent stop; echo "rc-stop=$?"
+      echo "took=$(($(date +%s) - t0))"
+      echo "procs=$(cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^flussonic-agent')"
+    `);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toContain("rc-stop=0");
+    expect(r.all).toContain("procs=0");
+    const took = Number(/took=(\d+)/.exec(r.all ?? "")?.[1]);
+    expect(took).toBeGreaterThanOrEqual(1);
+    expect(took).toBeLessThanOrEqual(4);
   });
 
   it("backs off between respawns of an agent that keeps dying", async () => {
