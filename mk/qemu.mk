@@ -6,6 +6,7 @@
 QEMU_ARCHES ?= armhf,aarch64,mipsel,armel
 qemu_comma := ,
 QEMU_ARCH_LIST := $(subst $(qemu_comma), ,$(QEMU_ARCHES))
+QEMU_TEST_SRC := $(shell find qemu-tests -name "*.ts")
 FAKE_CAMERA_DIR := $(BUILD)/fake-camera
 FAKE_CAMERA_SRC := $(wildcard qemu-tests/fake-camera/src/*.ts) qemu-tests/fake-camera/build.mjs \
 	agent-src/src/platform/quickjs.ts agent-src/src/platform/platform.ts
@@ -33,3 +34,12 @@ TEST_SUITES += test-qemu
 # 2-core machine; inside a file, guests boot one after another and are always stopped.
 test-qemu: qemu-images node_modules/.installed
 	QEMU_ARCHES=$(QEMU_ARCHES) $(VITEST) --outputFile=$(BUILD)/test-results/qemu.json --no-file-parallelism qemu-tests
+
+# The demo runs the same library code as the tests, bundled by esbuild (no test runner needed).
+$(BUILD)/qemu-tests/demo.mjs: $(QEMU_TEST_SRC) node_modules/.installed
+	npx esbuild qemu-tests/tools/demo.ts --bundle --platform=node --format=esm --packages=external \
+		--log-level=warning --outfile=$@
+demo: deps
+	@$(MAKE) --no-print-directory qemu-images QEMU_ARCHES=$(or $(DEMO_ARCH),armhf)
+	@$(MAKE) --no-print-directory $(BUILD)/qemu-tests/demo.mjs
+	node $(BUILD)/qemu-tests/demo.mjs

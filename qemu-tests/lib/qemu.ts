@@ -60,7 +60,7 @@ export function qemuArgs(opts: BootOptions, dir: string): string[] {
     // The -cmd: form spawns socat per guest connection; the -tcp: form connects once at start.
     ...(opts.guestfwd ?? []).map((p) => `guestfwd=tcp:${HOST_FROM_GUEST}:${p.guest}-cmd:socat - TCP:127.0.0.1:${p.host}`),
   ];
-  const cmdline = [`console=${b.consoleTty}`, "rdinit=/init", "panic=-1", "loglevel=4", b.extraCmdline, opts.extraCmdline ?? ""]
+  const cmdline = [`console=${b.consoleTty}`, "rdinit=/init", "panic=-1", "loglevel=4", `camera.time=${Math.floor(Date.now() / 1000)}`, b.extraCmdline, opts.extraCmdline ?? ""]
     .filter(Boolean)
     .join(" ");
   return [
