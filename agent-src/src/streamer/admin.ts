@@ -8,6 +8,7 @@ import { parseHostPort } from "../agent/config";
 import { FrameType } from "../protocol/frame";
 import type { Metrics } from "./metrics";
 import type { Registry } from "./registry";
+import { listenOn } from "./listen";
 
 export function startAdmin(listen: { host: string; port: number }, registry: Registry | null, metrics: Metrics): Promise<http.Server> {
   const server = http.createServer((req, res) => {
@@ -43,8 +44,5 @@ export function startAdmin(listen: { host: string; port: number }, registry: Reg
     }
     json(404, { error: "not found" });
   });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(listen.port, listen.host, () => resolve(server));
-  });
+  return listenOn(server, listen);
 }

@@ -9,6 +9,7 @@ import type { Stream } from "../protocol/stream";
 import type { Metrics } from "./metrics";
 import { DeviceOfflineError, type Registry } from "./registry";
 import { REALM, type ViewerAuth } from "./viewer-auth";
+import { listenOn } from "./listen";
 
 const MAX_RESPONSE = 16 * 1024 * 1024;
 const MAX_UPLOAD = 16 * 1024 * 1024;
@@ -142,10 +143,7 @@ export function startHttpGateway(
       return send(res, offline ? 404 : 502, offline ? "device offline\n" : "camera unreachable\n");
     }
   });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(listen.port, listen.host, () => resolve(server));
-  });
+  return listenOn(server, listen);
 }
 
 function send(res: http.ServerResponse, status: number, text: string): void {

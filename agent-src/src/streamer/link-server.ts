@@ -17,6 +17,7 @@ import type { Admission, StreamerConfig } from "./config";
 import { newNonce, verifyAuth } from "./keys";
 import type { Metrics } from "./metrics";
 import { nodeClock } from "./clock";
+import { listenOn } from "./listen";
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -68,13 +69,7 @@ export function startLinkServer(o: LinkServerOptions, h: RoleHandlers, listen: {
     handshake(o, h, sock, remote);
   });
   server.on("tlsClientError", (e) => o.log("debug", `TLS handshake failed: ${e.message}`));
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(listen.port, listen.host, () => {
-      server.removeListener("error", reject);
-      resolve(server);
-    });
-  });
+  return listenOn(server, listen);
 }
 
 function handshake(o: LinkServerOptions, h: RoleHandlers, sock: tls.TLSSocket, remote: string): void {

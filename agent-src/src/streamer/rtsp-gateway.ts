@@ -12,6 +12,7 @@ import type { Metrics } from "./metrics";
 import { DeviceOfflineError, type Registry } from "./registry";
 import { RtspError, RtspParser, getHeader, removeHeader, response, serialize, setHeader, type RtspMessage } from "./rtsp";
 import type { ViewerAuth } from "./viewer-auth";
+import { listenOn } from "./listen";
 
 interface Target {
   deviceId: string;
@@ -45,10 +46,7 @@ export function startRtspGateway(
     metrics.inc("flussonic_rtsp_sessions_total");
     new ViewerConnection(sock, registry, auth, log, metrics);
   });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(listen.port, listen.host, () => resolve(server));
-  });
+  return listenOn(server, listen);
 }
 
 class ViewerConnection {
