@@ -26,6 +26,8 @@ export interface Board {
   dtb?: RegExp;
   extraCmdline: string;
   memMb: number;
+  /** How a raw "flash" disk (drive id "flash") is attached, for state that survives a reboot. */
+  flashArgs?: string[];
 }
 
 const virtioControl = ["-device", "virtio-serial-device", "-device", "virtconsole,chardev=ctl"];
@@ -39,10 +41,11 @@ export const BOARDS: Record<Arch, Board> = {
     consoleTty: "ttyAMA0",
     controlTty: "hvc0",
     controlArgs: virtioControl,
-    modules: ["virtio_mmio", "virtio_net", "virtio_console"],
+    modules: ["virtio_mmio", "virtio_net", "virtio_console", "virtio_blk"],
     kernelGlob: /^vmlinuz-/,
     extraCmdline: "",
     memMb: 128,
+    flashArgs: ["-device", "virtio-blk-device,drive=flash"],
   },
   aarch64: {
     arch: "aarch64",
@@ -52,10 +55,11 @@ export const BOARDS: Record<Arch, Board> = {
     consoleTty: "ttyAMA0",
     controlTty: "hvc0",
     controlArgs: virtioControl,
-    modules: ["virtio_mmio", "virtio_net", "virtio_console"],
+    modules: ["virtio_mmio", "virtio_net", "virtio_console", "virtio_blk"],
     kernelGlob: /^vmlinuz-/,
     extraCmdline: "",
     memMb: 128,
+    flashArgs: ["-device", "virtio-blk-device,drive=flash"],
   },
   mipsel: {
     arch: "mipsel",

@@ -29,7 +29,7 @@ export interface CameraSystem {
 
 const KEEPALIVE = { ping_interval_ms: 2000, idle_timeout_ms: 6000 };
 
-export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolean } = {}): Promise<CameraSystem> {
+export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolean; flash?: boolean } = {}): Promise<CameraSystem> {
   const pki = qemuPki();
   const streamerPorts = await serverPorts();
   let streamer = await startServer({ roles: ["streamer"], pki, ports: streamerPorts, keepalive: KEEPALIVE, name: `streamer-${arch}` });
@@ -45,6 +45,7 @@ export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolea
     guest = await bootGuest({
       image,
       allowReboot: opts.allowReboot,
+      flash: opts.flash,
       guestfwd: [
         { guest: GUEST_ENDPOINT_PORT, host: endpoint.ports.endpoint },
         { guest: GUEST_STREAMER_PORT, host: streamerPorts.streamer },

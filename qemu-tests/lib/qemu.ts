@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { execa, ResultPromise } from "execa";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,6 +30,8 @@ export interface BootOptions {
   /** Let a guest "reboot" restart the machine instead of ending QEMU. */
   allowReboot?: boolean;
   extraCmdline?: string;
+  /** Attach a 1 MB raw disk as the camera's flash (/dev/vda; boards with flashArgs only). */
+  flash?: boolean;
 }
 
 /** The address the guest uses for host services (guestfwd). */
@@ -79,6 +81,7 @@ export function qemuArgs(opts: BootOptions, dir: string): string[] {
     "-serial", "chardev:con",
     ...(b.controlArgs.length ? b.controlArgs : ["-serial", "chardev:ctl"]),
     "-qmp", `unix:${join(dir, "qmp.sock")},server=on,wait=off`,
+    ...(opts.flash && b.flashArgs ? ["-drive", `if=none,id=flash,format=raw,file=${join(dir, "flash.img")}`, ...b.flashArgs] : []),
   ];
 }
 
@@ -101,6 +104,10 @@ export class Guest {
     const b = BOARDS[this.opts.image.arch];
     const t0 = Date.now();
     live.add(this);
+    if (this.opts.flash) {
+      if (!b.flashArgs) throw new Error(`${this.opts.image.arch}: no flash disk on this board`);
+      writeFileSync(join(this.dir, "flash.img"), Buffer.alloc(1 << 20));
+    }
     this.proc = execa(b.qemu, qemuArgs(this.opts, this.dir), { reject: false, stdin: "ignore", buffer: true, all: true });
     this.proc.then(() => (this.exited = true));
     const pid = this.proc.pid!;
@@ -123,6 +130,28 @@ export class Guest {
       throw new Error(`${this.opts.image.arch} boot failed: ${e}\n--- console ---\n${this.consoleLog().slice(-3000)}\n--- qemu ---\n${this.qemuOutput()}`);
     }
     return this;
+  }
+
+  /**
+   * Reboot the guest (busybox init runs rcK first; needs allowReboot) and wait until the control
+   * shell answers from a new boot (different kernel boot_id). Returns ms until then.
+   */
+  async reboot(timeoutMs = 120_000): Promise<number> {
+    const bootId = (await this.run("cat /proc/sys/kernel/random/boot_id")).trim();
+    const t0 = Date.now();
+    this.control.write("reboot\n");
+    for (let i = 0; Date.now() - t0 < timeoutMs && i < 1000; i++) {
+      if (this.exited) throw new Error("QEMU exited instead of rebooting");
+      try {
+        this.control.write("\nstty -echo\n");
+        const r = await this.sh("cat /proc/sys/kernel/random/boot_id", 2000);
+        if (r.out.trim() && r.out.trim() !== bootId) return Date.now() - t0;
+      } catch {
+        /* still rebooting */
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error(`no new boot within ${timeoutMs} ms`);
   }
 
   /** Poke the control shell until it answers (busybox init starts it after rcS). */
