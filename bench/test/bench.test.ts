@@ -20,7 +20,7 @@ test("every bench row runs in tiny mode and reports ours, the peer's figure and 
   };
   expect(res.errors).toEqual([]);
   const ids = res.rows.map((x) => x.id);
-  for (const id of ["idle", "storm-time", "storm-attempts", "storm-cpu", "rtt", "rtt-fresh", "throughput"]) expect(ids).toContain(id);
+  for (const id of ["size-armhf", "idle", "storm-time", "storm-attempts", "storm-cpu", "rtt", "rtt-fresh", "rtt-native", "throughput", "cpu-gbit-sshd", "cpu-gbit-openvpn", "qemu-cpu-ssh", "qemu-cpu-dbclient", "qemu-rss"]) expect(ids).toContain(id);
   for (const row of res.rows) {
     expect(row.ours.value, `${row.id}: our figure`).toBeTypeOf("number");
     if (row.peerName !== "—") {
