@@ -46,7 +46,7 @@ native_make = $(MAKE) --no-print-directory -C $(NATIVE_DIR) \
 .PHONY: native-tools agent agents native-bin test-native native-size
 # Cross toolchains + musl (apt), pinned QuickJS/mbedTLS sources (Debian source packages), host qjsc.
 native-tools: $(HOST_QJSC)
-$(BUILD)/.native-deps:
+$(BUILD)/.native-deps: scripts/install-cross.sh scripts/fetch-quickjs.sh scripts/fetch-mbedtls.sh scripts/debian-source.sh
 	scripts/install-cross.sh
 	scripts/fetch-quickjs.sh $(QUICKJS_SRC)
 	scripts/fetch-mbedtls.sh $(MBEDTLS_SRC)
