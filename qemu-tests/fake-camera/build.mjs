@@ -27,6 +27,13 @@ ff([
   "-x264-params", "repeat-headers=1:threads=1", "-b:v", "400k",
   "-bsf:v", "h264_metadata=aud=insert", "-f", "h264",
 ], join(media, "clip.h264"));
+// Bench clip: ~4 Mbit/s 720p, same structure, for the agent's memory figure under load.
+ff([
+  "-f", "lavfi", "-i", `testsrc2=size=1280x720:rate=${CLIP.fps}`, "-frames:v", String(CLIP.frames),
+  "-c:v", "libx264", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-g", String(CLIP.fps), "-bf", "0",
+  "-x264-params", "repeat-headers=1:threads=1:nal-hrd=cbr", "-b:v", "4M", "-minrate", "4M", "-maxrate", "4M", "-bufsize", "2M",
+  "-bsf:v", "h264_metadata=aud=insert", "-f", "h264",
+], join(media, "clip-4mbit.h264"));
 ff(["-f", "lavfi", "-i", `testsrc2=size=${CLIP.size}:rate=1`, "-frames:v", "1", "-q:v", "4", "-f", "mjpeg"], join(media, "image.jpg"));
 
 const common = { bundle: true, minify: false, legalComments: "none", logLevel: "warning" };

@@ -7,7 +7,7 @@ import { execa } from "execa";
 import { Server, serverPorts, startServer, VIEWER } from "./servers.js";
 import type { Arch } from "./boards.js";
 import { GUEST_ENDPOINT_PORT, GUEST_STREAMER_PORT, hardenedSpec, TEST_TOKEN } from "./hardened.js";
-import { buildImage, Image } from "./image.js";
+import { buildImage, Image, ImageFile } from "./image.js";
 import { qemuPki } from "./pki.js";
 import { bootGuest, Guest, HOST_FROM_GUEST } from "./qemu.js";
 
@@ -29,7 +29,7 @@ export interface CameraSystem {
 
 const KEEPALIVE = { ping_interval_ms: 2000, idle_timeout_ms: 6000 };
 
-export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolean; flash?: boolean } = {}): Promise<CameraSystem> {
+export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolean; flash?: boolean; extraFiles?: ImageFile[] } = {}): Promise<CameraSystem> {
   const pki = qemuPki();
   const streamerPorts = await serverPorts();
   let streamer = await startServer({ roles: ["streamer"], pki, ports: streamerPorts, keepalive: KEEPALIVE, name: `streamer-${arch}` });
@@ -41,7 +41,9 @@ export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolea
   let guest: Guest | undefined;
   const sys: Partial<CameraSystem> = {};
   try {
-    const image = await buildImage(hardenedSpec(arch));
+    const spec = hardenedSpec(arch);
+    spec.files = [...(spec.files ?? []), ...(opts.extraFiles ?? [])];
+    const image = await buildImage(spec);
     guest = await bootGuest({
       image,
       allowReboot: opts.allowReboot,
