@@ -1,8 +1,21 @@
 // Bundles the bench scripts (TypeScript, reusing the test harness) into build/bench/*.mjs so
 // they run with plain `node`, outside vitest. Usage: node bench/build.mjs [OUTDIR]
 import { build } from "esbuild";
+import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+// The harness and the qemu-tests helpers find the repo from import.meta.url: give each bundled
+// source file its own original URL, so those relative paths keep working from build/bench/.
+const sourceUrls = {
+  name: "source-urls",
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, async (args) => ({
+      contents: (await readFile(args.path, "utf8")).replaceAll("import.meta.url", JSON.stringify(pathToFileURL(args.path).href)),
+      loader: "ts",
+    }));
+  },
+};
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = process.argv[2] ?? join(here, "..", "build", "bench");
@@ -12,9 +25,11 @@ for (const e of entries) {
     entryPoints: [join(here, e)], outfile: join(out, e.replace(/\.ts$/, ".mjs")), bundle: true,
     platform: "node", format: "esm", target: "node20", logLevel: "warning",
     alias: { vitest: join(here, "lib", "vitest-shim.ts") },
+    // execa (used by the qemu-tests helpers) is CommonJS inside: load it from node_modules.
+    external: ["execa"],
     // The harness locates the repo from import.meta.url; keep it pointing at the sources' layout.
-    define: { __VERSION__: '"bench"', "import.meta.url": "__benchUrl" },
-    banner: { js: `import { pathToFileURL as __p2u } from "node:url"; const __benchUrl = __p2u(${JSON.stringify(join(here, "..", "agent-src", "test", "harness", "x.ts"))}).href;` },
+    define: { __VERSION__: '"bench"' },
+    plugins: [sourceUrls],
   });
 }
 console.log(`bench scripts written to ${out}`);

@@ -15,6 +15,7 @@ import { oneStreamThroughput } from "./rows/throughput";
 import { serverCpuPerGbit } from "./rows/cpu-gbit";
 import { qemuUserCamera } from "./rows/qemu-user";
 import { sizes } from "./rows/size";
+import { guestRss } from "./rows/guest-rss";
 
 type RowFn = (o: BenchOptions) => Promise<Row | Row[]>;
 const ROWS: [string, RowFn][] = [
@@ -25,6 +26,7 @@ const ROWS: [string, RowFn][] = [
   ["throughput", oneStreamThroughput],
   ["cpu-gbit", serverCpuPerGbit],
   ["qemu-user", qemuUserCamera],
+  ["guest-rss", guestRss],
 ];
 
 function arg(name: string): string | undefined {
