@@ -457,7 +457,7 @@ static JSValue js_resolve_start(JSContext *ctx, JSValueConst this_val, int argc,
     JS_FreeCString(ctx, host);
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_attr_setstacksize(&attr, 128 * 1024); /* musl's default; getaddrinfo needs a few KB */
     if (pthread_create(&tid, &attr, resolve_thread, job) != 0) {
         pthread_attr_destroy(&attr);
         /* No thread: resolve inline rather than fail (blocks the loop, but only here). */

@@ -138,6 +138,19 @@ describe.skipIf(!enabled).each(arches)("%s", (arch) => {
     expect(r.out).toContain(`linux-${arch}`);
   });
 
+  it("an invalid config: one line naming the field, exit 2; --syslog moves it off stderr", async () => {
+    const cfg = join(dir, `bad-${arch}.json`);
+    writeFileSync(cfg, JSON.stringify({ endpoints: ["no-port-here"], ca_file: join(dir, "ca.pem"),
+      activation_token_file: "/nonexistent", state_file: join(dir, "s.json"), targets: { rtsp: "127.0.0.1:554" } }));
+    const r = await run(agent, ["--config", cfg]);
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(r.err).toMatch(/endpoints/);
+    const s = await run(agent, ["--syslog", "--config", cfg]);
+    expect(s.code).toBe(2);
+    expect(s.err).toBe("");
+  });
+
   it("the agent binary has no listen capability (only TEST_SERVER builds do)", () => {
     expect(readFileSync(agent).includes("listenTcp")).toBe(false);
     expect(readFileSync(probe).includes("listenTcp")).toBe(true);
