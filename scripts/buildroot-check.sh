@@ -148,6 +148,8 @@ grep -q '^BR2_PACKAGE_FLUSSONIC_AGENT=y$' "$OUT/.config" || die "BR2_PACKAGE_FLU
 if [ "$(id -u)" = 0 ]; then export FORCE_UNSAFE_CONFIGURE=1; fi
 say "make flussonic-agent (log: $WORK/build.log)"
 start=$(date +%s)
+# Always from the current sources: a local package is otherwise not rebuilt when they change.
+make -s -C "$BR" O="$OUT" flussonic-agent-dirclean >/dev/null 2>&1 || true
 if ! make -C "$BR" O="$OUT" flussonic-agent >"$WORK/build.log" 2>&1; then
 	tail -40 "$WORK/build.log"
 	die "make flussonic-agent failed"
@@ -165,6 +167,16 @@ grep -q "statically linked" <<<"$info" || die "agent is not static"
 say "agent size: $(stat -c %s "$bin") bytes, stripped $(stat -c %s "$WORK/flussonic-agent.stripped")"
 if command -v qemu-arm-static >/dev/null 2>&1; then
 	say "agent --version under qemu-arm-static: $(qemu-arm-static "$bin" --version 2>&1 | tr '\n' ' ')"
+	# The generated agent.json has no endpoint (none configured here): the agent must read it and
+	# refuse it by name, exit code 2.
+	set +e
+	msg=$(timeout 20 qemu-arm-static "$bin" --config "$T/etc/flussonic-agent/agent.json" 2>&1)
+	rc=$?
+	set -e
+	if [ "$rc" != 2 ] || ! grep -q '"endpoints"' <<<"$msg"; then
+		die "agent on the generated agent.json: exit $rc: $msg"
+	fi
+	say "agent reads the generated agent.json: $msg"
 fi
 for f in etc/init.d/S60flussonic-agent etc/init.d/S05flussonic-harden usr/sbin/flussonic-agent-supervise \
 	usr/sbin/flussonic-harden; do
