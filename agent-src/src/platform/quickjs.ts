@@ -16,8 +16,33 @@ const HIGH_WATER = 64 * 1024;
 const READS_PER_EVENT = 16;
 const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
+/**
+ * Every callback the event loop runs goes through this. quickjs-libc would print an uncaught
+ * exception and carry on with the agent in an unknown state; like Node, we log it and exit(1)
+ * so the supervisor restarts a clean process (state files are written atomically).
+ */
+function guarded(fn: () => void): () => void {
+  return () => {
+    try {
+      fn();
+    } catch (e) {
+      const detail = e instanceof Error ? `${e.message}\n${e.stack ?? ""}` : String(e);
+      native.log(3, `uncaught exception: ${detail}`);
+      native.exit(1);
+    }
+  };
+}
+
+function setRead(fd: number, fn: (() => void) | null): void {
+  os.setReadHandler(fd, fn && guarded(fn));
+}
+
+function setWrite(fd: number, fn: (() => void) | null): void {
+  os.setWriteHandler(fd, fn && guarded(fn));
+}
+
 function later(fn: () => void): void {
-  os.setTimeout(fn, 0);
+  os.setTimeout(guarded(fn), 0);
 }
 
 function errText(e: unknown): string {
@@ -158,13 +183,13 @@ class QjsSocket implements Socket {
   private watchRead(on: boolean): void {
     if (on === this.reading) return;
     this.reading = on;
-    os.setReadHandler(this.fd, on ? () => this.onReadable() : null);
+    setRead(this.fd, on ? () => this.onReadable() : null);
   }
 
   private watchWrite(on: boolean): void {
     if (on === this.writing) return;
     this.writing = on;
-    os.setWriteHandler(this.fd, on ? () => this.onWritable() : null);
+    setWrite(this.fd, on ? () => this.onWritable() : null);
   }
 
   private onReadable(): void {
@@ -258,13 +283,13 @@ function dial(
   let resolverFd = -1;
   let conn: native.TlsConn | null = null;
   let done = false;
-  const timer = os.setTimeout(() => fail(`connect to ${host}:${port} timed out after ${timeoutMs} ms`), timeoutMs);
+  const timer = os.setTimeout(guarded(() => fail(`connect to ${host}:${port} timed out after ${timeoutMs} ms`)), timeoutMs);
 
   function clearWatch(): void {
-    if (resolverFd >= 0) os.setReadHandler(resolverFd, null);
+    if (resolverFd >= 0) setRead(resolverFd, null);
     if (fd >= 0) {
-      os.setReadHandler(fd, null);
-      os.setWriteHandler(fd, null);
+      setRead(fd, null);
+      setWrite(fd, null);
     }
   }
   function fail(err: string): void {
@@ -296,13 +321,13 @@ function dial(
     }
     if (r === 0) succeed(tlsTransport(fd, conn), native.tlsInfo(conn));
     else {
-      os.setReadHandler(fd, r === 1 ? handshake : null);
-      os.setWriteHandler(fd, r === 2 ? handshake : null);
+      setRead(fd, r === 1 ? handshake : null);
+      setWrite(fd, r === 2 ? handshake : null);
     }
   }
   function connected(): void {
     if (done) return;
-    os.setWriteHandler(fd, null);
+    setWrite(fd, null);
     const err = native.connectResult(fd);
     if (err !== null) return fail(`connect to ${host}:${port}: ${err}`);
     try {
@@ -318,7 +343,7 @@ function dial(
   }
   function resolved(): void {
     if (done) return;
-    os.setReadHandler(resolverFd, null);
+    setRead(resolverFd, null);
     const rfd = resolverFd;
     resolverFd = -1;
     try {
@@ -327,7 +352,7 @@ function dial(
     } catch (e) {
       return fail(`connect to ${host}:${port}: ${errText(e)}`);
     }
-    os.setWriteHandler(fd, connected);
+    setWrite(fd, connected);
   }
 
   try {
@@ -337,7 +362,7 @@ function dial(
     later(() => fail(`connect to ${host}:${port}: ${errText(e)}`));
     return;
   }
-  os.setReadHandler(resolverFd, resolved);
+  setRead(resolverFd, resolved);
 }
 
 export interface QuickJsPlatform extends Platform {
@@ -358,10 +383,10 @@ export function createQuickJsPlatform(): QuickJsPlatform {
     },
     setTimer(ms, fn) {
       const id = nextTimer++;
-      timers.set(id, os.setTimeout(() => {
+      timers.set(id, os.setTimeout(guarded(() => {
         timers.delete(id);
         fn();
-      }, Math.max(0, ms)));
+      }), Math.max(0, ms)));
       return id;
     },
     clearTimer(id) {
@@ -434,7 +459,7 @@ export function listenTcpForTests(
   const { listenTcp, accept, localPort } = native;
   if (!listenTcp || !accept || !localPort) throw new Error("this binary has no listen capability");
   const fd = listenTcp(port, ip);
-  os.setReadHandler(fd, () => {
+  setRead(fd, () => {
     for (;;) {
       const c = accept(fd);
       if (c === undefined) return;
@@ -446,7 +471,7 @@ export function listenTcpForTests(
   return {
     port: localPort(fd),
     close() {
-      os.setReadHandler(fd, null);
+      setRead(fd, null);
       native.close(fd);
     },
   };

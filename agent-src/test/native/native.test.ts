@@ -215,6 +215,12 @@ describe.skipIf(!enabled).each(arches)("%s", (arch) => {
     }
   });
 
+  it("an exception thrown in an event-loop callback is logged and exits 1 (for the supervisor)", async () => {
+    const r = await run(probe, ["crash"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^error uncaught exception: boom in a timer/);
+  });
+
   it("random bytes from /dev/urandom differ between runs", async () => {
     const a = await run(probe, ["random", "32"]);
     const b = await run(probe, ["random", "32"]);

@@ -7,6 +7,7 @@
  *   probe random N                                   N random bytes as hex
  *   probe write PATH TEXT                            writeFileAtomic then readFile
  *   probe echo-server                                (TEST_SERVER build) echo on 127.0.0.1:0, prints port
+ *   probe crash                                      a timer callback throws: must exit 1, logged
  */
 import { createQuickJsPlatform, exitNow, listenTcpForTests, programArgs, writeStdoutLine } from "../../src/platform/quickjs";
 import type { Socket } from "../../src/platform/platform";
@@ -67,6 +68,10 @@ if (cmd === "tls") {
     s.onClose = () => {};
   });
   writeStdoutLine(`PORT ${srv.port}`);
+} else if (cmd === "crash") {
+  p.setTimer(1, () => {
+    throw new Error("boom in a timer");
+  });
 } else {
   done(false, `unknown command ${cmd}`);
 }
