@@ -22,6 +22,7 @@ mkdir -p "$debs" "$root"
 	need=""
 	for p in $pkgs; do ls "${p}"_*_armhf.deb >/dev/null 2>&1 || need="$need $p:armhf"; done
 	if [ -n "$need" ]; then
+		# shellcheck disable=SC2086 # a list of package names
 		apt-get download $need >/dev/null 2>&1 || { apt-get update -qq || true; apt-get download $need >/dev/null; }
 	fi
 )

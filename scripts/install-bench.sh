@@ -18,13 +18,18 @@ if [ -n "$missing" ]; then
 	# A mirror mid-sync for one foreign arch must not stop the install of host packages.
 	apt-get update -qq || echo "install-bench: apt-get update reported errors; continuing with the indexes it got"
 	# openssh-server must not start a daemon on port 22 here: the bench runs its own sshd.
-	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-	chmod +x /usr/sbin/policy-rc.d
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing || {
-		rm -f /usr/sbin/policy-rc.d
-		exit 1
-	}
-	rm -f /usr/sbin/policy-rc.d
+	# (A policy-rc.d that is already there, e.g. in a container, is left alone.)
+	ours_policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod +x /usr/sbin/policy-rc.d
+		ours_policy=1
+	fi
+	status=0
+	# shellcheck disable=SC2086 # a list of package names
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing || status=$?
+	[ -z "$ours_policy" ] || rm -f /usr/sbin/policy-rc.d
+	[ "$status" -eq 0 ] || exit "$status"
 fi
 for p in $OPTIONAL; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
