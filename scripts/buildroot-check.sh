@@ -190,6 +190,13 @@ node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$T/et
 	die "target/etc/flussonic-agent/agent.json is not JSON"
 say "target/: agent, S60flussonic-agent, S05flussonic-harden, supervisor, hardening, agent.json present"
 
+# The finalize hook must come after the root password is set (it locks it).
+hooks=$(make -s -C "$BR" O="$OUT" printvars VARS=TARGET_FINALIZE_HOOKS)
+if ! grep -q 'SKELETON_INIT_COMMON_SET_ROOT_PASSWD.* FLUSSONIC_AGENT_HARDEN_TARGET_DIR' <<<"$hooks"; then
+	die "FLUSSONIC_AGENT_HARDEN_TARGET_DIR is not a finalize hook after the root password: $hooks"
+fi
+say "finalize hooks: FLUSSONIC_AGENT_HARDEN_TARGET_DIR runs after SKELETON_INIT_COMMON_SET_ROOT_PASSWD"
+
 # The finalize hook runs only for a full image: harden a copy of target/ the same way.
 rm -rf "$WORK/target-copy"
 cp -a "$T" "$WORK/target-copy"
