@@ -115,7 +115,12 @@ test-native: $(NATIVE_TEST_BINS) $(BUNDLE_DIR)/.stamp
 	  echo "== integration suite with the native $$a agent"; \
 	  FLUSSONIC_AGENT_CMD="[$$q,\"build/agent/$$a/flussonic-agent\"]" \
 	    $(VITEST) --outputFile=$(BUILD)/test-results/native-integration-$$a.json $$files || status=1; \
-	done; exit $$status
+	done; \
+	echo "== relay and faults with the native armel (ARM926) agent on a simulated Linux 3.10 kernel"; \
+	FLUSSONIC_AGENT_CMD='["$(BUILD)/host/old-kernel-launcher",$(native_qemu_armel),"build/agent/armel/flussonic-agent"]' \
+	  $(VITEST) --outputFile=$(BUILD)/test-results/native-integration-oldkernel-armel.json \
+	  agent-src/test/integration/relay.test.ts agent-src/test/integration/faults.test.ts || status=1; \
+	exit $$status
 
 native-size: agents
 	bench/size.sh
