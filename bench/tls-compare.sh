@@ -6,6 +6,8 @@
 #    good for comparing the two libraries with each other, not for absolute camera figures.
 # BearSSL comes from Debian's trixie source package, pinned like QuickJS/mbedTLS. Needs `make agent`.
 # Usage: bench/tls-compare.sh [ARCH]
+# Flag lists ($CFLAGS, $LINK, $ec) are split on purpose; the xargs sh -c body expands later.
+# shellcheck disable=SC2086,SC2016
 set -eu
 cd "$(dirname "$0")/.."
 ARCH=${1:-armhf}

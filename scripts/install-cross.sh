@@ -36,6 +36,7 @@ done
 if [ -n "$missing" ]; then
 	echo "install-cross: installing:$missing"
 	apt_update
+	# shellcheck disable=SC2086 # a list of package names
 	apt_get install -y -qq --no-install-recommends $missing
 elif [ "$need_update" = 1 ]; then
 	apt_update
