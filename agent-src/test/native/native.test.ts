@@ -44,6 +44,7 @@ const pem: Record<string, string> = {};
 let ecPort = 0;
 let rsaPort = 0;
 let tcpPort = 0;
+let silentPort = 0;
 const servers: (TlsServer | NetServer)[] = [];
 
 function openssl(...args: string[]): void {
@@ -109,6 +110,11 @@ beforeAll(async () => {
   ecPort = await tlsEcho("ec");
   rsaPort = await tlsEcho("rsa");
   tcpPort = await tcpEcho();
+  // Accepts TCP and never says a word: a TLS handshake to it must end by the connect deadline.
+  const silent = createNetServer((s) => s.on("error", () => {}));
+  servers.push(silent);
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+  silentPort = (silent.address() as { port: number }).port;
 });
 
 afterAll(() => {
@@ -192,9 +198,27 @@ describe.skipIf(!enabled).each(arches)("%s", (arch) => {
     expect(withCa.out).toMatch(/^ERR .*SPKI/);
   });
 
-  it("plain TCP echo through the platform socket", async () => {
+  it("TLS: a server that never answers the handshake fails at the connect deadline", async () => {
+    const t0 = Date.now();
+    const r = await run(probe, ["tls", "127.0.0.1", String(silentPort), join(dir, "ca.pem"), "-", "-", "1500"]);
+    expect(r.out).toMatch(/^ERR .*timed out after 1500 ms/);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it("plain TCP echo through the platform socket; a name goes through the resolver thread", async () => {
     const r = await run(probe, ["tcp", "127.0.0.1", String(tcpPort)]);
     expect(r.out).toMatch(/^OK tcp echo="ping\\n"/);
+    const named = await run(probe, ["tcp", "localhost", String(tcpPort)]);
+    expect(named.out).toMatch(/^OK tcp echo="ping\\n"/);
+    const closed = createNetServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+    const closedPort = (closed.address() as { port: number }).port;
+    await new Promise((r) => closed.close(r));
+    const refused = await run(probe, ["tcp", "127.0.0.1", String(closedPort)]);
+    expect(refused.code).toBe(1);
+    // qemu-mipsel hands SO_ERROR through untranslated (x86 errno 111 means nothing on MIPS), so the
+    // text is only checked where the emulator keeps errno numbers.
+    expect(refused.out).toMatch(arch === "mipsel" ? /^ERR connect to 127\.0\.0\.1:\d+: / : /^ERR connect to .*refused/);
   });
 
   it("TEST_SERVER build listens on 127.0.0.1 and echoes", async () => {

@@ -2,7 +2,7 @@
  * Test probe for the static runtime: drives platform/quickjs.ts from the command line so the
  * tests can check TLS verification, sockets, random bytes and atomic writes on each CPU.
  * Prints one result line ("OK ..." / "ERR ...") and exits 0 / 1.
- *   probe tls HOST PORT CAFILE|- PIN|- [SERVERNAME]   TLS connect, send "ping\n", expect echo
+ *   probe tls HOST PORT CAFILE|- PIN|- [SERVERNAME|- [TIMEOUT_MS]]   TLS connect, send "ping\n", expect echo
  *   probe tcp HOST PORT                              plain TCP echo
  *   probe random N                                   N random bytes as hex
  *   probe write PATH TEXT                            writeFileAtomic then readFile
@@ -45,12 +45,12 @@ function readText(path: string): string | undefined {
 const [cmd, ...rest] = args;
 const guard = p.setTimer(20000, () => done(false, "probe timed out"));
 if (cmd === "tls") {
-  const [host, port, ca, pin, name] = rest;
+  const [host, port, ca, pin, name, timeout] = rest;
   p.connectTls(host, Number(port), {
     caPem: ca && ca !== "-" ? readText(ca) : undefined,
     spkiSha256: pin && pin !== "-" ? pin.split(",") : undefined,
-    serverName: name,
-  }, 10000, (err, sock) => (err || !sock ? done(false, err ?? "no socket") : echoRoundTrip(sock, "tls")));
+    serverName: name && name !== "-" ? name : undefined,
+  }, Number(timeout ?? 10000), (err, sock) => (err || !sock ? done(false, err ?? "no socket") : echoRoundTrip(sock, "tls")));
 } else if (cmd === "tcp") {
   p.connectTcp(rest[0], Number(rest[1]), 10000, (err, sock) =>
     err || !sock ? done(false, err ?? "no socket") : echoRoundTrip(sock, "tcp"));
