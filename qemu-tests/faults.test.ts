@@ -5,7 +5,7 @@
  * come back, frame-exact, within a bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CameraSystem, startCameraSystem } from "./lib/camera-system.js";
+import { CameraSystem, startCameraSystem, waitCameraServices } from "./lib/camera-system.js";
 import { testArches } from "./lib/env.js";
 import { buildFakeCamera, clipMd5s, frameMd5s } from "./lib/media.js";
 
@@ -69,6 +69,7 @@ describe.each(arches)("camera %s under faults", (arch) => {
     const bootMs = await sys!.guest.reboot(120_000);
     expect(await sys!.guest.run("cat /var/lib/flussonic-agent/state.json")).toBe(before);
     const ms = await waitState(sys!, "online", 60_000);
+    await waitCameraServices(sys!.guest);
     console.log(`[${arch}] reboot: rebooted in ${bootMs} ms, online at the cached streamer ${ms} ms later`);
     await playable(sys!);
   }, 240_000);

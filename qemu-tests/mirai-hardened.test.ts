@@ -73,6 +73,7 @@ describe.each(testArches())("hardened camera %s", (arch) => {
     console.log(`[${arch}] console: ${list.length} pairs tried in ${Date.now() - t0} ms: ${[...new Set(results)]}`);
     expect(results.filter((r) => r === "shell")).toEqual([]);
     // Every pair was really typed at a login prompt (a dead console would prove nothing).
+    if (results.includes("no-prompt")) console.log(`[${arch}] console tail: ${JSON.stringify(guest!.console.transcript.slice(-1500))}`);
     expect(results.filter((r) => r === "no-prompt")).toEqual([]);
   }, 400_000);
 });

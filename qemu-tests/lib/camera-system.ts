@@ -29,6 +29,19 @@ export interface CameraSystem {
 
 const KEEPALIVE = { ping_interval_ms: 2000, idle_timeout_ms: 6000 };
 
+/**
+ * Wait until the fake camera listens on 127.0.0.1:554 in the guest (it parses its clip in
+ * interpreted JS at start, seconds under emulation; the agent may be online before that).
+ */
+export async function waitCameraServices(guest: Guest, timeoutMs = 60_000): Promise<void> {
+  const t0 = Date.now();
+  for (let i = 0; Date.now() - t0 < timeoutMs && i < 1000; i++) {
+    if ((await guest.sh("grep -c ' 0100007F:022A .* 0A ' /proc/net/tcp", 10_000)).out.trim() !== "0") return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`fake camera not listening on 127.0.0.1:554 within ${timeoutMs} ms`);
+}
+
 export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolean; flash?: boolean; extraFiles?: ImageFile[] } = {}): Promise<CameraSystem> {
   const pki = qemuPki();
   const streamerPorts = await serverPorts();
@@ -68,6 +81,7 @@ export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolea
     sys.waitLive = waitLive;
     sys.deviceId = await waitLive(90_000);
     sys.liveMs = Date.now() - t0;
+    await waitCameraServices(guest);
     sys.rtspUrl = (path = "stream1") =>
       `rtsp://${VIEWER.name}:${VIEWER.password}@127.0.0.1:${streamerPorts.rtsp}/${sys.deviceId}/${path}`;
     sys.snapshot = async () => {

@@ -41,6 +41,12 @@ export async function pool<T, R>(items: T[], limit: number, fn: (t: T) => Promis
   return out;
 }
 
+/**
+ * getty's "<hostname> login: " prompt. Not anchored at the line end: a kernel message may land
+ * right after it on the console (seen on a loaded host); "login[123]:" syslog lines don't match.
+ */
+const GETTY_PROMPT = /[A-Za-z0-9-]+ login: /;
+
 export type ConsoleResult = "shell" | "denied" | "no-prompt";
 
 /**
@@ -53,18 +59,18 @@ export async function consoleLogin(con: SerialLine, c: Credential, timeoutMs = 1
   for (let i = 0; i < 5 && !prompt; i++) {
     con.clear();
     con.write("\r");
-    prompt = !!(await con.expect([/login: *$/m], timeoutMs / 5));
+    prompt = !!(await con.expect([GETTY_PROMPT], timeoutMs / 5));
   }
   if (!prompt) return "no-prompt";
   con.write(c.user + "\r");
-  const p = await con.expect([/[Pp]assword: *$/m, /login: *$/m], timeoutMs);
+  const p = await con.expect([/[Pp]assword: /, GETTY_PROMPT], timeoutMs);
   if (!p) return "no-prompt";
   if (p.index === 1) return "denied";
   con.write(c.pass + "\r");
   // Denial: "Login incorrect", or busybox's "bad salt" for a locked ("*") hash, or simply a new
   // login prompt. A shell: a prompt line ending in # or $ (ash may append a cursor query).
-  const v = await con.expect([/incorrect|denied|failed|bad salt|login: *$/im, /\n[^\n]*[#$] (\x1b\[6n)?/], timeoutMs);
-  if (!v || v.index === 0) return "denied";
+  const v = await con.expect([/incorrect|denied|failed|bad salt/i, GETTY_PROMPT, /\n[^\n]*[#$] (\x1b\[6n)?/], timeoutMs);
+  if (!v || v.index < 2) return "denied";
   con.write("echo SH''ELL-$(id -u)\r");
   const s = await con.expect([/SHELL-\d+/], 5000);
   con.write("exit\r");

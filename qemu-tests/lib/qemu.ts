@@ -42,16 +42,22 @@ process.once("exit", () => {
   for (const g of live) g.killNow();
 });
 
-/** A free TCP port on 127.0.0.1 (bind 0, read, close). */
+/**
+ * A free TCP port on 127.0.0.1, picked at random below the kernel's ephemeral range (32768+):
+ * a port QEMU binds a moment later must not be taken meanwhile by some process's outgoing
+ * connection, which on a busy CI machine happens with bind(0)-style ports.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
+  for (let i = 0; i < 100; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once("error", () => resolve(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
     });
-  });
+    if (ok) return port;
+  }
+  throw new Error("no free port in 20000-31999");
 }
 
 export function qemuArgs(opts: BootOptions, dir: string): string[] {
@@ -108,8 +114,11 @@ export class Guest {
       if (!b.flashArgs) throw new Error(`${this.opts.image.arch}: no flash disk on this board`);
       writeFileSync(join(this.dir, "flash.img"), Buffer.alloc(1 << 20));
     }
-    this.proc = execa(b.qemu, qemuArgs(this.opts, this.dir), { reject: false, stdin: "ignore", buffer: true, all: true });
+    this.proc = execa(b.qemu, qemuArgs(this.opts, this.dir), { reject: false, stdin: "ignore", buffer: false, all: true });
     this.proc.then(() => (this.exited = true));
+    this.proc.all?.on("data", (d: Buffer) => {
+      if (this.qemuOut.length < 20000) this.qemuOut += d.toString();
+    });
     const pid = this.proc.pid!;
     // If this Node process is SIGKILLed (test-runner timeout), no exit handler runs: a detached
     // watcher kills QEMU once our pid is gone (bounded to 2 h of 1 s polls).
@@ -229,8 +238,10 @@ export class Guest {
     }
   }
 
+  private qemuOut = "";
+  /** QEMU's own stdout/stderr (errors such as a hostfwd port already in use). */
   qemuOutput(): string {
-    return "";
+    return this.qemuOut;
   }
 
   killNow(): void {

@@ -29,11 +29,6 @@ try {
     const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? NaN);
     return { hwm: kb("VmHWM"), rss: kb("VmRSS") };
   };
-  // The camera parses the 2.5 MB clip in interpreted JS at start: wait until it listens on :554.
-  for (let i = 0; i < 120; i++) {
-    if ((await sys.guest.sh("grep -c ' 0100007F:022A .* 0A ' /proc/net/tcp")).out.trim() !== "0") break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
   const idle = await mem();
   const t0 = Date.now();
   const r = await execa("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-rtsp_transport", "tcp", "-i", sys.rtspUrl(), "-t", String(SECONDS), "-c", "copy", "-f", "h264", "/tmp/bench-4mbit.h264"], { reject: false, timeout: 120_000 });
