@@ -2,6 +2,7 @@
 // agent state (device keys derive from the cluster secret, so no activation round is needed).
 import { createHmac } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../agent-src/test/harness/camera";
@@ -160,4 +161,28 @@ export function percentile(xs: number[], p: number): number {
 
 export function median(xs: number[]): number {
   return percentile(xs, 50);
+}
+
+/**
+ * Listen ports below the kernel's ephemeral range. A streamer restarted on its old ports must not
+ * find one of them taken as the source port of some client connection (1000 agents reconnecting
+ * use thousands of ephemeral ports), so these never come from that range.
+ */
+export async function portsBelowEphemeral(): Promise<ServerPorts> {
+  const [lo] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+  const floor = 10_000;
+  const picked: number[] = [];
+  for (let i = 0; picked.length < 5 && i < 200; i++) {
+    const port = floor + Math.floor(Math.random() * Math.max(1, lo - floor));
+    if (picked.includes(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once("error", () => resolve(false));
+      srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+    });
+    if (free) picked.push(port);
+  }
+  if (picked.length < 5) throw new Error("no free ports below the ephemeral range");
+  const [endpoint, streamer, rtsp, http, admin] = picked;
+  return { endpoint, streamer, rtsp, http, admin };
 }

@@ -1,8 +1,8 @@
 // 1 000 agents after the streamer is killed with SIGKILL and restarted: how long until all are back,
 // how hard they hammer the server meanwhile, and what the server spends; the same fleet with
 // backoff disabled (reconnect every 10 ms: what a naive client does) as the peer.
-import { makePki, ports } from "../../agent-src/test/harness/system";
-import { cpuSeconds, sleep, startBenchStreamer, type BenchStreamer } from "../lib/common";
+import { makePki } from "../../agent-src/test/harness/system";
+import { cpuSeconds, portsBelowEphemeral, sleep, startBenchStreamer, type BenchStreamer } from "../lib/common";
 import { ratioOf, type BenchOptions, type Row } from "../lib/row";
 import { startSwarm } from "../lib/swarm-client";
 
@@ -26,7 +26,7 @@ const DOWN_MS = 5000;
 async function storm(o: BenchOptions, mode: "product" | "naive"): Promise<StormResult> {
   const n = o.tiny ? 40 : 1000;
   const pki = makePki();
-  const p = await ports();
+  const p = await portsBelowEphemeral();
   // Product defaults: admission 200/s, burst 400, RETRY_AFTER 5 s ± 50 %.
   let st: BenchStreamer = await startBenchStreamer({ pki, ports: p });
   const reconnect = mode === "product" ? { base_ms: 1000, cap_ms: 60_000 } : { base_ms: 10, cap_ms: 10 };
@@ -70,7 +70,7 @@ async function storm(o: BenchOptions, mode: "product" | "naive"): Promise<StormR
     return {
       backS, back: s.live, peakAttemptsPerSec: peak, attempts: s.attempts - before.attempts, retryAfters: s.retryAfters - before.retryAfters,
       connectFailures: s.connectFailures - before.connectFailures, restartMs,
-      perSecond: [...per.entries()].filter(([k]) => k >= killS).sort((x, y) => x[0] - y[0]).map(([, v]) => v),
+      perSecond: Array.from({ length: Math.max(0, ...per.keys()) - killS + 1 }, (_, i) => per.get(killS + i) ?? 0),
       streamerCpuS: cpuSeconds(st.proc.pid) - cpuStart,
       admissionRejects: (m.flussonic_streamer_admission_rejects_total ?? 0) + (m.flussonic_endpoint_admission_rejects_total ?? 0),
     };
@@ -80,23 +80,39 @@ async function storm(o: BenchOptions, mode: "product" | "naive"): Promise<StormR
   }
 }
 
+/** The trial with the median all-back time (a trial that never got all back counts as slowest). */
+function medianTrial(rs: StormResult[]): StormResult {
+  const key = (r: StormResult) => r.backS ?? Infinity;
+  return [...rs].sort((a, b) => key(a) - key(b))[Math.floor(rs.length / 2)];
+}
+
 export async function reconnectStorm(o: BenchOptions): Promise<Row[]> {
-  const ours = await storm(o, "product");
-  o.log(`storm product: ${JSON.stringify(ours)}`);
-  const naive = await storm(o, "naive");
-  o.log(`storm naive: ${JSON.stringify(naive)}`);
+  // "All back" is the maximum of 1000 random backoff draws: one trial is noisy, so run several.
+  const trials = o.tiny ? 1 : 3;
+  const oursAll: StormResult[] = [];
+  const naiveAll: StormResult[] = [];
+  for (let i = 0; i < trials; i++) {
+    oursAll.push(await storm(o, "product"));
+    o.log(`storm product #${i + 1}: ${JSON.stringify(oursAll[i])}`);
+    naiveAll.push(await storm(o, "naive"));
+    o.log(`storm naive #${i + 1}: ${JSON.stringify(naiveAll[i])}`);
+  }
+  const ours = medianTrial(oursAll);
+  const naive = medianTrial(naiveAll);
+  const worst = Math.max(...oursAll.map((r) => r.backS ?? Infinity));
   const n = o.tiny ? 40 : 1000;
   const fig = (r: StormResult) => ({ value: r.backS, unit: "s", text: r.backS === null ? `only ${r.back}/${n} back` : undefined });
+  const list = (rs: StormResult[], f: (r: StormResult) => number | null) => rs.map((r) => f(r)?.toFixed(1) ?? "—").join(", ");
   const rows: Row[] = [];
-  const t = { value: ours.backS, unit: "s" }, tp = fig(naive);
+  const t = fig(ours), tp = fig(naive);
   rows.push({
-    id: "storm-time", figure: `${n} agents after streamer kill -9, restart ${o.tiny ? 0.5 : DOWN_MS / 1000} s later: time from restart until all back`,
-    ours: fig(ours), peerName: "same agents, backoff disabled", peer: tp, ratio: ratioOf(t, tp),
-    goal: "all back ≤ 30 s", met: ours.backS !== null && ours.backS <= 30, notes: [], raw: { ours, naive },
+    id: "storm-time", figure: `${n} agents after streamer kill -9, restart ${o.tiny ? 0.5 : DOWN_MS / 1000} s later: time from restart until all back (median of ${trials})`,
+    ours: { ...t, text: `trials: ${list(oursAll, (r) => r.backS)} s` }, peerName: "same agents, backoff disabled", peer: { ...tp, text: `trials: ${list(naiveAll, (r) => r.backS)} s` },
+    ratio: ratioOf(t, tp), goal: "all back ≤ 30 s (every trial)", met: worst <= 30, notes: [], raw: { ours: oursAll, naive: naiveAll },
   });
   const a = { value: ours.peakAttemptsPerSec, unit: "conn/s" }, ap = { value: naive.peakAttemptsPerSec, unit: "conn/s" };
   rows.push({
-    id: "storm-attempts", figure: "… peak connection attempts per second", ours: a, peerName: "backoff disabled", peer: ap,
+    id: "storm-attempts", figure: "… peak connection attempts per second (median trial)", ours: a, peerName: "backoff disabled", peer: ap,
     ratio: ratioOf(a, ap), goal: "bounded by admission rate (200/s + burst 400)", met: null,
     notes: [`total attempts from the kill until all back: ours ${ours.attempts} (${ours.connectFailures} refused), naive ${naive.attempts} (${naive.connectFailures} refused); RETRY_AFTER answers: ours ${ours.retryAfters}, naive ${naive.retryAfters}`,
       `attempts per second from the kill: ours [${ours.perSecond.join(", ")}], naive [${naive.perSecond.join(", ")}]`,
@@ -105,7 +121,7 @@ export async function reconnectStorm(o: BenchOptions): Promise<Row[]> {
   });
   const c = { value: ours.streamerCpuS, unit: "CPU s" }, cp = { value: naive.streamerCpuS, unit: "CPU s" };
   rows.push({
-    id: "storm-cpu", figure: "… streamer CPU from restart until all back", ours: c, peerName: "backoff disabled", peer: cp,
+    id: "storm-cpu", figure: "… streamer CPU from restart until all back (median trial)", ours: c, peerName: "backoff disabled", peer: cp,
     ratio: ratioOf(c, cp), goal: "report", met: null, notes: [], raw: {},
   });
   return rows;
