@@ -14,7 +14,8 @@ for p in $PKGS; do
 done
 if [ -n "$missing" ]; then
 	echo "install-deps: installing:$missing"
-	apt-get update -qq
+	# A mirror hiccup on one index (e.g. a foreign architecture's) must not stop the install.
+	apt-get update -qq || echo "install-deps: apt-get update reported errors; trying the install anyway" >&2
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
 fi
 echo "install-deps: host packages present"

@@ -4,6 +4,7 @@
  * the role's business (endpoint.ts redirects, streamer.ts keeps the link for viewers).
  */
 
+import { constants } from "node:crypto";
 import * as tls from "node:tls";
 import { decodeControl } from "../protocol/control";
 import type { Activate, Auth, Hello } from "../protocol/control";
@@ -55,7 +56,11 @@ export function startLinkServer(o: LinkServerOptions, h: RoleHandlers, listen: {
   o.metrics.counter(m("auth_failures_total"), "failed agent authentications");
   o.metrics.counter(m("protocol_errors_total"), "links closed for protocol violations");
 
-  const server = tls.createServer({ cert: o.cfg.certPem, key: o.cfg.keyPem, minVersion: "TLSv1.2" }, (sock) => {
+  const server = tls.createServer({
+    cert: o.cfg.certPem, key: o.cfg.keyPem, minVersion: "TLSv1.2",
+    // Cameras without AES instructions list ChaCha20-Poly1305 first (5x faster on ARM926): honour it.
+    honorCipherOrder: true, secureOptions: constants.SSL_OP_PRIORITIZE_CHACHA,
+  }, (sock) => {
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
     sock.setNoDelay(true);
     sock.on("error", () => {}); // reported through the Session's close reason
