@@ -36,4 +36,11 @@ describe.each(testArches())("camera %s end to end", (arch) => {
     expect(guestJpeg).toEqual(readFileSync(JPEG));
     expect(await sys!.snapshot()).toEqual(guestJpeg);
   }, 90_000);
+
+  it("delivers two-way audio to the camera (POST /<id>/audio → guest's /play_audio)", async () => {
+    const body = new Uint8Array(6000).map((_, i) => (i * 31 + 7) & 0xff);
+    expect(await sys!.playAudio(body)).toBe(200);
+    const inGuest = Buffer.from((await sys!.guest.run("od -An -v -tx1 /tmp/fake-camera-audio.bin", 60_000)).replace(/\s+/g, ""), "hex");
+    expect(new Uint8Array(inGuest)).toEqual(body);
+  }, 90_000);
 });

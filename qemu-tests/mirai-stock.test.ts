@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildImage } from "./lib/image.js";
 import { consoleLogin, miraiCredentials } from "./lib/mirai.js";
 import { bootGuest, freePort, Guest } from "./lib/qemu.js";
-import { telnetLogin } from "./lib/telnet.js";
+import { portOpen, telnetLogin } from "./lib/telnet.js";
 import { testArches } from "./lib/env.js";
 
 const creds = miraiCredentials();
@@ -49,6 +49,11 @@ describe.each(testArches())("stock camera %s", (arch) => {
     console.log(`[${arch}] telnet ${port}: ${hit} gives a shell`);
     expect(hit).not.toBeNull();
   }, 300_000);
+
+  it("the port scanner sees the stock telnet ports open (detector sanity)", async () => {
+    expect(await portOpen(ports[23])).toBe(true);
+    expect(await portOpen(ports[2323])).toBe(true);
+  }, 30_000);
 
   it("Mirai's list logs in on the serial console", async () => {
     let hit: string | null = null;

@@ -21,6 +21,8 @@ export interface CameraSystem {
   liveMs: number;
   rtspUrl(path?: string): string;
   snapshot(): Promise<Buffer>;
+  /** POST audio to the camera through the streamer's backchannel; returns the HTTP status. */
+  playAudio(body: Uint8Array): Promise<number>;
   restartStreamer(): Promise<void>;
   waitLive(timeoutMs: number): Promise<string>;
   stop(): Promise<void>;
@@ -91,6 +93,16 @@ export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolea
       });
       if (res.status !== 200) throw new Error(`snapshot: HTTP ${res.status}`);
       return Buffer.from(await res.arrayBuffer());
+    };
+    sys.playAudio = async (body) => {
+      const res = await fetch(`http://127.0.0.1:${streamerPorts.http}/${sys.deviceId}/audio`, {
+        method: "POST",
+        body,
+        headers: { authorization: "Basic " + Buffer.from(`${VIEWER.name}:${VIEWER.password}`).toString("base64") },
+        signal: AbortSignal.timeout(20_000),
+      });
+      await res.arrayBuffer();
+      return res.status;
     };
     sys.restartStreamer = async () => {
       sys.streamer!.kill("SIGKILL");
