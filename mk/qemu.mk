@@ -33,6 +33,7 @@ TEST_SUITES += test-qemu
 # Test files run one at a time (--no-file-parallelism): every guest is a CPU-bound QEMU on a
 # 2-core machine; inside a file, guests boot one after another and are always stopped.
 test-qemu: qemu-images node_modules/.installed
+	npx tsc -p qemu-tests/tsconfig.json
 	QEMU_ARCHES=$(QEMU_ARCHES) $(VITEST) --outputFile=$(BUILD)/test-results/qemu.json --no-file-parallelism qemu-tests
 
 # The demo runs the same library code as the tests, bundled by esbuild (no test runner needed).

@@ -97,7 +97,7 @@ export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolea
     sys.playAudio = async (body) => {
       const res = await fetch(`http://127.0.0.1:${streamerPorts.http}/${sys.deviceId}/audio`, {
         method: "POST",
-        body,
+        body: Buffer.from(body),
         headers: { authorization: "Basic " + Buffer.from(`${VIEWER.name}:${VIEWER.password}`).toString("base64") },
         signal: AbortSignal.timeout(20_000),
       });

@@ -17,7 +17,7 @@ const MAX_HEADER = 16384;
 const MAX_BODY = 8 * 1024 * 1024;
 
 export class RequestReader {
-  private buf = new Uint8Array(0);
+  private buf: Uint8Array = new Uint8Array(0);
   /** Called for bodies in pieces when the request streams (chunked / no length). */
   constructor(private onRequest: (r: Request) => void, private onError: (msg: string) => void) {}
 
