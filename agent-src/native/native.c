@@ -117,6 +117,13 @@ static JSValue js_build_info(JSContext *ctx, JSValueConst this_val, int argc, JS
     JS_SetPropertyStr(ctx, o, "quickjs", JS_NewString(ctx, QUICKJS_VERSION));
     JS_SetPropertyStr(ctx, o, "tls", JS_NewString(ctx, flussonic_tls_version()));
     JS_SetPropertyStr(ctx, o, "arch", JS_NewString(ctx, FLUSSONIC_ARCH));
+#if defined(__GLIBC__)
+    JS_SetPropertyStr(ctx, o, "libc", JS_NewString(ctx, "glibc"));
+#elif defined(__UCLIBC__)
+    JS_SetPropertyStr(ctx, o, "libc", JS_NewString(ctx, "uclibc"));
+#else
+    JS_SetPropertyStr(ctx, o, "libc", JS_NewString(ctx, "musl"));
+#endif
 #ifdef FLUSSONIC_TEST_SERVER
     JS_SetPropertyStr(ctx, o, "testServer", JS_TRUE);
 #else

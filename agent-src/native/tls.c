@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -127,12 +128,20 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
     return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
 }
 
+/* Many cameras have no RTC: they boot in 1970 and learn the time from NTP later, often only
+ * after they are online. A clock this far in the past is unset, not an attack, so "not yet
+ * valid" is ignored until then. "Expired" is always enforced (an early clock cannot cause it). */
+#define CLOCK_UNSET_BEFORE 1704067200 /* 2024-01-01T00:00:00Z */
+
 /* Called by mbedTLS for each certificate of the chain, root first. Records flags and pin
  * matches; returns 0 so the handshake continues and decide() judges the whole picture. */
 static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
     TlsConn *c = p;
     uint8_t h[32];
+
+    if ((*flags & MBEDTLS_X509_BADCERT_FUTURE) && time(NULL) < CLOCK_UNSET_BEFORE)
+        *flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_FUTURE;
 
     if (depth < 0 || depth >= MAX_DEPTH) {
         *flags |= MBEDTLS_X509_BADCERT_OTHER;

@@ -4,7 +4,7 @@
  */
 declare module "flussonic:native" {
   export type Bytes = ArrayBuffer | ArrayBufferView;
-  export interface BuildInfo { version: string; quickjs: string; tls: string; arch: string; testServer: boolean }
+  export interface BuildInfo { version: string; quickjs: string; tls: string; arch: string; libc: "musl" | "glibc" | "uclibc"; testServer: boolean }
   export interface TlsConn { readonly __tlsConn: unique symbol }
 
   export function buildInfo(): BuildInfo;

@@ -422,12 +422,13 @@ export function createQuickJsPlatform(): QuickJsPlatform {
 /** Versions for `--version`: runtime, TLS library and target CPU of this binary. */
 export function runtimeVersionLine(): string {
   const b = native.buildInfo();
-  return `runtime: QuickJS ${b.quickjs}, TLS: ${b.tls}, target: linux-${b.arch} (musl, static)`;
+  return `runtime: QuickJS ${b.quickjs}, TLS: ${b.tls}, target: linux-${b.arch} (${b.libc}, static)`;
 }
 
 /** Target description, e.g. "linux-armhf (musl)". */
 export function targetName(): string {
-  return `linux-${native.buildInfo().arch} (musl)`;
+  const b = native.buildInfo();
+  return `linux-${b.arch} (${b.libc})`;
 }
 
 /** Leave the process now with this code (stdout/stderr are unbuffered writes). */

@@ -45,6 +45,7 @@ let ecPort = 0;
 let rsaPort = 0;
 let tcpPort = 0;
 let silentPort = 0;
+let futurePort = 0;
 const servers: (TlsServer | NetServer)[] = [];
 
 function openssl(...args: string[]): void {
@@ -66,7 +67,16 @@ function makePki(): void {
   };
   leaf("ec", ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]);
   leaf("rsa", ["rsa:2048"]);
-  for (const f of ["ca", "wrongca", "ec", "rsa"]) pem[f] = readFileSync(join(dir, `${f}.pem`), "utf8");
+  // Valid only from tomorrow: `openssl ca` is the CLI that can set notBefore.
+  const ymd = (d: Date) => d.toISOString().replace(/[-:T]/g, "").slice(2, 14) + "Z";
+  writeFileSync(join(dir, "index.txt"), "");
+  writeFileSync(join(dir, "serial"), "1000\n");
+  writeFileSync(join(dir, "ca.cnf"), "[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\n" +
+    "certificate=ca.pem\nprivate_key=ca.key\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n");
+  openssl("ca", "-batch", "-config", "ca.cnf", "-notext", "-in", "ec.csr", "-out", "future.pem", "-extfile", ext,
+    "-startdate", ymd(new Date(Date.now() + 86_400_000)), "-enddate", ymd(new Date(Date.now() + 3 * 86_400_000)));
+  writeFileSync(join(dir, "future.key"), readFileSync(join(dir, "ec.key")));
+  for (const f of ["ca", "wrongca", "ec", "rsa", "future"]) pem[f] = readFileSync(join(dir, `${f}.pem`), "utf8");
 }
 
 function spkiPin(certPem: string): string {
@@ -109,6 +119,7 @@ beforeAll(async () => {
   makePki();
   ecPort = await tlsEcho("ec");
   rsaPort = await tlsEcho("rsa");
+  futurePort = await tlsEcho("future");
   tcpPort = await tcpEcho();
   // Accepts TCP and never says a word: a TLS handshake to it must end by the connect deadline.
   const silent = createNetServer((s) => s.on("error", () => {}));
@@ -175,6 +186,12 @@ describe.skipIf(!enabled).each(arches)("%s", (arch) => {
     const r = await tls(ecPort, "wrongca", "-");
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^ERR .*not trusted/);
+  });
+
+  it("TLS: a certificate not yet valid is refused while the clock is set (leniency only for an unset clock)", async () => {
+    const r = await tls(futurePort, "ca", "-");
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^ERR .*not yet valid/);
   });
 
   it("TLS: a certificate for another name is refused", async () => {
