@@ -16,10 +16,14 @@ interface StormResult {
   /** Attempts per second from the kill on. */
   perSecond: number[];
   restartMs: number;
+  /** Peak attempts per second from the second the new streamer was ready. */
+  peakAfterRestart: number;
   streamerCpuS: number;
   admissionRejects: number;
 }
 
+/** The product's admission defaults (streamer/config.ts), which this row runs with. */
+const ADMISSION = { rate: 200, burst: 400 };
 /** How long the streamer stays dead before it is restarted (full run). */
 const DOWN_MS = 5000;
 
@@ -70,6 +74,7 @@ async function storm(o: BenchOptions, mode: "product" | "naive"): Promise<StormR
     return {
       backS, back: s.live, peakAttemptsPerSec: peak, attempts: s.attempts - before.attempts, retryAfters: s.retryAfters - before.retryAfters,
       connectFailures: s.connectFailures - before.connectFailures, restartMs,
+      peakAfterRestart: Math.max(0, ...[...per.entries()].filter(([k]) => k >= Math.floor(readyAt / 1000)).map(([, v]) => v)),
       perSecond: Array.from({ length: Math.max(0, ...per.keys()) - killS + 1 }, (_, i) => per.get(killS + i) ?? 0),
       streamerCpuS: cpuSeconds(st.proc.pid) - cpuStart,
       admissionRejects: (m.flussonic_streamer_admission_rejects_total ?? 0) + (m.flussonic_endpoint_admission_rejects_total ?? 0),
@@ -113,8 +118,9 @@ export async function reconnectStorm(o: BenchOptions): Promise<Row[]> {
   const a = { value: ours.peakAttemptsPerSec, unit: "conn/s" }, ap = { value: naive.peakAttemptsPerSec, unit: "conn/s" };
   rows.push({
     id: "storm-attempts", figure: "… peak connection attempts per second (median trial)", ours: a, peerName: "backoff disabled", peer: ap,
-    ratio: ratioOf(a, ap), goal: "bounded by admission rate (200/s + burst 400)", met: null,
-    notes: [`total attempts from the kill until all back: ours ${ours.attempts} (${ours.connectFailures} refused), naive ${naive.attempts} (${naive.connectFailures} refused); RETRY_AFTER answers: ours ${ours.retryAfters}, naive ${naive.retryAfters}`,
+    ratio: ratioOf(a, ap), goal: "bounded by admission rate (200/s + burst 400)", met: ours.peakAfterRestart <= ADMISSION.rate + ADMISSION.burst,
+    notes: [`from the restart on (what the server sees): ours peak ${ours.peakAfterRestart}/s, naive ${naive.peakAfterRestart}/s; the earlier peak is while the server is down (refused connections)`,
+      `total attempts from the kill until all back: ours ${ours.attempts} (${ours.connectFailures} refused), naive ${naive.attempts} (${naive.connectFailures} refused); RETRY_AFTER answers: ours ${ours.retryAfters}, naive ${naive.retryAfters}`,
       `attempts per second from the kill: ours [${ours.perSecond.join(", ")}], naive [${naive.perSecond.join(", ")}]`,
       `the naive figures are a floor set by the load generator (its Node processes make a TLS context per attempt and share 2 cores): ${n} real devices retrying every ≤ 10 ms would make up to ${Math.round(n / 0.005)} attempts/s`],
     raw: {},
