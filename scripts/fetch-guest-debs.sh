@@ -51,7 +51,7 @@ for arch in "$@"; do
 	mkdir -p "$dir/kernel" "$dir/busybox"
 	dpkg-deb -x "$dir/dl/$kpkg"_*.deb "$dir/kernel"
 	dpkg-deb -x "$dir/dl/busybox-static"_*.deb "$dir/busybox"
-	(cd "$dir/dl" && ls ./*.deb | sed 's,^\./,,') >"$dir/debs.txt"
+	(cd "$dir/dl" && for f in ./*.deb; do echo "${f#./}"; done) >"$dir/debs.txt"
 	rm -rf "$dir/dl"
 	touch "$dir/.done"
 	echo "fetch-guest-debs: $arch: $(tr '\n' ' ' <"$dir/debs.txt")"

@@ -15,6 +15,7 @@ if [ -n "$missing" ]; then
 	echo "install-qemu: installing:$missing"
 	# apt may be busy with another installer on the same machine: wait for the lock (bounded).
 	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
+	# shellcheck disable=SC2086 # word splitting of the package list is intended
 	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
 		--no-install-recommends $missing
 fi
