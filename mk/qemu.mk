@@ -48,7 +48,7 @@ demo: deps
 .PHONY: qemu-bench-memory
 # Agent VmHWM inside the guest while relaying ~4 Mbit/s (issue "Emulated cameras"; goal <= 2 MB).
 qemu-bench-memory: $(BUILD)/qemu-tests/bench-memory.mjs
-	@$(MAKE) --no-print-directory qemu-images QEMU_ARCHES=$(or $(BENCH_ARCH),armhf)
+	@$(MAKE) --no-print-directory qemu-images QEMU_ARCHES=$(or $(QEMU_BENCH_ARCH),armhf)
 	node $<
 $(BUILD)/qemu-tests/bench-memory.mjs: $(QEMU_TEST_SRC) node_modules/.installed
 	npx esbuild qemu-tests/tools/bench-memory.ts --bundle --platform=node --format=esm --packages=external \

@@ -2,7 +2,7 @@
  * Agent peak memory inside an emulated camera while it relays a ~4 Mbit/s stream: boots the
  * hardened image with the 720p 4 Mbit/s clip, pulls the stream through the streamer for 20 s,
  * then reads VmHWM/VmRSS of the agent process from the guest's /proc. Goal: VmHWM <= 2 MB.
- *   make qemu-bench-memory [BENCH_ARCH=armhf]
+ *   make qemu-bench-memory [QEMU_BENCH_ARCH=armhf]
  */
 import { execa } from "execa";
 import { statSync } from "node:fs";
@@ -11,7 +11,7 @@ import type { Arch } from "../lib/boards.js";
 import { startCameraSystem, CameraSystem } from "../lib/camera-system.js";
 import { FAKE_CAMERA_DIR } from "../lib/media.js";
 
-const arch = (process.env.BENCH_ARCH ?? "armhf") as Arch;
+const arch = (process.env.QEMU_BENCH_ARCH ?? "armhf") as Arch;
 const SECONDS = 20;
 const clip = join(FAKE_CAMERA_DIR, "media/clip-4mbit.h264");
 let sys: CameraSystem | undefined;
