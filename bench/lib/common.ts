@@ -4,7 +4,8 @@ import { createHmac } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
+import { execFileSync } from "node:child_process";
 import { REPO_ROOT } from "../../agent-src/test/harness/camera";
 import { startProc, type Proc } from "../../agent-src/test/harness/procs";
 import { BUNDLE, ports, SECRET, VIEWER, type Pki, type ServerPorts } from "../../agent-src/test/harness/system";
@@ -12,6 +13,14 @@ import { BUNDLE, ports, SECRET, VIEWER, type Pki, type ServerPorts } from "../..
 export { REPO_ROOT, BUNDLE, SECRET, VIEWER };
 export const BENCH_BUILD = join(REPO_ROOT, "build/bench");
 const CLK_TCK = 100; // getconf CLK_TCK on Linux
+
+/** A path a script printed: absolute, or relative to the repo. */
+export const repoPath = (p: string) => (isAbsolute(p) ? p : join(REPO_ROOT, p));
+
+/** Runs one of the bench's shell helpers and returns the last line it printed (a path). */
+export function helperPath(script: string): string {
+  return repoPath(execFileSync(join(REPO_ROOT, script), { encoding: "utf8" }).trim().split("\n").pop()!);
+}
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

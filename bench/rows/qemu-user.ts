@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import type { Proc } from "../../agent-src/test/harness/procs";
 import { makePki } from "../../agent-src/test/harness/system";
-import { memKb, REPO_ROOT, startBenchStreamer, treeCpuSeconds } from "../lib/common";
+import { helperPath, memKb, REPO_ROOT, startBenchStreamer, treeCpuSeconds } from "../lib/common";
 import { cpuMsPerMbit, measureFlow, startFlood, startOurAgent, type Flow } from "../lib/flows";
 import { startReverseTunnel, startSshd } from "../lib/peers";
 import { ratioOf, type BenchOptions, type Row } from "../lib/row";
@@ -30,8 +30,7 @@ async function side(url: string, proc: Proc, durationMs: number): Promise<Side> 
 
 export async function qemuUserCamera(o: BenchOptions): Promise<Row[]> {
   const durationMs = o.tiny ? 2000 : 20_000;
-  const sysroot = execFileSync(join(REPO_ROOT, "bench/armhf-peers.sh"), { encoding: "utf8" }).trim().split("\n").pop()!;
-  const root = join(REPO_ROOT, sysroot.startsWith("/") ? "" : "", sysroot);
+  const root = helperPath("bench/armhf-peers.sh");
   const pki = makePki();
   const cam = await startFlood({ bitsPerSec: RATE });
   try {

@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../lib/common";
+import { helperPath, REPO_ROOT } from "../lib/common";
 import { ratioOf, type BenchOptions, type Row } from "../lib/row";
 
 const LIBC = /^(libc|libm|libresolv|libpthread|libdl|librt|ld-linux[^.]*)\.so/;
@@ -39,12 +39,12 @@ export async function sizes(o: BenchOptions): Promise<Row[]> {
     if (m) ours.set(m[1], Number(m[2]));
   }
   o.log(`size.sh:\n${out.trim()}`);
-  const root = join(REPO_ROOT, execFileSync(join(REPO_ROOT, "bench/armhf-peers.sh"), { encoding: "utf8" }).trim().split("\n").pop()!);
+  const root = helperPath("bench/armhf-peers.sh");
   // Building the static dbclient takes about a minute on 2 cores: the tiny run (make test) uses it
   // only when a full run has built it already, else Debian's dynamic armhf dbclient stands in.
   const built = join(REPO_ROOT, "build/bench/dbclient-armhf/dbclient");
   const dbStatic = o.tiny && !existsSync(built) ? null
-    : join(REPO_ROOT, execFileSync(join(REPO_ROOT, "bench/dbclient-static.sh"), { encoding: "utf8" }).trim().split("\n").pop()!);
+    : helperPath("bench/dbclient-static.sh");
   const ssh = withLibs(root, join(root, "usr/bin/ssh"));
   const db = withLibs(root, join(root, "usr/bin/dbclient"));
   const peers = {
