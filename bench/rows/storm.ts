@@ -122,7 +122,7 @@ export async function reconnectStorm(o: BenchOptions): Promise<Row[]> {
     notes: [`from the restart on (what the server sees): ours peak ${ours.peakAfterRestart}/s, naive ${naive.peakAfterRestart}/s; the earlier peak is while the server is down (refused connections)`,
       `total attempts from the kill until all back: ours ${ours.attempts} (${ours.connectFailures} refused), naive ${naive.attempts} (${naive.connectFailures} refused); RETRY_AFTER answers: ours ${ours.retryAfters}, naive ${naive.retryAfters}`,
       `attempts per second from the kill: ours [${ours.perSecond.join(", ")}], naive [${naive.perSecond.join(", ")}]`,
-      `the naive figures are a floor set by the load generator (its Node processes make a TLS context per attempt and share 2 cores): ${n} real devices retrying every ≤ 10 ms would make up to ${Math.round(n / 0.005)} attempts/s`],
+      `the naive figures are a floor set by the load generator (2 Node processes sharing 2 cores with the streamer): ${n} real devices retrying every ≤ 10 ms would make up to ${Math.round(n / 0.005)} attempts/s`],
     raw: {},
   });
   const c = { value: ours.streamerCpuS, unit: "CPU s" }, cp = { value: naive.streamerCpuS, unit: "CPU s" };
