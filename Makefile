@@ -30,8 +30,10 @@ include mk/*.mk
 
 test: deps
 	@rm -rf $(BUILD)/test-results; mkdir -p $(BUILD)/test-results
-	@status=0; for s in $(TEST_SUITES); do $(MAKE) --no-print-directory $$s || status=1; done; \
-	  node scripts/test-summary.mjs $(BUILD)/test-results; exit $$status
+	@start=$$(date +%s); status=0; \
+	  for s in $(TEST_SUITES); do $(MAKE) --no-print-directory $$s || status=1; done; \
+	  echo "make test: $$(( $$(date +%s) - start )) s"; \
+	  node scripts/test-summary.mjs $(BUILD)/test-results || status=1; exit $$status
 
 clean:
 	rm -rf $(BUILD) out
