@@ -4,6 +4,7 @@
 import { makePki } from "../../agent-src/test/harness/system";
 import { cpuSeconds, portsBelowEphemeral, sleep, startBenchStreamer, type BenchStreamer } from "../lib/common";
 import { ratioOf, type BenchOptions, type Row } from "../lib/row";
+import { DEFAULTS as AGENT_DEFAULTS } from "../../agent-src/src/agent/config";
 import { startSwarm } from "../lib/swarm-client";
 
 interface StormResult {
@@ -33,7 +34,10 @@ async function storm(o: BenchOptions, mode: "product" | "naive"): Promise<StormR
   const p = await portsBelowEphemeral();
   // Product defaults: admission 200/s, burst 400, RETRY_AFTER 5 s ± 50 %.
   let st: BenchStreamer = await startBenchStreamer({ pki, ports: p });
-  const reconnect = mode === "product" ? { base_ms: 1000, cap_ms: 60_000 } : { base_ms: 10, cap_ms: 10 };
+  // The product runs with the agent's shipped defaults; the naive peer retries every 10 ms.
+  const reconnect = mode === "product"
+    ? { base_ms: AGENT_DEFAULTS.reconnect.base_ms, cap_ms: AGENT_DEFAULTS.reconnect.cap_ms }
+    : { base_ms: 10, cap_ms: 10 };
   const limitMs = o.tiny ? 20_000 : 90_000;
   const downMs = o.tiny ? 500 : DOWN_MS;
   const swarm = await startSwarm({

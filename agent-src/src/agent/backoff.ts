@@ -2,7 +2,9 @@
  * Exponential backoff with full jitter (the "Full Jitter" scheme): the n-th consecutive retry
  * waits uniform(0, min(cap, base · 2^n)). Random spread is what keeps 10 000 cameras from
  * reconnecting in lockstep after a server restart. Defaults (config "reconnect"): base 1 s,
- * cap 60 s; reset once a session has stayed up for stable_ms (60 s).
+ * cap 15 s; reset once a session has stayed up for stable_ms (60 s). The cap bounds how long a
+ * fleet takes to come back after a server restart (measured in bench/: storm row); admission
+ * control, not the cap, bounds how hard it comes back.
  */
 export class Backoff {
   private attempt = 0;

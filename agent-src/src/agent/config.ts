@@ -41,7 +41,7 @@ export const DEFAULTS = {
   targets: { rtsp: "127.0.0.1:554", http: "127.0.0.1:80" },
   snapshotPath: "/image.jpg",
   audioPath: "/play_audio",
-  reconnect: { base_ms: 1000, cap_ms: 60_000, stable_ms: 60_000 },
+  reconnect: { base_ms: 1000, cap_ms: 15_000, stable_ms: 60_000 },
   keepalive: { ping_interval_ms: 15_000, idle_timeout_ms: 35_000 },
   streamerFailures: 3,
   connectTimeoutMs: 10_000,

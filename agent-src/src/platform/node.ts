@@ -109,6 +109,8 @@ export class NodePlatform implements Platform {
   }
 
   private whenConnected(raw: net.Socket, event: string, timeoutMs: number, cb: ConnectCallback): void {
+    // Small RTSP requests/responses must not wait for Nagle (+40 ms per viewer connection).
+    raw.setNoDelay(true);
     let done = false;
     const finish = (err: string | null) => {
       if (done) return;

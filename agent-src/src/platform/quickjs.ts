@@ -332,6 +332,8 @@ function dial(
     if (err !== null) return fail(`connect to ${host}:${port}: ${err}`);
     try {
       native.setKeepAlive(fd, 30, 10, 3);
+      // Small RTSP requests/responses must not wait for Nagle (+40 ms per viewer connection).
+      native.setNoDelay(fd, true);
       if (!tls) return succeed(tcpTransport(fd));
       conn = native.tlsNew(fd, {
         caPem: tls.caPem, spkiSha256: tls.spkiSha256, serverName: tls.serverName ?? host,

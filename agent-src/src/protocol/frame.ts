@@ -8,8 +8,6 @@
  *   big-endian; flags are reserved (must be 0); length ≤ MAX_PAYLOAD.
  */
 
-import { concat } from "./bytes";
-
 export const PROTOCOL_VERSION = 1;
 export const HEADER_SIZE = 12;
 /** Hard limit on one frame's payload: bounds every buffer a peer can make us hold. */
@@ -99,44 +97,92 @@ export function readU32(b: Uint8Array, off: number): number {
 
 /**
  * Incremental decoder: feed it whatever the socket delivered, get whole frames back.
- * It never holds more than one header plus MAX_PAYLOAD bytes of a partial frame.
+ * Each payload is copied exactly once (a frame split over several TLS records is gathered
+ * when complete, not re-concatenated per record), and a header is checked as soon as its
+ * 12 bytes are in, before any of an oversized payload is buffered. It never holds more than
+ * one header plus MAX_PAYLOAD bytes of a partial frame.
  */
 export class FrameDecoder {
-  private buf: Uint8Array = EMPTY;
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  /** Validated header of the frame being gathered, or null. */
+  private head: { type: FrameType; stream: number; length: number } | null = null;
 
   /** Returns the complete frames in `chunk` (plus earlier leftovers). Throws ProtocolError. */
   push(chunk: Uint8Array): Frame[] {
     const frames: Frame[] = [];
-    let buf = this.buf.length ? concat(this.buf, chunk) : chunk;
-    let off = 0;
-    while (buf.length - off >= HEADER_SIZE) {
-      const version = buf[off];
-      const type = buf[off + 1];
-      if (version !== PROTOCOL_VERSION) {
-        throw new ProtocolError("version", `unsupported protocol version ${version} (this side speaks ${PROTOCOL_VERSION})`);
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    for (;;) {
+      if (!this.head) {
+        if (this.buffered < HEADER_SIZE) break;
+        this.head = checkHeader(this.peekHeader());
       }
-      if (!NAMES[type]) throw new ProtocolError("type", `unknown frame type ${frameTypeName(type)}`);
-      if (buf[off + 2] !== 0 || buf[off + 3] !== 0) throw new ProtocolError("flags", `non-zero reserved flags in ${NAMES[type]}`);
-      const stream = readU32(buf, off + 4);
-      const length = readU32(buf, off + 8);
-      if (length > MAX_PAYLOAD) throw new ProtocolError("size", `${NAMES[type]} payload ${length} exceeds ${MAX_PAYLOAD}`);
-      if (CONTROL_TYPES.has(type) && length > MAX_CONTROL_PAYLOAD) {
-        throw new ProtocolError("size", `${NAMES[type]} control payload ${length} exceeds ${MAX_CONTROL_PAYLOAD}`);
-      }
-      if (STREAM_TYPES.has(type) === (stream === 0)) {
-        throw new ProtocolError("stream", `${NAMES[type]} on stream ${stream}`);
-      }
-      if (buf.length - off < HEADER_SIZE + length) break;
-      // slice() copies: the payload must not pin the (possibly large) socket chunk.
-      frames.push({ type, stream, payload: buf.slice(off + HEADER_SIZE, off + HEADER_SIZE + length) });
-      off += HEADER_SIZE + length;
+      const { type, stream, length } = this.head;
+      if (this.buffered < HEADER_SIZE + length) break;
+      this.skip(HEADER_SIZE);
+      frames.push({ type, stream, payload: this.take(length) });
+      this.head = null;
     }
-    this.buf = off === buf.length ? EMPTY : buf.slice(off);
     return frames;
   }
 
   /** Bytes of an incomplete frame currently held. */
   get pending(): number {
-    return this.buf.length;
+    return this.buffered;
   }
+
+  private peekHeader(): Uint8Array {
+    const first = this.chunks[0];
+    if (first.length >= HEADER_SIZE) return first;
+    const h = new Uint8Array(HEADER_SIZE);
+    let n = 0;
+    for (const c of this.chunks) {
+      const k = Math.min(c.length, HEADER_SIZE - n);
+      h.set(c.subarray(0, k), n);
+      n += k;
+      if (n === HEADER_SIZE) break;
+    }
+    return h;
+  }
+
+  private skip(n: number): void {
+    this.take(n, false);
+  }
+
+  /** Removes n bytes from the front; returns them as a fresh copy (so no socket chunk is pinned). */
+  private take(n: number, copy = true): Uint8Array {
+    const out = copy ? new Uint8Array(n) : EMPTY;
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0];
+      const k = Math.min(c.length, n - filled);
+      if (copy) out.set(c.subarray(0, k), filled);
+      filled += k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
+    this.buffered -= n;
+    return out;
+  }
+}
+
+function checkHeader(b: Uint8Array): { type: FrameType; stream: number; length: number } {
+  const version = b[0];
+  const type = b[1];
+  if (version !== PROTOCOL_VERSION) {
+    throw new ProtocolError("version", `unsupported protocol version ${version} (this side speaks ${PROTOCOL_VERSION})`);
+  }
+  if (!NAMES[type]) throw new ProtocolError("type", `unknown frame type ${frameTypeName(type)}`);
+  if (b[2] !== 0 || b[3] !== 0) throw new ProtocolError("flags", `non-zero reserved flags in ${NAMES[type]}`);
+  const stream = readU32(b, 4);
+  const length = readU32(b, 8);
+  if (length > MAX_PAYLOAD) throw new ProtocolError("size", `${NAMES[type]} payload ${length} exceeds ${MAX_PAYLOAD}`);
+  if (CONTROL_TYPES.has(type) && length > MAX_CONTROL_PAYLOAD) {
+    throw new ProtocolError("size", `${NAMES[type]} control payload ${length} exceeds ${MAX_CONTROL_PAYLOAD}`);
+  }
+  if (STREAM_TYPES.has(type) === (stream === 0)) {
+    throw new ProtocolError("stream", `${NAMES[type]} on stream ${stream}`);
+  }
+  return { type, stream, length };
 }

@@ -4,7 +4,6 @@
  * the role's business (endpoint.ts redirects, streamer.ts keeps the link for viewers).
  */
 
-import { constants } from "node:crypto";
 import * as tls from "node:tls";
 import { decodeControl } from "../protocol/control";
 import type { Activate, Auth, Hello } from "../protocol/control";
@@ -58,8 +57,9 @@ export function startLinkServer(o: LinkServerOptions, h: RoleHandlers, listen: {
 
   const server = tls.createServer({
     cert: o.cfg.certPem, key: o.cfg.keyPem, minVersion: "TLSv1.2",
-    // Cameras without AES instructions list ChaCha20-Poly1305 first (5x faster on ARM926): honour it.
-    honorCipherOrder: true, secureOptions: constants.SSL_OP_PRIORITIZE_CHACHA,
+    // The client's cipher order wins: cameras without AES instructions list ChaCha20-Poly1305
+    // first (5x faster than AES-GCM on ARM926).
+    honorCipherOrder: false,
   }, (sock) => {
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
     sock.setNoDelay(true);
@@ -108,6 +108,7 @@ function handshake(o: LinkServerOptions, h: RoleHandlers, sock: tls.TLSSocket, r
         }
         clearTimeout(timer);
         link = { session: s, hello, deviceId: a.device_id, remote, onClose: null };
+        o.log("debug", `${a.device_id} authenticated from ${remote}, cipher ${sock.getCipher()?.name ?? "?"}`);
         return h.authenticated(link);
       }
       if (type === FrameType.ACTIVATE && hello && nonce && !answered && h.activate) {

@@ -165,11 +165,16 @@ class ViewerConnection {
       this.log("warn", `camera of ${this.deviceId} sent bad RTSP: ${(e as Error).message}`);
       return this.close();
     }
+    // One syscall for the whole batch of RTP packets, not one per packet.
+    this.sock.cork();
+    let full = false;
     for (const it of items) {
       const buf = it.kind === "interleaved" ? it.raw : serialize(this.rewriteResponse(it));
-      // A viewer that stops reading stops our credit to the agent; nobody else waits for it.
-      if (!this.sock.write(buf)) this.stream?.pause();
+      full = !this.sock.write(buf) || full;
     }
+    this.sock.uncork();
+    // A viewer that stops reading stops our credit to the agent; nobody else waits for it.
+    if (full) this.stream?.pause();
   }
 
   private rewriteResponse(m: RtspMessage): RtspMessage {

@@ -23,10 +23,12 @@ const MAX_BODY = 256 * 1024;
 export class RtspError extends Error {}
 
 export class RtspParser {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
 
   push(chunk: Uint8Array): RtspItem[] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : Buffer.from(chunk);
+    // A view, not a copy: packets are passed on as slices of the chunk they arrived in.
+    const view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    this.buf = this.buf.length ? Buffer.concat([this.buf, view]) : view;
     const out: RtspItem[] = [];
     for (;;) {
       if (this.buf.length === 0) break;
