@@ -53,13 +53,14 @@ export type ConsoleResult = "shell" | "denied" | "no-prompt";
  * Try one pair on the serial console's getty. Busybox login waits ~3 s after a failure and then
  * prompts again, so we always wait for a fresh "login:" before typing (no type-ahead).
  */
-export async function consoleLogin(con: SerialLine, c: Credential, timeoutMs = 15_000): Promise<ConsoleResult> {
-  // getty may be respawning (input flushed): poke with CR until a fresh prompt shows, bounded.
+export async function consoleLogin(con: SerialLine, c: Credential, timeoutMs = 15_000, promptTimeoutMs = 45_000): Promise<ConsoleResult> {
+  // getty may be respawning (input flushed; seconds on a slow emulated raspi0 under load): poke
+  // with CR every 3 s until a fresh prompt shows, bounded.
   let prompt = false;
-  for (let i = 0; i < 5 && !prompt; i++) {
+  for (let i = 0; i < Math.ceil(promptTimeoutMs / 3000) && !prompt; i++) {
     con.clear();
     con.write("\r");
-    prompt = !!(await con.expect([GETTY_PROMPT], timeoutMs / 5));
+    prompt = !!(await con.expect([GETTY_PROMPT], 3000));
   }
   if (!prompt) return "no-prompt";
   con.write(c.user + "\r");

@@ -47,9 +47,12 @@ process.once("exit", () => {
  * a port QEMU binds a moment later must not be taken meanwhile by some process's outgoing
  * connection, which on a busy CI machine happens with bind(0)-style ports.
  */
+const handedOut = new Set<number>();
 export async function freePort(): Promise<number> {
   for (let i = 0; i < 100; i++) {
     const port = 20000 + Math.floor(Math.random() * 12000);
+    if (handedOut.has(port)) continue; // never twice in one process (several hostfwds per guest)
+    handedOut.add(port);
     const ok = await new Promise<boolean>((resolve) => {
       const s = createServer();
       s.once("error", () => resolve(false));
