@@ -93,14 +93,13 @@ $(BUILD)/host/old-kernel-launcher: agent-src/test/native/old-kernel-launcher.c
 NATIVE_TEST_BINS := $(foreach a,$(NATIVE_ARCHES),$(BUILD)/agent/$(a)/flussonic-agent \
 	$(NATIVE_TEST_DIR)/$(a)/probe $(NATIVE_TEST_DIR)/$(a)/getrandom-probe) $(BUILD)/host/old-kernel-launcher
 
-# The core's integration suite again, with the native binary as the agent (FLUSSONIC_AGENT_CMD):
-# all of it on armhf, activation/relay/security on the other CPUs (time budget: docs/native.md).
+# The core's integration suite again, with the native binary as the agent (FLUSSONIC_AGENT_CMD),
+# all of it on every CPU (about 1.5 min per CPU under qemu-user).
 native_qemu_armhf := "qemu-arm-static"
 native_qemu_armel := "qemu-arm-static","-cpu","arm926"
 native_qemu_aarch64 := "qemu-aarch64-static"
 native_qemu_mipsel := "qemu-mipsel-static"
-native_integration_armhf := agent-src/test/integration
-native_integration_other := agent-src/test/integration/relay.test.ts agent-src/test/integration/security.test.ts
+native_integration := agent-src/test/integration
 # CPUs whose native agent reruns the integration suite (trim to save CI time).
 NATIVE_INTEGRATION_ARCHES ?= $(NATIVE_ARCHES)
 
@@ -109,12 +108,11 @@ test-native: $(NATIVE_TEST_BINS) $(BUNDLE_DIR)/.stamp
 	@status=0; \
 	NATIVE_TESTS=1 $(VITEST) --outputFile=$(BUILD)/test-results/native.json agent-src/test/native || status=1; \
 	for a in $(NATIVE_INTEGRATION_ARCHES); do \
-	  case $$a in armhf) files="$(native_integration_armhf)";; *) files="$(native_integration_other)";; esac; \
 	  case $$a in armhf) q='$(native_qemu_armhf)';; armel) q='$(native_qemu_armel)';; \
 	    aarch64) q='$(native_qemu_aarch64)';; mipsel) q='$(native_qemu_mipsel)';; esac; \
 	  echo "== integration suite with the native $$a agent"; \
 	  FLUSSONIC_AGENT_CMD="[$$q,\"build/agent/$$a/flussonic-agent\"]" \
-	    $(VITEST) --outputFile=$(BUILD)/test-results/native-integration-$$a.json $$files || status=1; \
+	    $(VITEST) --outputFile=$(BUILD)/test-results/native-integration-$$a.json $(native_integration) || status=1; \
 	done; \
 	echo "== relay and faults with the native armel (ARM926) agent on a simulated Linux 3.10 kernel"; \
 	FLUSSONIC_AGENT_CMD='["$(BUILD)/host/old-kernel-launcher",$(native_qemu_armel),"build/agent/armel/flussonic-agent"]' \
