@@ -4,19 +4,19 @@
 # Idempotent: installed packages are skipped. The armhf peer binaries (ssh, dbclient) are not
 # installed: bench/lib/armhf-peers.sh fetches their .debs with `apt-get download` into .cache/.
 set -eu
+# shellcheck disable=SC1091 # sourced from this script's own directory
+. "$(dirname "$0")/lib/apt.sh"
 
 PKGS="openssh-server openssh-client dropbear-bin stunnel4 socat openvpn iproute2 procps time \
 qemu-user-static curl"
 OPTIONAL="linux-perf"
 
-missing=""
-for p in $PKGS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
-done
+# shellcheck disable=SC2086 # a list of package names
+missing=$(apt_missing $PKGS)
 if [ -n "$missing" ]; then
 	echo "install-bench: installing:$missing"
 	# A mirror mid-sync for one foreign arch must not stop the install of host packages.
-	apt-get update -qq || echo "install-bench: apt-get update reported errors; continuing with the indexes it got"
+	apt_update install-bench
 	# openssh-server must not start a daemon on port 22 here: the bench runs its own sshd.
 	# (A policy-rc.d that is already there, e.g. in a container, is left alone.)
 	ours_policy=""
@@ -27,13 +27,12 @@ if [ -n "$missing" ]; then
 	fi
 	status=0
 	# shellcheck disable=SC2086 # a list of package names
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing || status=$?
+	apt_get install -y -qq --no-install-recommends $missing || status=$?
 	[ -z "$ours_policy" ] || rm -f /usr/sbin/policy-rc.d
 	[ "$status" -eq 0 ] || exit "$status"
 fi
-for p in $OPTIONAL; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" ||
+for p in $(apt_missing $OPTIONAL); do
+	apt_get install -y -qq --no-install-recommends "$p" ||
 		echo "install-bench: optional $p not installed (profiling only)"
 done
 echo "install-bench: peer packages present"

@@ -7,6 +7,8 @@
 #                  Debian's armhf cross gcc for the wrapper toolchain.
 # Never installs gcc-multilib: on Debian 12 it removes the cross compilers.
 set -eu
+# shellcheck disable=SC1091 # sourced from this script's own directory
+. "$(dirname "$0")/lib/apt.sh"
 
 PKGS="busybox-static shellcheck"
 if [ "${1:-}" = "--check" ]; then
@@ -15,15 +17,8 @@ build-essential gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf libc6-dev-armhf-
 linux-libc-dev-armhf-cross"
 fi
 
-missing=""
-for p in $PKGS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	echo "install-buildroot-deps: installing:$missing"
-	# A half-synced mirror makes update fail on one index; the install below still works.
-	apt-get update -qq || echo "install-buildroot-deps: apt-get update reported errors, trying anyway"
-	# shellcheck disable=SC2086 # one word per package
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
-fi
+# shellcheck disable=SC2086 # a list of package names
+missing=$(apt_missing $PKGS)
+# shellcheck disable=SC2086
+[ -z "$missing" ] || apt_install install-buildroot-deps $missing
 echo "install-buildroot-deps: host packages present"

@@ -3,20 +3,14 @@
 # Idempotent: skips packages already installed; safe on every CI start.
 # Never installs gcc-multilib (on Debian 12 it removes the cross compilers).
 set -eu
+# shellcheck disable=SC1091 # sourced from this script's own directory
+. "$(dirname "$0")/lib/apt.sh"
 
 PKGS="qemu-system-arm qemu-system-mips qemu-user-static qemu-utils socat cpio gzip xz-utils \
 dpkg-dev ffmpeg busybox-static"
 
-missing=""
-for p in $PKGS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	echo "install-qemu: installing:$missing"
-	# apt may be busy with another installer on the same machine: wait for the lock (bounded).
-	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
-	# shellcheck disable=SC2086 # word splitting of the package list is intended
-	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-		--no-install-recommends $missing
-fi
+# shellcheck disable=SC2086 # a list of package names
+missing=$(apt_missing $PKGS)
+# shellcheck disable=SC2086
+[ -z "$missing" ] || apt_install install-qemu $missing
 echo "install-qemu: qemu $(qemu-system-arm --version | head -1 | sed 's/.*version //')"
