@@ -14,18 +14,10 @@ import { parseAgentConfig } from "../agent-src/src/agent/config";
 import { NodePlatform, NodeSocket } from "../agent-src/src/platform/node";
 import type { ConnectCallback, Platform } from "../agent-src/src/platform/platform";
 import { deviceKeyHex } from "./lib/common";
+import type { SwarmSpec } from "./lib/swarm-client";
 
-interface SwarmArgs {
-  n: number;
-  prefix: string;
-  streamer: string;
-  endpoint: string;
-  caFile: string;
-  reconnect: { base_ms: number; cap_ms: number; stable_ms?: number };
-  rampMs: number;
-  maxMs: number;
-  statsMs?: number;
-}
+/** What lib/swarm-client.ts passes to each child (its spec, split over `children` processes). */
+type SwarmArgs = Omit<SwarmSpec, "children"> & { statsMs?: number };
 
 const a = JSON.parse(process.argv[2]) as SwarmArgs;
 const caPem = readFileSync(a.caFile, "utf8");
