@@ -30,37 +30,27 @@ export interface Board {
   flashArgs?: string[];
 }
 
-const virtioControl = ["-device", "virtio-serial-device", "-device", "virtconsole,chardev=ctl"];
+/** QEMU's `virt` machine with virtio NIC, console and flash: the ARMv7 and AArch64 boards differ only in CPU. */
+function virtBoard(arch: Arch, qemu: string, cpu: string): Board {
+  return {
+    arch,
+    qemu,
+    machineArgs: ["-M", "virt", "-cpu", cpu],
+    nicArgs: ["-device", "virtio-net-device,netdev=n0"],
+    consoleTty: "ttyAMA0",
+    controlTty: "hvc0",
+    controlArgs: ["-device", "virtio-serial-device", "-device", "virtconsole,chardev=ctl"],
+    modules: ["virtio_mmio", "virtio_net", "virtio_console", "virtio_blk"],
+    kernelGlob: /^vmlinuz-/,
+    extraCmdline: "",
+    memMb: 128,
+    flashArgs: ["-device", "virtio-blk-device,drive=flash"],
+  };
+}
 
 export const BOARDS: Record<Arch, Board> = {
-  armhf: {
-    arch: "armhf",
-    qemu: "qemu-system-arm",
-    machineArgs: ["-M", "virt", "-cpu", "cortex-a15"],
-    nicArgs: ["-device", "virtio-net-device,netdev=n0"],
-    consoleTty: "ttyAMA0",
-    controlTty: "hvc0",
-    controlArgs: virtioControl,
-    modules: ["virtio_mmio", "virtio_net", "virtio_console", "virtio_blk"],
-    kernelGlob: /^vmlinuz-/,
-    extraCmdline: "",
-    memMb: 128,
-    flashArgs: ["-device", "virtio-blk-device,drive=flash"],
-  },
-  aarch64: {
-    arch: "aarch64",
-    qemu: "qemu-system-aarch64",
-    machineArgs: ["-M", "virt", "-cpu", "cortex-a53"],
-    nicArgs: ["-device", "virtio-net-device,netdev=n0"],
-    consoleTty: "ttyAMA0",
-    controlTty: "hvc0",
-    controlArgs: virtioControl,
-    modules: ["virtio_mmio", "virtio_net", "virtio_console", "virtio_blk"],
-    kernelGlob: /^vmlinuz-/,
-    extraCmdline: "",
-    memMb: 128,
-    flashArgs: ["-device", "virtio-blk-device,drive=flash"],
-  },
+  armhf: virtBoard("armhf", "qemu-system-arm", "cortex-a15"),
+  aarch64: virtBoard("aarch64", "qemu-system-aarch64", "cortex-a53"),
   mipsel: {
     arch: "mipsel",
     qemu: "qemu-system-mipsel",
