@@ -9,7 +9,7 @@ import type { Arch } from "./boards.js";
 import { GUEST_ENDPOINT_PORT, GUEST_STREAMER_PORT, hardenedSpec, TEST_TOKEN } from "./hardened.js";
 import { buildImage, Image, ImageFile } from "./image.js";
 import { qemuPki } from "./pki.js";
-import { bootGuest, Guest, HOST_FROM_GUEST } from "./qemu.js";
+import { bootGuest, BootOptions, Guest, HOST_FROM_GUEST } from "./qemu.js";
 
 export interface CameraSystem {
   guest: Guest;
@@ -44,7 +44,7 @@ export async function waitCameraServices(guest: Guest, timeoutMs = 60_000): Prom
   throw new Error(`fake camera not listening on 127.0.0.1:554 within ${timeoutMs} ms`);
 }
 
-export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolean; flash?: boolean; extraFiles?: ImageFile[] } = {}): Promise<CameraSystem> {
+export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolean; flash?: boolean; extraFiles?: ImageFile[]; clock?: BootOptions["clock"] } = {}): Promise<CameraSystem> {
   const pki = qemuPki();
   const streamerPorts = await serverPorts();
   let streamer = await startServer({ roles: ["streamer"], pki, ports: streamerPorts, keepalive: KEEPALIVE, name: `streamer-${arch}` });
@@ -63,6 +63,7 @@ export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolea
       image,
       allowReboot: opts.allowReboot,
       flash: opts.flash,
+      clock: opts.clock,
       guestfwd: [
         { guest: GUEST_ENDPOINT_PORT, host: endpoint.ports.endpoint },
         { guest: GUEST_STREAMER_PORT, host: streamerPorts.streamer },

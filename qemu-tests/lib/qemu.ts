@@ -32,6 +32,11 @@ export interface BootOptions {
   extraCmdline?: string;
   /** Attach a 1 MB raw disk as the camera's flash (/dev/vda; boards with flashArgs only). */
   flash?: boolean;
+  /**
+   * "host" (default): hand the host's time to the guest on the kernel command line, as NTP would.
+   * "unset": don't — an RTC-less board (raspi0) then runs in 1970, like a camera before NTP.
+   */
+  clock?: "host" | "unset";
 }
 
 /** The address the guest uses for host services (guestfwd). */
@@ -71,7 +76,7 @@ export function qemuArgs(opts: BootOptions, dir: string): string[] {
     // The -cmd: form spawns socat per guest connection; the -tcp: form connects once at start.
     ...(opts.guestfwd ?? []).map((p) => `guestfwd=tcp:${HOST_FROM_GUEST}:${p.guest}-cmd:socat - TCP:127.0.0.1:${p.host}`),
   ];
-  const cmdline = [`console=${b.consoleTty}`, "rdinit=/init", "panic=-1", "loglevel=4", `camera.time=${Math.floor(Date.now() / 1000)}`, b.extraCmdline, opts.extraCmdline ?? ""]
+  const cmdline = [`console=${b.consoleTty}`, "rdinit=/init", "panic=-1", "loglevel=4", opts.clock === "unset" ? "" : `camera.time=${Math.floor(Date.now() / 1000)}`, b.extraCmdline, opts.extraCmdline ?? ""]
     .filter(Boolean)
     .join(" ");
   return [
