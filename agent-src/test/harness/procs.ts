@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { afterAll } from "vitest";
+import { waitForMatch } from "./wait-line";
 
 export interface ProcOptions {
   /** Resolve startProc once a stdout or stderr line matches this. Without it, resolve after spawn. */
@@ -168,28 +169,10 @@ export async function startProc(cmd: string, args: string[], opts: ProcOptions =
   const tail = () => lines.slice(-30).join("\n");
 
   const waitForLine = (re: RegExp, w: WaitOptions): Promise<RegExpMatchArray> =>
-    new Promise((resolve, reject) => {
-      let next = w.after ?? 0; // absolute line index (survives trimming)
-      const check = () => {
-        for (next = Math.max(next, dropped); next < dropped + lines.length; next++) {
-          const m = lines[next - dropped].match(re);
-          if (m) return done(() => resolve(m));
-        }
-        if (exitInfo) {
-          done(() => reject(new Error(`${name} exited (${fmtExit(exitInfo!)}) before printing ${re}; output:\n${tail()}`)));
-        }
-      };
-      const timer = setTimeout(
-        () => done(() => reject(new Error(`${name}: no line matching ${re} within ${w.timeoutMs} ms; output:\n${tail()}`))),
-        w.timeoutMs,
-      );
-      const done = (f: () => void) => {
-        clearTimeout(timer);
-        waiters.delete(check);
-        f();
-      };
-      waiters.add(check);
-      check();
+    waitForMatch(re, {
+      lines, dropped: () => dropped, after: w.after, waiters, timeoutMs: w.timeoutMs,
+      failure: () => (exitInfo ? `${name} exited (${fmtExit(exitInfo)}) before printing ${re}; output:\n${tail()}` : null),
+      timeoutMessage: () => `${name}: no line matching ${re} within ${w.timeoutMs} ms; output:\n${tail()}`,
     });
 
   let stopping: Promise<ProcExit> | null = null;

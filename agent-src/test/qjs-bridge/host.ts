@@ -8,6 +8,7 @@
 //   agent.dispose();   // closes its sockets and timers, frees the VM
 import { getQuickJS, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten";
 import type { LogLevel, Platform, Socket, TlsOptions } from "../../src/platform/platform";
+import { waitForMatch } from "../harness/wait-line";
 
 export interface BridgedAgentOptions {
   argv: string[];
@@ -274,24 +275,13 @@ export async function startBridgedAgent(bundleCode: string, opts: BridgedAgentOp
     stats,
     exitCode: () => exitCode,
     waitForLog: (re, timeoutMs) =>
-      new Promise((resolve, reject) => {
-        let next = 0;
-        const check = () => {
-          for (; next < logs.length; next++) {
-            const m = logs[next].match(re);
-            if (m) return done(() => resolve(m));
-          }
-          if (guestErrors.length) return done(() => reject(new Error(`guest threw before ${re}: ${guestErrors[0]}`)));
-          if (exitCode !== null) return done(() => reject(new Error(`agent exited (${exitCode}) before ${re}; log:\n${logs.slice(-20).join("\n")}`)));
-        };
-        const timer = setTimeout(() => done(() => reject(new Error(`no agent log line matching ${re} within ${timeoutMs} ms; log:\n${logs.slice(-20).join("\n")}`))), timeoutMs);
-        const done = (f: () => void) => {
-          clearTimeout(timer);
-          waiters.delete(check);
-          f();
-        };
-        waiters.add(check);
-        check();
+      waitForMatch(re, {
+        lines: logs, waiters, timeoutMs,
+        failure: () =>
+          guestErrors.length ? `guest threw before ${re}: ${guestErrors[0]}`
+          : exitCode !== null ? `agent exited (${exitCode}) before ${re}; log:\n${logs.slice(-20).join("\n")}`
+          : null,
+        timeoutMessage: () => `no agent log line matching ${re} within ${timeoutMs} ms; log:\n${logs.slice(-20).join("\n")}`,
       }),
     memoryUsed: heapUsed,
     dispose: () => {
