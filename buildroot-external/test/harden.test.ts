@@ -93,15 +93,19 @@ describe("flussonic-harden build/check on an image tree", { timeout: 30_000 }, (
     // Every distinct password of the Mirai list is recognised, whatever the hash method.
     for (const u of users) expect(h.some((l) => l.includes(`account ${u} has`)), u).toBe(true);
     expect(h.some((l) => l.includes("account web"))).toBe(false); // a strong password is no hole
+    // The vendor's ftp in inetd.conf listens on every interface (listeners.test.ts has the rest).
+    expect(h.some((l) => l.includes("inetd service ftp/tcp in /etc/inetd.conf listens on all interfaces"))).toBe(true);
   });
 
   it("build closes every hole, keeps what it should, and check then passes", async () => {
-    write(root, "etc/default/flussonic-harden", 'FLUSSONIC_HARDEN_KEEP_USERS="web"\n');
+    // The maker keeps its ftp on purpose (by default build only warns about listeners).
+    write(root, "etc/default/flussonic-harden", 'FLUSSONIC_HARDEN_KEEP_USERS="web"\nFLUSSONIC_HARDEN_ALLOW_LISTEN="ftp"\n');
     const b = await harden("build", root);
     expect(b.exitCode, b.all).toBe(0);
     const c = await harden("check", root);
     expect(c.exitCode, c.all).toBe(0);
     expect(holes(c.all ?? "")).toEqual([]);
+    expect(c.all).toMatch(/note: inetd service ftp\/tcp in \/etc\/inetd.conf listens on all interfaces .*allowed by FLUSSONIC_HARDEN_ALLOW_LISTEN/);
 
     expect(present(join(root, "etc/init.d/S50telnet"))).toBe(false);
     expect(present(join(root, "usr/sbin/telnetd"))).toBe(false);
@@ -141,7 +145,14 @@ describe("flussonic-harden build/check on an image tree", { timeout: 30_000 }, (
   });
 
   it("board post-build script hardens and checks (what the defconfigs run last)", async () => {
-    const r = await execa(join(REPO, "board/flussonic/post-build.sh"), [root], { reject: false, all: true });
+    const postBuild = () => execa(join(REPO, "board/flussonic/post-build.sh"), [root], { reject: false, all: true });
+    // The build stops on a service left listening on every interface...
+    const open = await postBuild();
+    expect(open.exitCode, open.all).toBe(1);
+    expect(holes(open.all ?? "")).toEqual([expect.stringContaining("inetd service ftp/tcp in /etc/inetd.conf")]);
+    // ...and goes on once the maker rebinds it to loopback.
+    write(root, "etc/inetd.conf", readFileSync(join(root, "etc/inetd.conf"), "utf8").replace(/^ftp\t/m, "127.0.0.1:ftp\t"));
+    const r = await postBuild();
     expect(r.exitCode, r.all).toBe(0);
     expect(r.all).toContain("no telnet daemon, no empty or default password, no SSH password login");
   });
@@ -164,6 +175,7 @@ describe.skipIf(unavailable)("flussonic-harden at boot, under BusyBox", () => {
   afterEach(() => cleanup(root));
 
   it("stops a running telnetd, locks listed passwords with BusyBox mkpasswd (no perl), check passes", { timeout: 60_000 }, async () => {
+    write(root, "etc/default/flussonic-harden", 'FLUSSONIC_HARDEN_ALLOW_LISTEN="ftp"\n'); // the vendor's, on purpose
     const r = await inChroot(root, `
       ip link set lo up
       /usr/sbin/telnetd -F -p 2323 -l /bin/sh &
@@ -183,6 +195,7 @@ describe.skipIf(unavailable)("flussonic-harden at boot, under BusyBox", () => {
     expect(out).toContain("rc-harden=0");
     expect(out).toContain("no-perl");
     expect(out).toContain("rc-check=0");
+    expect(out).toContain("no socket open to the network"); // check / also read the live /proc/net
     const shadow = shadowOf(root);
     expect(shadow.root).toBe("*");
     expect(shadow.support).toBe("*");
