@@ -1,15 +1,16 @@
-// Child processes for tests: start, wait for a ready line, keep their output, and always kill them.
+// Child processes for tests and test tools: start, wait for a ready line, keep their output, and always
+// kill them.
 //
 //   const p = await startProc("ffmpeg", [...], { ready: /READY port=(\d+)/, timeoutMs: 10_000 });
 //   p.ready[1]; await p.waitForLine(/connected/, { timeoutMs: 5000 }); await p.stop();
 //
-// Every process started here is also killed (a) by an afterAll hook registered in the test file that
-// imported this module, (b) on Node exit, and (c) by the kernel if the test worker dies: children run
-// under `setpriv --pdeathsig KILL`. Each child leads its own process group so stop() reaches grandchildren.
+// No vitest import: plain-Node tools (qemu-tests/tools/demo.ts, bundled by esbuild) use it too. Test
+// files import procs.ts instead, which adds an afterAll hook. Every process started here is killed
+// (a) on Node exit and (b) by the kernel if this process dies: children run under
+// `setpriv --pdeathsig KILL`. Each child leads its own process group so stop() reaches grandchildren.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
-import { afterAll } from "vitest";
 import { waitForMatch } from "./wait-line";
 
 export interface ProcOptions {
@@ -68,12 +69,6 @@ const registry = globalThis as { __testProcs?: Set<Proc> };
 const live: Set<Proc> = (registry.__testProcs ??= new Set<Proc>());
 const hasSetpriv = existsSync("/usr/bin/setpriv");
 
-try {
-  // Registered in the test file that imports this module (vitest evaluates it per file).
-  afterAll(stopAll);
-} catch {
-  // Imported outside a vitest collection phase: the exit handler below still applies.
-}
 if (!process.listeners("exit").some((l) => l.name === "killTestProcs")) {
   process.once("exit", function killTestProcs() {
     for (const p of live) killGroup(p.pid, "SIGKILL");

@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "./camera";
-import { freePort, startProc, type Proc } from "./procs";
+import { startProc, type Proc } from "./procs";
+import { launchStreamer, serverPorts, type ServerPorts } from "./streamer-launch";
 
 export const BUNDLE = join(REPO_ROOT, "build/bundle");
 
@@ -63,17 +64,8 @@ export function makePki(): Pki {
   };
 }
 
-export interface ServerPorts {
-  endpoint: number;
-  streamer: number;
-  rtsp: number;
-  http: number;
-  admin: number;
-}
-
-export async function ports(): Promise<ServerPorts> {
-  return { endpoint: await freePort(), streamer: await freePort(), rtsp: await freePort(), http: await freePort(), admin: await freePort() };
-}
+export type { ServerPorts };
+export const ports = (): Promise<ServerPorts> => serverPorts();
 
 export const VIEWER = { name: "viewer", password: "s3cret-viewer" };
 export const SECRET = "test-cluster-secret-0123456789-abcdefghijklmnop";
@@ -105,36 +97,9 @@ export interface StreamerOptions {
 
 export async function startStreamer(o: StreamerOptions): Promise<StreamerProc> {
   const p = o.ports ?? (await ports());
-  const dir = o.dir ?? mkdtempSync(join(tmpdir(), "fa-streamer-"));
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "secret"), SECRET + "\n");
-  writeFileSync(join(dir, "tokens"), (o.tokens ?? []).join("\n") + "\n");
-  const cfg: Record<string, unknown> = {
-    tls: { cert_file: o.pki.certFile, key_file: o.pki.keyFile },
-    cluster_secret_file: "secret",
-    state_dir: "state",
-    log_level: "debug",
-    admin_listen: `127.0.0.1:${p.admin}`,
-  };
-  if (o.keepalive) cfg.keepalive = o.keepalive;
-  if (o.roles.includes("endpoint")) {
-    cfg.endpoint = {
-      listen: `127.0.0.1:${p.endpoint}`, tokens_file: "tokens",
-      streamers: o.streamers ?? [`127.0.0.1:${p.streamer}`],
-      ...(o.admission ? { admission: o.admission } : {}),
-    };
-  }
-  if (o.roles.includes("streamer")) {
-    cfg.streamer = {
-      listen: `127.0.0.1:${p.streamer}`, rtsp_listen: `127.0.0.1:${p.rtsp}`, http_listen: `127.0.0.1:${p.http}`,
-      viewers: [VIEWER],
-      ...(o.admission ? { admission: o.admission } : {}),
-    };
-  }
-  const configFile = join(dir, "streamer.json");
-  writeFileSync(configFile, JSON.stringify(cfg, null, 1));
-  const proc = await startProc(process.execPath, [join(BUNDLE, "streamer.cjs"), "--config", configFile], {
-    ready: /flussonic-streamer .* ready/, timeoutMs: 15_000, name: o.name ?? `streamer(${o.roles.join("+")})`,
+  const { proc, dir, configFile } = await launchStreamer({
+    ...o, script: join(BUNDLE, "streamer.cjs"), ports: p, secret: SECRET, viewers: [VIEWER], logLevel: "debug",
+    name: o.name ?? `streamer(${o.roles.join("+")})`, readyTimeoutMs: 15_000,
   });
   return {
     proc, dir, ports: p, configFile,
