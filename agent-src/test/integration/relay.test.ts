@@ -1,27 +1,14 @@
 // Activation and relay through the real system: GStreamer camera ← agent ← TLS → streamer ← ffmpeg/curl.
 import { existsSync, readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCamera, type Camera } from "../harness/camera";
+import { describe, expect, it } from "vitest";
+import type { Camera } from "../harness/camera";
 import { comparePackets, framemd5, slowReader, startPull } from "../harness/ffmpeg";
-import { cameraTargets, makePki, startAgent, startStreamer, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../harness/system";
+import { useRelaySystem } from "../harness/relay-system";
+import { VIEWER, type AgentProc, type StreamerProc } from "../harness/system";
 
-let pki: Pki, cam: Camera, server: StreamerProc, agent: AgentProc, id: string;
+let cam: Camera, server: StreamerProc, agent: AgentProc, id: string;
+useRelaySystem(["token-relay-1"], (s) => ({ cam, server, agent, id } = s));
 const basic = "Basic " + Buffer.from(`${VIEWER.name}:${VIEWER.password}`).toString("base64");
-
-beforeAll(async () => {
-  pki = makePki();
-  cam = await startCamera();
-  server = await startStreamer({ roles: ["endpoint", "streamer"], pki, tokens: ["token-relay-1"] });
-  agent = await startAgent({
-    pki, endpoints: [`127.0.0.1:${server.ports.endpoint}`], targets: cameraTargets(cam), token: "token-relay-1",
-  });
-  id = agent.deviceId()!;
-}, 90_000);
-afterAll(async () => {
-  await agent?.stop();
-  await server?.stop();
-  await cam?.stop();
-});
 
 describe("activation", () => {
   it("first boot: token → device id and key stored atomically, agent online at the streamer", async () => {

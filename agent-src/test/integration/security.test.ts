@@ -3,32 +3,19 @@
 import { execFileSync } from "node:child_process";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { FrameType } from "../../src/protocol/frame";
 import type { Challenge, ErrorMsg, Reset } from "../../src/protocol/control";
-import { startCamera, type Camera } from "../harness/camera";
+import type { Camera } from "../harness/camera";
 import { framemd5, startPull } from "../harness/ffmpeg";
 import { authFor, deviceKeyFor, RawAgent, startFakeStreamer } from "../harness/fake-server";
-import {
-  cameraTargets, makePki, SECRET, startAgent, startStreamer, VIEWER, type AgentProc, type Pki, type StreamerProc,
-} from "../harness/system";
+import { useRelaySystem } from "../harness/relay-system";
+import { cameraTargets, SECRET, startAgent, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../harness/system";
 import { BUNDLE } from "../harness/system";
 import { join } from "node:path";
 
 let pki: Pki, cam: Camera, server: StreamerProc, agent: AgentProc, id: string;
-
-beforeAll(async () => {
-  pki = makePki();
-  cam = await startCamera();
-  server = await startStreamer({ roles: ["endpoint", "streamer"], pki, tokens: ["tok-a", "tok-pin", "tok-wrongca", "tok-wrongpin"] });
-  agent = await startAgent({ pki, endpoints: [`127.0.0.1:${server.ports.endpoint}`], targets: cameraTargets(cam), token: "tok-a" });
-  id = agent.deviceId()!;
-}, 90_000);
-afterAll(async () => {
-  await agent?.stop();
-  await server?.stop();
-  await cam?.stop();
-});
+useRelaySystem(["tok-a", "tok-pin", "tok-wrongca", "tok-wrongpin"], (s) => ({ pki, cam, server, agent, id } = s));
 
 function signUrl(device: string, ttl: number): string {
   return execFileSync(process.execPath, [join(BUNDLE, "streamer.cjs"), "--config", server.configFile, "sign-url", device, String(ttl)], { encoding: "utf8" }).trim();
