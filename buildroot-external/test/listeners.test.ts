@@ -282,8 +282,12 @@ const udp = (host, type) => new Promise((ok) => { const s = dgram.createSocket(t
 (async () => {
   const ports = { lo: await tcp("127.0.0.1"), any: await tcp("0.0.0.0"), lo6: await tcp("::1"), any6: await tcp("::"),
     ulo: await udp("127.0.0.1", "udp4"), uany: await udp("0.0.0.0", "udp4") };
-  const run = (cmd, args) => { try { return execFileSync(cmd, args, { encoding: "utf8" }); } catch (e) { return e.stdout + "rc=" + e.status; } };
+  const run = (cmd, args, env = {}) => {
+    try { return execFileSync(cmd, args, { encoding: "utf8", env: { ...process.env, ...env } }) + "rc=0"; }
+    catch (e) { return e.stdout + "rc=" + e.status; }
+  };
   console.log(JSON.stringify({ ports, pid: process.pid, harden: run("sh", [process.argv[1], "check-running"]),
+    allowed: run("sh", [process.argv[1], "check-running"], { FLUSSONIC_HARDEN_ALLOW_LISTEN: "node" }),
     ss: run("ss", ["-Hlntu"]) }));
   process.exit(0);
 })();`;
@@ -294,8 +298,8 @@ describe.skipIf(!root)("check-running on this host's /proc/net (own network name
     const r = await execa("unshare", ["--net", "sh", "-c", 'ip link set lo up && exec node -e "$0" "$1"', LISTEN_JS, HARDEN],
       { reject: false, all: true, timeout: 20_000 });
     expect(r.exitCode, r.all).toBe(0);
-    const { ports, pid, harden: out, ss } = JSON.parse(r.stdout) as
-      { ports: Record<string, number>; pid: number; harden: string; ss: string };
+    const { ports, pid, harden: out, allowed, ss } = JSON.parse(r.stdout) as
+      { ports: Record<string, number>; pid: number; harden: string; allowed: string; ss: string };
     expect(out).toContain("rc=1");
     expect(holes(out).sort()).toEqual([
       `flussonic-harden: HOLE: tcp 0.0.0.0:${ports.any} (node pid ${pid}) is open to the network`,
@@ -304,8 +308,12 @@ describe.skipIf(!root)("check-running on this host's /proc/net (own network name
     ].sort());
     for (const p of [`tcp 127.0.0.1:${ports.lo}`, `tcp6 [::1]:${ports.lo6}`, `udp 127.0.0.1:${ports.ulo}`])
       expect(out).toContain(`note: ${p} (node pid ${pid}): loopback only`);
+    // A program the maker exposes on purpose, named in FLUSSONIC_HARDEN_ALLOW_LISTEN: notes only.
+    expect(allowed).toMatch(/rc=0$/);
+    expect(allowed).toContain(`note: tcp 0.0.0.0:${ports.any} (node pid ${pid}): open to the network, allowed by FLUSSONIC_HARDEN_ALLOW_LISTEN`);
     // ss's view: the same ports, loopback or not.
-    const ssExposed = ss.trim().split("\n").map((l) => l.trim().split(/\s+/)[4])
+    expect(ss).toMatch(/rc=0$/);
+    const ssExposed = ss.trim().split("\n").slice(0, -1).map((l) => l.trim().split(/\s+/)[4])
       .filter((a) => !/^(127\.|\[::1\]|::1)/.test(a)).map((a) => Number(a.split(":").pop())).sort();
     expect(ssExposed).toEqual([ports.any, ports.any6, ports.uany].sort());
   });
