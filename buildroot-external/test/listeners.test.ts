@@ -350,5 +350,29 @@ describe.skipIf(noChroot)("check / on a running BusyBox system (chroot, own netw
     ]);
     expect(out).toMatch(/note: tcp 127\.0\.0\.1:8080 \(httpd pid \d+\): loopback only/);
   });
+
+  it("boot with FLUSSONIC_HARDEN_LISTENERS=disable: removes the vendor httpd's script, stops the running one", { timeout: 60_000 }, async () => {
+    write(root, "etc/default/flussonic-harden", "FLUSSONIC_HARDEN_LISTENERS=disable\n");
+    write(root, "etc/init.d/S50httpd", vendorHttpd("8081"), 0o755);
+    mkdirSync(join(root, "www"));
+    const r = await inChroot(root, `
+      ip link set lo up
+      /etc/init.d/S50httpd start
+      i=0; while [ $i -lt 50 ] && ! pidof httpd >/dev/null; do sleep 0.1; i=$((i+1)); done
+      echo "before=$(pidof httpd | wc -w)"
+      /usr/sbin/flussonic-harden boot; echo "rc-boot=$?"
+      i=0; while [ $i -lt 50 ] && pidof httpd >/dev/null; do sleep 0.1; i=$((i+1)); done
+      echo "after=$(pidof httpd | wc -w)"
+      /usr/sbin/flussonic-harden check /; echo "rc-check=$?"
+    `);
+    const out = r.all ?? "";
+    expect(r.exitCode, out).toBe(0);
+    expect(out).toContain("before=1");
+    expect(out).toContain("removed /etc/init.d/S50httpd");
+    expect(out).toMatch(/stopped network daemon \(pid \d+\)/);
+    expect(out).toContain("after=0");
+    expect(out).toContain("rc-check=0");
+    expect(existsSync(join(root, "etc/init.d/S50httpd"))).toBe(false);
+  });
 });
 if (noChroot) it.skip(`check / under BusyBox: skipped, ${noChroot}`, () => {});
