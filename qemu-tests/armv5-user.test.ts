@@ -13,6 +13,7 @@ import { buildFakeCamera, clipMd5s, FAKE_CAMERA_DIR, frameMd5s, JPEG } from "./l
 import { qemuPki } from "./lib/pki.js";
 import { freePort } from "./lib/qemu.js";
 import { Server, serverPorts, startServer, VIEWER } from "./lib/servers.js";
+import { portOpen } from "./lib/telnet.js";
 
 const ARM926 = ["qemu-arm-static", "-cpu", "arm926"];
 
@@ -51,6 +52,14 @@ describe("ARMv5 camera (ARM926 under qemu-user)", () => {
       if (!deviceId) await new Promise((r) => setTimeout(r, 200));
     }
     if (!deviceId) throw new Error(`ARMv5 agent never came online:\n${logs.join("\n---\n")}\n${server.output.slice(-2000)}`);
+    // The agent can be online before the fake camera listens (it parses its clip in interpreted JS
+    // under emulation first): a viewer then would get "connection refused" relayed, not video.
+    let listening = false;
+    for (let i = 0; i < 300 && !listening; i++) {
+      listening = (await portOpen(rtsp, 50)) && (await portOpen(http, 50));
+      if (!listening) await new Promise((r) => setTimeout(r, 200));
+    }
+    if (!listening) throw new Error(`ARMv5 fake camera never listened on ${rtsp}/${http}:\n${logs.join("\n---\n")}`);
   }, 120_000);
   afterAll(async () => {
     for (const p of procs) p.kill("SIGKILL");

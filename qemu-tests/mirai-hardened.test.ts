@@ -59,6 +59,14 @@ describe.each(testArches())("hardened camera %s", (arch) => {
     expect(await guest!.run("pidof flussonic-agent fake-camera | wc -w")).toMatch(/2/);
   }, 60_000);
 
+  it("passes flussonic-harden check on the running camera (files and live sockets)", async () => {
+    const r = await guest!.sh("/usr/sbin/flussonic-harden check / 2>&1", 60_000);
+    console.log(`[${arch}] flussonic-harden check /: exit ${r.code}\n${r.out.trim()}`);
+    expect(r.code).toBe(0);
+    // Sanity: the live part really read the kernel's tables (it names the camera's own services).
+    expect(r.out).toMatch(/127\.0\.0\.1:554/);
+  }, 90_000);
+
   it("answers on none of the hostfwd'd ports", async () => {
     const open = (await pool(SCANNED, 4, (p) => portOpen(fwd.get(p)!))).flatMap((o, i) => (o ? [SCANNED[i]] : []));
     expect(open).toEqual([]);
