@@ -28,6 +28,9 @@ async function waitState(sys: CameraSystem, state: "online" | "offline", timeout
   throw new Error(`device not ${state} within ${timeoutMs} ms`);
 }
 
+// No fault arch among QEMU_ARCHES (e.g. QEMU_ARCHES=armel): say so instead of "no test found".
+if (arches.length === 0) it.skip("faults: no arch of QEMU_FAULT_ARCHES is in QEMU_ARCHES", () => {});
+
 describe.each(arches)("camera %s under faults", (arch) => {
   let sys: CameraSystem | undefined;
 
