@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildImage } from "./lib/image.js";
 import { hardenedSpec } from "./lib/hardened.js";
-import { consoleLogin, miraiCredentials, pool } from "./lib/mirai.js";
-import { bootGuest, freePort, Guest } from "./lib/qemu.js";
+import { consoleLogin, ConsoleResult, miraiCredentials, pool } from "./lib/mirai.js";
+import { BootOptions, bootGuest, freePort, Guest } from "./lib/qemu.js";
 import { portOpen, telnetLogin } from "./lib/telnet.js";
 import { testArches } from "./lib/env.js";
 import { isLoopback, listeners, Listener } from "./lib/procnet.js";
@@ -24,15 +24,24 @@ const CAMERA_PORTS = [554, 80];
  * weights come first) for quick local runs.
  */
 const CONSOLE_PAIRS = Number(process.env.QEMU_CONSOLE_PAIRS ?? 0) || creds.length;
+/** Fresh boots allowed when the emulated console goes silent (a wedged emulator, not a login). */
+const MAX_CONSOLE_RESTARTS = 2;
+/** What the control shell reports when the console goes silent: who waits where, UART counters. */
+const CONSOLE_DIAG = [
+  "for p in $(pidof getty login flussonic-agent init); do echo \"$p $(cat /proc/$p/comm) $(cat /proc/$p/wchan)\"; done",
+  "cat /proc/tty/driver/ttyAMA /proc/tty/driver/serial 2>/dev/null; cat /proc/loadavg",
+].join("; ");
 
 describe.each(testArches())("hardened camera %s", (arch) => {
   let guest: Guest | undefined;
+  let bootOpts: BootOptions | undefined;
   const fwd = new Map<number, number>(); // guest port -> host port
 
   beforeAll(async () => {
     for (const p of SCANNED) fwd.set(p, await freePort());
     const image = await buildImage(hardenedSpec(arch));
-    guest = await bootGuest({ image, hostfwd: [...fwd].map(([guestPort, host]) => ({ host, guest: guestPort })) });
+    bootOpts = { image, hostfwd: [...fwd].map(([guestPort, host]) => ({ host, guest: guestPort })) };
+    guest = await bootGuest(bootOpts);
     console.log(`[${arch}] hardened image ${image.hash} (build ${image.buildMs} ms), boot ${guest.bootMs} ms`);
     // The camera's services must be up before we judge what listens (rcS has run: bounded wait).
     for (let i = 0; i < 50; i++) {
@@ -81,18 +90,32 @@ describe.each(testArches())("hardened camera %s", (arch) => {
   it("Mirai's list gets no shell on the serial console", async () => {
     const list = creds.slice(0, CONSOLE_PAIRS);
     const t0 = Date.now();
-    const results: string[] = [];
+    const results: ConsoleResult[] = [];
     const slow: number[] = [];
-    for (const c of list) {
+    let restarts = 0;
+    for (let i = 0; i < list.length; ) {
       const t = Date.now();
-      results.push(await consoleLogin(guest!.console, c));
+      const r = await consoleLogin(guest!.console, list[i]);
+      if (r === "no-prompt" && restarts < MAX_CONSOLE_RESTARTS) {
+        // Seen only under heavy host load: the emulated console goes silent mid-sweep. Record
+        // what the guest looked like, boot it afresh and type the same pair again.
+        restarts++;
+        const ctl = await guest!.sh(CONSOLE_DIAG, 10_000).catch((e) => ({ out: `(control shell: ${e})`, code: -1 }));
+        console.log(`[${arch}] console: no login prompt for pair ${i} after ${Date.now() - t} ms; control shell says:\n${ctl.out}\nconsole tail: ${JSON.stringify(guest!.console.transcript.slice(-600))}\nrestart ${restarts} of ${MAX_CONSOLE_RESTARTS}`);
+        await guest!.stop();
+        guest = await bootGuest(bootOpts!);
+        continue;
+      }
+      results.push(r);
       if (Date.now() - t > 10_000) slow.push(Date.now() - t);
+      i++;
     }
     if (slow.length) console.log(`[${arch}] console: ${slow.length} slow tries: ${slow.join(" ")} ms`);
-    console.log(`[${arch}] console: ${list.length} pairs tried in ${Date.now() - t0} ms: ${[...new Set(results)]}`);
+    console.log(`[${arch}] console: ${results.length} pairs tried in ${Date.now() - t0} ms (${restarts} guest restarts): ${[...new Set(results)]}`);
     expect(results.filter((r) => r === "shell")).toEqual([]);
     // Every pair was really typed at a login prompt (a dead console would prove nothing).
     if (results.includes("no-prompt")) console.log(`[${arch}] console tail: ${JSON.stringify(guest!.console.transcript.slice(-1500))}`);
     expect(results.filter((r) => r === "no-prompt")).toEqual([]);
-  }, 600_000);
+    expect(results.length).toBe(list.length);
+  }, 900_000);
 });

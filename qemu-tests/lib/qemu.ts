@@ -99,6 +99,9 @@ export function qemuArgs(opts: BootOptions, dir: string): string[] {
   ];
 }
 
+/** A boot whose emulated machine printed nothing at all on its console (see bootGuest). */
+class SilentBoot extends Error {}
+
 export class Guest {
   console!: SerialLine;
   control!: SerialLine;
@@ -143,8 +146,11 @@ export class Guest {
       await this.waitControl(timeout);
       this.bootMs = Date.now() - t0;
     } catch (e) {
+      // Read the logs before stop() removes the guest's directory.
+      const consoleTail = this.consoleLog().slice(-3000);
+      const silent = !consoleTail.trim() && !this.exited; // wedged, not crashed or failing
       await this.stop();
-      throw new Error(`${this.opts.image.arch} boot failed: ${e}\n--- console ---\n${this.consoleLog().slice(-3000)}\n--- qemu ---\n${this.qemuOutput()}`);
+      throw new (silent ? SilentBoot : Error)(`${this.opts.image.arch} boot failed: ${e}\n--- console ---\n${consoleTail}\n--- qemu ---\n${this.qemuOutput()}`);
     }
     return this;
   }
@@ -279,6 +285,17 @@ export class Guest {
   }
 }
 
+/**
+ * Boot a guest. One retry when the first attempt printed nothing at all on the console: on a
+ * heavily loaded host the emulated raspi0 has been seen to wedge before the kernel's first line,
+ * which says nothing about the image (a guest that prints and then fails is not retried).
+ */
 export async function bootGuest(opts: BootOptions): Promise<Guest> {
-  return new Guest(opts).start();
+  try {
+    return await new Guest(opts).start();
+  } catch (e) {
+    if (!(e instanceof SilentBoot)) throw e;
+    console.log(`${opts.image.arch}: emulated machine printed nothing in ${opts.bootTimeoutMs ?? 120_000} ms; booting once more`);
+    return new Guest(opts).start();
+  }
 }
