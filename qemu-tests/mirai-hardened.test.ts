@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildImage } from "./lib/image.js";
 import { hardenedSpec } from "./lib/hardened.js";
-import { consoleLogin, ConsoleResult, miraiCredentials, pool } from "./lib/mirai.js";
+import { CONSOLE_DIAG, consoleLogin, ConsoleResult, miraiCredentials, pool } from "./lib/mirai.js";
 import { BootOptions, bootGuest, freePort, Guest } from "./lib/qemu.js";
 import { portOpen, telnetLogin } from "./lib/telnet.js";
 import { testArches } from "./lib/env.js";
@@ -26,11 +26,6 @@ const CAMERA_PORTS = [554, 80];
 const CONSOLE_PAIRS = Number(process.env.QEMU_CONSOLE_PAIRS ?? 0) || creds.length;
 /** Fresh boots allowed when the emulated console goes silent (a wedged emulator, not a login). */
 const MAX_CONSOLE_RESTARTS = 2;
-/** What the control shell reports when the console goes silent: who waits where, UART counters. */
-const CONSOLE_DIAG = [
-  "for p in $(pidof getty login flussonic-agent init); do echo \"$p $(cat /proc/$p/comm) $(cat /proc/$p/wchan)\"; done",
-  "cat /proc/tty/driver/ttyAMA /proc/tty/driver/serial 2>/dev/null; cat /proc/loadavg",
-].join("; ");
 
 describe.each(testArches())("hardened camera %s", (arch) => {
   let guest: Guest | undefined;

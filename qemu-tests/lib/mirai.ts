@@ -77,3 +77,9 @@ export async function consoleLogin(con: SerialLine, c: Credential, timeoutMs = 1
   con.write("exit\r");
   return s ? "shell" : "denied";
 }
+
+/** What the control shell reports when the console goes silent: who waits where, UART counters. */
+export const CONSOLE_DIAG = [
+  "for p in $(pidof getty login flussonic-agent init); do echo \"$p $(cat /proc/$p/comm) $(cat /proc/$p/wchan)\"; done",
+  "cat /proc/tty/driver/ttyAMA /proc/tty/driver/serial 2>/dev/null; cat /proc/loadavg",
+].join("; ");
