@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "native.h"
 
 #ifndef FLUSSONIC_VERSION
@@ -39,7 +40,6 @@
 #define N_ELEMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static uint8_t io_buf[IO_CHUNK];
-static int use_syslog;
 
 JSValue flussonic_throw_errno(JSContext *ctx, const char *what)
 {
@@ -178,36 +178,25 @@ static JSValue js_exit(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
 
 static JSValue js_open_syslog(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
-    static char ident[32];
     const char *s = JS_ToCString(ctx, argv[0]);
     if (!s)
         return JS_EXCEPTION;
-    snprintf(ident, sizeof(ident), "%s", s); /* openlog keeps the pointer */
+    flussonic_log_to_syslog(s);
     JS_FreeCString(ctx, s);
-    openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
-    use_syslog = 1;
     return JS_UNDEFINED;
 }
 
-/* log(priority 0..3 = debug/info/warn/error, line) */
+/* log(priority 0..3 = debug/info/warn/error, line): never blocks (log.c) */
 static JSValue js_log(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
-    static const int prio[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR };
-    static const char *name[] = { "debug", "info", "warn", "error" };
     int level = 1;
     const char *s;
 
     JS_ToInt32(ctx, &level, argv[0]);
-    if (level < 0 || level > 3)
-        level = 3;
     s = JS_ToCString(ctx, argv[1]);
     if (!s)
         return JS_EXCEPTION;
-    if (use_syslog) {
-        syslog(prio[level], "%s", s);
-    } else {
-        dprintf(2, "%s %s\n", name[level], s);
-    }
+    flussonic_log(level, s);
     JS_FreeCString(ctx, s);
     return JS_UNDEFINED;
 }

@@ -2,9 +2,9 @@
 // (CA, SPKI pins, names) against a Node TLS server on 127.0.0.1 with a CA made here, sockets,
 // random bytes, atomic writes, and the old-kernel launcher (seccomp: ENOSYS for post-3.10 calls).
 // Binaries come from `make test-native` (mk/native.mk).
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { constants as cryptoConstants, createHash, createPublicKey } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, constants as fsConstants, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer as createNetServer, connect as netConnect, type Server as NetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -261,6 +261,92 @@ describe.skipIf(!enabled).each(arches)("%s", (arch) => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/^error uncaught exception: boom in a timer/);
   });
+
+  it("a blocked stderr (a full pipe nobody reads) drops log lines, counted, instead of stopping the event loop", async () => {
+    // On a camera stderr is often the serial console: XOFF or a wedged UART must not freeze the relay.
+    const fifo = join(dir, `log-${arch}.fifo`);
+    execFileSync("mkfifo", [fifo]);
+    const rfd = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    const wfd = openSync(fifo, fsConstants.O_WRONLY);
+    const drain = () => {
+      const b = Buffer.alloc(1 << 16);
+      let text = "";
+      for (let i = 0; i < 1000; i++) {
+        let n = 0;
+        try {
+          n = readSync(rfd, b);
+        } catch {
+          break; // EAGAIN: drained
+        }
+        if (n <= 0) break;
+        text += b.toString("latin1", 0, n);
+      }
+      return text;
+    };
+    const child = spawn(qemu[0], [...qemu.slice(1), probe, "log-flood", "5000"], { stdio: ["ignore", "pipe", wfd], cwd: dir });
+    closeSync(wfd);
+    const kill = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    try {
+      let out = "";
+      let first = "";
+      child.stdout!.on("data", (d) => {
+        out += d;
+        if (out.includes("FLOODED") && !first) first = drain(); // the pipe was full: empty it now
+      });
+      const code = await new Promise<number | null>((r) => child.on("close", (c) => r(c)));
+      const rest = drain();
+      expect(out).toContain("FLOODED");
+      expect(out).toContain("OK logged 5001 lines");
+      expect(code).toBe(0);
+      expect(first).toMatch(/^info flood line 0 x+\n/);
+      expect(first.length).toBeLessThan(400_000); // not all 5000 lines got through a 64 KB pipe
+      const m = /warn (\d+) log lines dropped \(log output blocked\)\n(?:[^\n]*\n)?warn after the drain\n$/.exec(rest);
+      expect(m, JSON.stringify(rest.slice(-300))).not.toBeNull();
+      expect(Number(m![1])).toBeGreaterThan(0);
+    } finally {
+      clearTimeout(kill);
+      closeSync(rfd);
+    }
+  }, 60_000);
+
+  it("syslog: RFC 3164 lines to /dev/log; a syslogd that does not read costs dropped lines, counted, not a stopped event loop", async () => {
+    // /dev/log is the receiver's socket, bound into a private mount namespace's /dev (root only).
+    const sock = join(dir, `syslog-${arch}.sock`);
+    const recv = spawn("perl", [join(__dirname, "syslog-receiver.pl"), sock], { stdio: ["ignore", "pipe", "inherit"] });
+    const recvClosed = new Promise((r) => recv.on("close", r));
+    let got = "";
+    recv.stdout!.on("data", (d) => (got += d));
+    const nsDev = 'set -e; mount --make-rprivate /; d=$(mktemp -d); mount -t tmpfs tmpfs "$d"; ' +
+      'for n in null zero random urandom; do touch "$d/$n"; mount --bind "/dev/$n" "$d/$n"; done; ' +
+      'touch "$d/log"; mount --bind "$0" "$d/log"; mount --rbind "$d" /dev; exec "$@"';
+    const kill = setTimeout(() => recv.kill("SIGKILL"), 40_000);
+    try {
+      for (let i = 0; i < 100 && !got.includes("READY"); i++) await new Promise((r) => setTimeout(r, 50));
+      const child = spawn("unshare", ["-m", "sh", "-c", nsDev, sock, ...qemu, probe, "log-flood", "3000", "syslog"], { stdio: ["ignore", "pipe", "pipe"], cwd: dir });
+      const probeKill = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      let out = "";
+      child.stdout!.on("data", (d) => {
+        out += d;
+        if (out.includes("FLOODED")) recv.kill("SIGUSR1"); // start reading now
+      });
+      let err = "";
+      child.stderr!.on("data", (d) => (err += d));
+      const code = await new Promise<number | null>((r) => child.on("close", (c) => r(c)));
+      clearTimeout(probeKill);
+      await recvClosed;
+      expect(err).toBe(""); // nothing on stderr: it all went to syslog
+      expect(out).toContain("OK logged 3001 lines");
+      expect(code).toBe(0);
+      const lines = got.split("\n").filter((l) => l.startsWith("<"));
+      // daemon.info = 3*8+6 = <30>; the ident is the agent's, with the pid.
+      expect(lines[0]).toMatch(/^<30>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d flussonic-agent\[\d+\]: flood line 0 x+$/);
+      expect(lines.length).toBeLessThan(3001); // the queue was full: some were dropped
+      expect(lines.at(-1)).toMatch(/^<28>.*flussonic-agent\[\d+\]: \d+ log lines dropped \(syslog blocked\); after the drain$/);
+    } finally {
+      clearTimeout(kill);
+      recv.kill("SIGKILL");
+    }
+  }, 60_000);
 
   it("random bytes from /dev/urandom differ between runs", async () => {
     const a = await run(probe, ["random", "32"]);

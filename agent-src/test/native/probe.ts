@@ -8,6 +8,8 @@
  *   probe write PATH TEXT                            writeFileAtomic then readFile
  *   probe echo-server                                (TEST_SERVER build) echo on 127.0.0.1:0, prints port
  *   probe crash                                      a timer callback throws: must exit 1, logged
+ *   probe log-flood N [syslog]                       logs N lines at once (to stderr or syslog),
+ *                                                    prints "FLOODED", logs one more 2 s later
  */
 import { createQuickJsPlatform, exitNow, listenTcpForTests, programArgs, writeStdoutLine } from "../../src/platform/quickjs";
 import type { Socket } from "../../src/platform/platform";
@@ -71,6 +73,15 @@ if (cmd === "tls") {
 } else if (cmd === "crash") {
   p.setTimer(1, () => {
     throw new Error("boom in a timer");
+  });
+} else if (cmd === "log-flood") {
+  const n = Number(rest[0]);
+  if (rest[1] === "syslog") p.useSyslog();
+  for (let i = 0; i < n; i++) p.log("info", `flood line ${i} ${"x".repeat(60)}`);
+  writeStdoutLine("FLOODED");
+  p.setTimer(2000, () => {
+    p.log("warn", "after the drain");
+    done(true, `logged ${n + 1} lines`);
   });
 } else {
   done(false, `unknown command ${cmd}`);
