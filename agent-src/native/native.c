@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,6 +79,13 @@ uint8_t *flussonic_get_bytes(JSContext *ctx, JSValueConst val, JSValueConst off_
     }
     *plen = len;
     return p + off;
+}
+
+/* The (bytes, offset?, length?) arguments starting at argv[i], as write() and tlsWrite() take them. */
+uint8_t *flussonic_get_bytes_args(JSContext *ctx, int argc, JSValueConst *argv, int i, size_t *plen)
+{
+    return flussonic_get_bytes(ctx, argv[i], argc > i + 1 ? argv[i + 1] : JS_UNDEFINED,
+                               argc > i + 2 ? argv[i + 2] : JS_UNDEFINED, plen);
 }
 
 /* /dev/urandom, opened once: never blocks at boot and needs no getrandom(2) (Linux 3.17+). */
@@ -612,6 +620,16 @@ static JSValue js_read(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
     return flussonic_throw_errno(ctx, "read");
 }
 
+/* What send()/sendmsg() returned, as JS: bytes taken, 0 when the socket buffer is full. */
+static JSValue send_result(JSContext *ctx, ssize_t n)
+{
+    if (n >= 0)
+        return JS_NewInt32(ctx, (int)n);
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return JS_NewInt32(ctx, 0);
+    return flussonic_throw_errno(ctx, "write");
+}
+
 /* write(fd, bytes, offset?, length?): bytes taken (0 when the socket buffer is full). */
 static JSValue js_write(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
@@ -622,18 +640,40 @@ static JSValue js_write(JSContext *ctx, JSValueConst this_val, int argc, JSValue
 
     if (get_fd(ctx, &fd, argv[0]))
         return JS_EXCEPTION;
-    p = flussonic_get_bytes(ctx, argv[1], argc > 2 ? argv[2] : JS_UNDEFINED,
-                            argc > 3 ? argv[3] : JS_UNDEFINED, &len);
+    p = flussonic_get_bytes_args(ctx, argc, argv, 1, &len);
     if (!p)
         return JS_EXCEPTION;
     do
         n = send(fd, p, len, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
-    if (n >= 0)
-        return JS_NewInt32(ctx, (int)n);
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
-        return JS_NewInt32(ctx, 0);
-    return flussonic_throw_errno(ctx, "write");
+    return send_result(ctx, n);
+}
+
+/* writeTwo(fd, head, body): as write() of head followed by body, in one sendmsg (a frame header
+ * and its payload leave without being concatenated in JS). */
+static JSValue js_write_two(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    struct iovec iov[2];
+    struct msghdr mh;
+    size_t hl, bl;
+    ssize_t n;
+    int fd;
+
+    if (get_fd(ctx, &fd, argv[0]))
+        return JS_EXCEPTION;
+    iov[0].iov_base = flussonic_get_bytes(ctx, argv[1], JS_UNDEFINED, JS_UNDEFINED, &hl);
+    iov[1].iov_base = iov[0].iov_base ? flussonic_get_bytes(ctx, argv[2], JS_UNDEFINED, JS_UNDEFINED, &bl) : NULL;
+    if (!iov[1].iov_base)
+        return JS_EXCEPTION;
+    iov[0].iov_len = hl;
+    iov[1].iov_len = bl;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = iov;
+    mh.msg_iovlen = 2;
+    do
+        n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return send_result(ctx, n);
 }
 
 static JSValue js_shutdown_write(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
@@ -741,6 +781,7 @@ static const JSCFunctionListEntry native_funcs[] = {
     JS_CFUNC_DEF("setNoDelay", 2, js_set_nodelay),
     JS_CFUNC_DEF("read", 2, js_read),
     JS_CFUNC_DEF("write", 4, js_write),
+    JS_CFUNC_DEF("writeTwo", 3, js_write_two),
     JS_CFUNC_DEF("shutdownWrite", 1, js_shutdown_write),
     JS_CFUNC_DEF("close", 1, js_close),
 #ifdef FLUSSONIC_TEST_SERVER

@@ -17,6 +17,8 @@ JSValue flussonic_throw_errno(JSContext *ctx, const char *what);
 /* Bytes of an ArrayBuffer, a typed array or a DataView, with optional [offset, length). */
 uint8_t *flussonic_get_bytes(JSContext *ctx, JSValueConst val, JSValueConst off_val,
                              JSValueConst len_val, size_t *plen);
+/* The (bytes, offset?, length?) arguments starting at argv[i]. */
+uint8_t *flussonic_get_bytes_args(JSContext *ctx, int argc, JSValueConst *argv, int i, size_t *plen);
 int flussonic_urandom(void *buf, size_t len);
 
 #endif

@@ -410,8 +410,7 @@ static JSValue js_tls_write(JSContext *ctx, JSValueConst this_val, int argc, JSV
 
     if (!c)
         return JS_EXCEPTION;
-    p = flussonic_get_bytes(ctx, argv[1], argc > 2 ? argv[2] : JS_UNDEFINED,
-                            argc > 3 ? argv[3] : JS_UNDEFINED, &len);
+    p = flussonic_get_bytes_args(ctx, argc, argv, 1, &len);
     if (!p)
         return JS_EXCEPTION;
     if (len == 0)
@@ -422,6 +421,48 @@ static JSValue js_tls_write(JSContext *ctx, JSValueConst this_val, int argc, JSV
     if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
         return JS_NewInt32(ctx, 0);
     return throw_tls(ctx, c, "tls write", ret);
+}
+
+/* tlsWriteTwo(conn, head, body): as tlsWrite() of head followed by body, as many records as the
+ * socket takes now, without JS concatenating them (a frame header and its payload). Returns the
+ * bytes taken; the caller retries the rest with tlsWrite(), whose first record mbedTLS already
+ * holds when the socket was full (its length is min(rest, record size) either way). */
+static JSValue js_tls_write_two(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    static uint8_t gather[MBEDTLS_SSL_OUT_CONTENT_LEN];
+    TlsConn *c = get_conn(ctx, argv[0]);
+    const uint8_t *h, *b, *p;
+    size_t hl, bl, total, off = 0, n;
+    int ret;
+
+    if (!c)
+        return JS_EXCEPTION;
+    h = flussonic_get_bytes(ctx, argv[1], JS_UNDEFINED, JS_UNDEFINED, &hl);
+    b = h ? flussonic_get_bytes(ctx, argv[2], JS_UNDEFINED, JS_UNDEFINED, &bl) : NULL;
+    if (!b)
+        return JS_EXCEPTION;
+    total = hl + bl;
+    while (off < total) {
+        n = total - off;
+        if (off >= hl) {
+            p = b + (off - hl);
+        } else { /* this record starts in head: gather its first bytes (C copies are cheap) */
+            if (n > sizeof(gather))
+                n = sizeof(gather);
+            memcpy(gather, h + off, hl - off);
+            memcpy(gather + (hl - off), b, n - (hl - off));
+            p = gather;
+        }
+        ret = mbedtls_ssl_write(&c->ssl, p, n);
+        if (ret > 0) {
+            off += (size_t)ret;
+            continue;
+        }
+        if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+            break;
+        return throw_tls(ctx, c, "tls write", ret);
+    }
+    return JS_NewInt64(ctx, (int64_t)off);
 }
 
 /* tlsPending(conn): decrypted bytes already buffered (readable without a socket event). */
@@ -468,6 +509,7 @@ const JSCFunctionListEntry flussonic_tls_funcs[] = {
     JS_CFUNC_DEF("tlsHandshake", 1, js_tls_handshake),
     JS_CFUNC_DEF("tlsRead", 2, js_tls_read),
     JS_CFUNC_DEF("tlsWrite", 4, js_tls_write),
+    JS_CFUNC_DEF("tlsWriteTwo", 3, js_tls_write_two),
     JS_CFUNC_DEF("tlsPending", 1, js_tls_pending),
     JS_CFUNC_DEF("tlsCloseNotify", 1, js_tls_close_notify),
     JS_CFUNC_DEF("tlsInfo", 1, js_tls_info),

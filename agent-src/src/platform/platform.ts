@@ -16,6 +16,11 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 export interface Socket {
   /** Queue bytes for sending. Returns false when the OS/TLS buffer is full: wait for onDrain. */
   write(data: Uint8Array): boolean;
+  /**
+   * Optional: write(head ++ body) without the caller concatenating them (a frame header and its
+   * payload: one TLS record, no copy in JS). Keeps no reference to either after returning.
+   */
+  writeTwo?(head: Uint8Array, body: Uint8Array): boolean;
   /** Half-close: we send nothing more; reading continues until the peer ends. */
   end(): void;
   /** Tear the connection down now. onClose fires once, later. Idempotent. */

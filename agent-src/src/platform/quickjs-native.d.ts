@@ -29,6 +29,8 @@ declare module "flussonic:native" {
   export function read(fd: number, max?: number): ArrayBuffer | null | undefined;
   /** bytes taken; 0 when the socket buffer is full */
   export function write(fd: number, data: Bytes, offset?: number, length?: number): number;
+  /** write() of head followed by body, in one sendmsg */
+  export function writeTwo(fd: number, head: Bytes, body: Bytes): number;
   export function shutdownWrite(fd: number): void;
   export function close(fd: number): void;
 
@@ -37,6 +39,8 @@ declare module "flussonic:native" {
   export function tlsHandshake(c: TlsConn): 0 | 1 | 2;
   export function tlsRead(c: TlsConn, max?: number): ArrayBuffer | null | undefined;
   export function tlsWrite(c: TlsConn, data: Bytes, offset?: number, length?: number): number;
+  /** tlsWrite() of head followed by body, without concatenating them in JS; retry the rest with tlsWrite() */
+  export function tlsWriteTwo(c: TlsConn, head: Bytes, body: Bytes): number;
   export function tlsPending(c: TlsConn): number;
   export function tlsCloseNotify(c: TlsConn): void;
   export function tlsInfo(c: TlsConn): string;

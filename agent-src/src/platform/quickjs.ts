@@ -14,6 +14,8 @@ import type { ConnectCallback, LogLevel, Platform, Socket, TlsOptions } from "./
 const HIGH_WATER = 64 * 1024;
 /** Reads per readiness event, so one fast socket cannot starve the others. */
 const READS_PER_EVENT = 16;
+/** What one native read returns at most (IO_CHUNK in native.c). */
+const READ_MAX = 16384;
 const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 /**
@@ -53,6 +55,10 @@ function errText(e: unknown): string {
 interface Transport {
   read(): ArrayBuffer | null | undefined;
   write(data: Uint8Array): number;
+  /** write(head ++ body) without concatenating them here; bytes taken. */
+  writeTwo(head: Uint8Array, body: Uint8Array): number;
+  /** A read shorter than READ_MAX emptied the kernel buffer (plain TCP; TLS reads one record). */
+  readonly shortReadDrains: boolean;
   /** Bytes already decrypted and buffered: readable without a socket event. */
   pending(): number;
   shutdownWrite(): void;
@@ -63,6 +69,8 @@ function tcpTransport(fd: number): Transport {
   return {
     read: () => native.read(fd),
     write: (d) => native.write(fd, d),
+    writeTwo: (h, b) => native.writeTwo(fd, h, b),
+    shortReadDrains: true,
     pending: () => 0,
     shutdownWrite: () => native.shutdownWrite(fd),
     close: () => native.close(fd),
@@ -73,6 +81,8 @@ function tlsTransport(fd: number, conn: native.TlsConn): Transport {
   return {
     read: () => native.tlsRead(conn),
     write: (d) => native.tlsWrite(conn, d),
+    writeTwo: (h, b) => native.tlsWriteTwo(conn, h, b),
+    shortReadDrains: false,
     pending: () => native.tlsPending(conn),
     shutdownWrite: () => {
       native.tlsCloseNotify(conn);
@@ -134,10 +144,36 @@ class QjsSocket implements Socket {
       }
       if (off === data.length) return true;
       // Copy: the caller may reuse its buffer. TLS requires the retry with identical bytes.
-      data = data.slice(off);
-    } else {
-      data = data.slice();
+      return this.enqueue(data.slice(off));
     }
+    return this.enqueue(data.slice());
+  }
+
+  /** One frame (header + payload) on the byte path: one native call, no concatenation here. */
+  writeTwo(head: Uint8Array, body: Uint8Array): boolean {
+    if (this.closed || this.endRequested) return false;
+    let off = 0;
+    if (this.queue.length === 0) {
+      try {
+        off = this.t.writeTwo(head, body);
+      } catch (e) {
+        this.fail(errText(e));
+        return false;
+      }
+      if (off === head.length + body.length) return true;
+    }
+    // Blocked (rare): keep a copy of what is left; the retry goes through t.write like any queue.
+    const rest = new Uint8Array(head.length + body.length - off);
+    if (off < head.length) {
+      rest.set(head.subarray(off));
+      rest.set(body, head.length - off);
+    } else {
+      rest.set(body.subarray(off - head.length));
+    }
+    return this.enqueue(rest);
+  }
+
+  private enqueue(data: Uint8Array): boolean {
     this.queue.push(data);
     this.queued += data.length;
     this.watchWrite(true);
@@ -211,6 +247,8 @@ class QjsSocket implements Socket {
         return;
       }
       this.onData?.(new Uint8Array(r));
+      // Drained: the next readiness event says when there is more (saves a read per event).
+      if (this.t.shortReadDrains && r.byteLength < READ_MAX) return;
     }
     // Still more buffered inside TLS (no socket event will announce it) or in the kernel.
     if (!this.closed && !this.paused) this.scheduleRead();

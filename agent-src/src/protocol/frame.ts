@@ -72,13 +72,21 @@ export class ProtocolError extends Error {
 }
 
 export function encodeFrame(type: FrameType, stream: number, payload: Uint8Array = EMPTY): Uint8Array {
-  if (payload.length > MAX_PAYLOAD) throw new Error(`frame payload ${payload.length} > ${MAX_PAYLOAD}`);
   const out = new Uint8Array(HEADER_SIZE + payload.length);
+  writeHeader(out, type, stream, payload.length);
+  out.set(payload, HEADER_SIZE);
+  return out;
+}
+
+/** Writes the 12-byte header of a frame with `length` bytes of payload into out[0..12). */
+export function writeHeader(out: Uint8Array, type: FrameType, stream: number, length: number): Uint8Array {
+  if (length > MAX_PAYLOAD) throw new Error(`frame payload ${length} > ${MAX_PAYLOAD}`);
   out[0] = PROTOCOL_VERSION;
   out[1] = type;
+  out[2] = 0;
+  out[3] = 0;
   writeU32(out, 4, stream);
-  writeU32(out, 8, payload.length);
-  out.set(payload, HEADER_SIZE);
+  writeU32(out, 8, length);
   return out;
 }
 

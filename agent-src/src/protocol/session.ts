@@ -6,7 +6,8 @@
 import type { LogLevel, Socket } from "../platform/platform";
 import { encodeControl, decodeControl, type Open, type Reset } from "./control";
 import {
-  EMPTY, FrameDecoder, FrameType, ProtocolError, encodeFrame, frameTypeName, readU32, writeU32, type Frame,
+  EMPTY, FrameDecoder, FrameType, HEADER_SIZE, ProtocolError, encodeFrame, frameTypeName, readU32, writeHeader, writeU32,
+  type Frame,
 } from "./frame";
 import { Stream } from "./stream";
 
@@ -55,6 +56,8 @@ export class Session {
   bytesIn = 0;
   bytesOut = 0;
   private decoder = new FrameDecoder();
+  /** Header scratch for sockets with writeTwo (they keep no reference to it). */
+  private readonly head = new Uint8Array(HEADER_SIZE);
   private lastRecv: number;
   private tick: number;
   private closed = false;
@@ -150,9 +153,12 @@ export class Session {
   /** @internal */
   sendFrame(type: FrameType, stream: number, payload: Uint8Array = EMPTY): void {
     if (this.closed) return;
-    const f = encodeFrame(type, stream, payload);
-    this.bytesOut += f.length;
-    if (!this.sock.write(f)) this.linkBlocked = true;
+    this.bytesOut += HEADER_SIZE + payload.length;
+    // DATA is the byte path: where the socket can, header and payload leave without a copy in JS.
+    const ok = type === FrameType.DATA && this.sock.writeTwo
+      ? this.sock.writeTwo(writeHeader(this.head, type, stream, payload.length), payload)
+      : this.sock.write(encodeFrame(type, stream, payload));
+    if (!ok) this.linkBlocked = true;
   }
 
   /** @internal Link can take DATA now. */
