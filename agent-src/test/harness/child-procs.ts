@@ -225,15 +225,31 @@ function fmtExit(e: ProcExit): string {
   return e.signal ? `signal ${e.signal}` : `code ${e.code}`;
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it). Prefer port 0 where the
- * program can report its bound port, since another process may take this one before it is used. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago, for a child process to bind. Not bind(0):
+ * that hands out ephemeral ports (32768+), which any process's outgoing connection may take before
+ * the child binds (EADDRINUSE seen under load). Each vitest worker draws from its own slice of
+ * 20000-31999, so test files running in parallel never race each other; never twice per process.
+ */
+const PORT_BASE = 20000;
+const PORT_SLICE = 1500; // 8 slices below the ephemeral range
+const handedOut = new Set<number>();
+export async function freePort(): Promise<number> {
+  const worker = Number(process.env.VITEST_POOL_ID ?? 0);
+  const base = PORT_BASE + (worker % 8) * PORT_SLICE;
+  for (let i = 0; i < 200; i++) {
+    const port = base + Math.floor(Math.random() * PORT_SLICE);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`no free port in ${base}-${base + PORT_SLICE - 1}`);
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === "object" ? resolve(addr.port) : reject(new Error("no port"))));
-    });
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
   });
 }
