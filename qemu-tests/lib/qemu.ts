@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { execa, ResultPromise } from "execa";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, connect } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BOARDS } from "./boards.js";
@@ -47,26 +47,8 @@ process.once("exit", () => {
   for (const g of live) g.killNow();
 });
 
-/**
- * A free TCP port on 127.0.0.1, picked at random below the kernel's ephemeral range (32768+):
- * a port QEMU binds a moment later must not be taken meanwhile by some process's outgoing
- * connection, which on a busy CI machine happens with bind(0)-style ports.
- */
-const handedOut = new Set<number>();
-export async function freePort(): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    if (handedOut.has(port)) continue; // never twice in one process (several hostfwds per guest)
-    handedOut.add(port);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once("error", () => resolve(false));
-      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-  throw new Error("no free port in 20000-31999");
-}
+/** Ports for hostfwd and host services: the test harness's picker (below the ephemeral range, never twice). */
+export { freePort } from "../../agent-src/test/harness/child-procs.js";
 
 export function qemuArgs(opts: BootOptions, dir: string): string[] {
   const { image } = opts;

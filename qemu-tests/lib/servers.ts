@@ -7,18 +7,15 @@
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import type { Proc } from "../../agent-src/test/harness/child-procs.js";
-import { launchStreamer, serverPorts as pickServerPorts, type ServerPorts } from "../../agent-src/test/harness/streamer-launch.js";
+import { launchStreamer, serverPorts, type ServerPorts } from "../../agent-src/test/harness/streamer-launch.js";
 import { REPO } from "./paths.js";
 import type { QemuPki } from "./pki.js";
-import { freePort } from "./qemu.js";
 
 export const VIEWER = { name: "viewer", password: "qemu-viewer-secret" };
 const SECRET = "qemu-test-cluster-secret-0123456789-abcdefghijkl";
 export const STREAMER_CJS = join(REPO, "build/bundle/streamer.cjs");
 
-export type { ServerPorts };
-/** Ports from qemu.ts's freePort (below the ephemeral range, never twice), as for the guests' forwards. */
-export const serverPorts = (): Promise<ServerPorts> => pickServerPorts(freePort);
+export { serverPorts, type ServerPorts };
 
 export interface ServerOptions {
   roles: ("endpoint" | "streamer")[];

@@ -15,9 +15,9 @@ export interface ServerPorts {
   admin: number;
 }
 
-/** Ports for one streamer process, each from `pick` (default: an OS-chosen free port). */
-export async function serverPorts(pick: () => Promise<number> = freePort): Promise<ServerPorts> {
-  return { endpoint: await pick(), streamer: await pick(), rtsp: await pick(), http: await pick(), admin: await pick() };
+/** Ports for one streamer process. */
+export async function serverPorts(): Promise<ServerPorts> {
+  return { endpoint: await freePort(), streamer: await freePort(), rtsp: await freePort(), http: await freePort(), admin: await freePort() };
 }
 
 export interface StreamerLaunch {

@@ -65,7 +65,7 @@ export function makePki(): Pki {
 }
 
 export type { ServerPorts };
-export const ports = (): Promise<ServerPorts> => serverPorts();
+export const ports = serverPorts;
 
 export const VIEWER = { name: "viewer", password: "s3cret-viewer" };
 export const SECRET = "test-cluster-secret-0123456789-abcdefghijklmnop";
