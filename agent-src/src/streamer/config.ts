@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ConfigError, formatHostPort, parseHostPort, type HostPort } from "../agent/config";
 import type { LogLevel } from "../platform/platform";
+import { DEFAULT_LIMITS, LIMIT_KEYS, type Limits } from "./limits";
 
 export { ConfigError };
 
@@ -33,6 +34,8 @@ export interface StreamerConfig {
   stateDir: string;
   logLevel: LogLevel;
   keepalive: { pingIntervalMs: number; idleTimeoutMs: number };
+  /** Limits and timeouts of every listener (limits.ts; docs/server.md has the table). */
+  limits: Limits;
   admin: HostPort | null;
   endpoint: null | {
     listen: HostPort;
@@ -54,7 +57,7 @@ export interface StreamerConfig {
   };
 }
 
-const TOP = new Set(["tls", "cluster_secret_file", "state_dir", "log_level", "keepalive", "admin_listen", "endpoint", "streamer"]);
+const TOP = new Set(["tls", "cluster_secret_file", "state_dir", "log_level", "keepalive", "limits", "admin_listen", "endpoint", "streamer"]);
 
 export function loadStreamerConfig(path: string): StreamerConfig {
   let text: string;
@@ -152,11 +155,23 @@ export function parseStreamerConfig(text: string, baseDir: string): StreamerConf
     stateDir: file(c.state_dir ?? ".", "state_dir"),
     logLevel: level,
     keepalive,
+    limits: limits(c.limits),
     // Admin API and metrics stay on loopback unless the operator says otherwise.
     admin: c.admin_listen === null ? null : parseHostPort(c.admin_listen ?? "127.0.0.1:8081", "admin_listen"),
     endpoint,
     streamer,
   };
+}
+
+function limits(v: unknown): Limits {
+  const l = v === undefined ? {} : obj(v, "limits");
+  const out: Limits = { ...DEFAULT_LIMITS };
+  for (const [k, val] of Object.entries(l)) {
+    const spec = LIMIT_KEYS[k];
+    if (!spec) throw new ConfigError(`limits.${k}`, "unknown field");
+    out[spec[0]] = int(val, `limits.${k}`, spec[1], spec[2]);
+  }
+  return out;
 }
 
 function admission(v: unknown, field: string): Admission {

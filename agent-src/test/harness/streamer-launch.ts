@@ -33,6 +33,8 @@ export interface StreamerLaunch {
   dir?: string;
   admission?: { rate: number; burst: number; retry_ms: number };
   keepalive?: { ping_interval_ms: number; idle_timeout_ms: number };
+  /** The config's "limits" section (snake_case keys, see streamer/limits.ts). */
+  limits?: Record<string, number>;
   secret: string;
   viewers: { name: string; password: string }[];
   logLevel: "debug" | "info";
@@ -56,6 +58,7 @@ function streamerConfig(o: StreamerLaunch): Record<string, unknown> {
     admin_listen: `127.0.0.1:${p.admin}`,
   };
   if (o.keepalive) cfg.keepalive = o.keepalive;
+  if (o.limits) cfg.limits = o.limits;
   const admission = o.admission ? { admission: o.admission } : {};
   if (o.roles.includes("endpoint")) {
     cfg.endpoint = {

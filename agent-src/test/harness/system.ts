@@ -92,6 +92,8 @@ export interface StreamerOptions {
   dir?: string;
   admission?: { rate: number; burst: number; retry_ms: number };
   keepalive?: { ping_interval_ms: number; idle_timeout_ms: number };
+  /** The config's "limits" section (snake_case keys, see streamer/limits.ts). */
+  limits?: Record<string, number>;
   name?: string;
 }
 
