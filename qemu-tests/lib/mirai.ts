@@ -1,7 +1,7 @@
 /** Mirai's default-credential list and the two ways we try it: telnet and the serial console. */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { SHARED } from "./paths.js";
+import { REPO } from "./paths.js";
 import type { SerialLine } from "./serial.js";
 
 export interface Credential {
@@ -9,7 +9,9 @@ export interface Credential {
   pass: string;
 }
 
-export const MIRAI_TSV = join(SHARED, "testdata/mirai-credentials.tsv");
+/** The list the package ships (the same 61 pairs as the team's shared test data), so a clone
+ * without ../shared tests the same passwords the hardening refuses. */
+export const MIRAI_TSV = join(REPO, "package/flussonic-agent/default-credentials.tsv");
 
 /** Distinct pairs from the TSV (user<TAB>password<TAB>weight; empty password allowed). */
 export function miraiCredentials(path = MIRAI_TSV): Credential[] {
