@@ -207,6 +207,8 @@ export class Session {
   finish(reason: string): void {
     if (this.closed) return;
     this.sock.onData = null;
+    // Nothing more is read: a flooding peer must not keep us decrypting until the grace ends.
+    this.sock.pause();
     this.sock.end();
     this.clock.setTimer(FAIL_GRACE_MS, () => this.sock.destroy());
     this.shutDown(reason);
