@@ -69,8 +69,9 @@ export function startLinkServer(o: LinkServerOptions, h: RoleHandlers, listen: {
     // The client's cipher order wins: cameras without AES instructions list ChaCha20-Poly1305
     // first (5x faster than AES-GCM on ARM926).
     honorCipherOrder: false,
-    // Node only reports a handshake timeout (tlsClientError); the timer below closes the socket.
-    handshakeTimeout: limits.handshakeTimeoutMs,
+    // Node only reports its handshake timeout (tlsClientError); the deadline below, set at TCP
+    // accept, is the one that closes and counts. Node's is a backstop just behind it.
+    handshakeTimeout: limits.handshakeTimeoutMs + 1000,
   }, (sock) => {
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
     const pre = pending.get(remote);
