@@ -14,7 +14,11 @@
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 export interface Socket {
-  /** Queue bytes for sending. Returns false when the OS/TLS buffer is full: wait for onDrain. */
+  /**
+   * Queue bytes for sending. Returns false when the OS/TLS buffer is full: wait for onDrain.
+   * A caller that keeps writing regardless may have the socket closed with an error (the
+   * QuickJS platform: past 512 KiB queued) rather than grow memory without bound.
+   */
   write(data: Uint8Array): boolean;
   /**
    * Optional: write(head ++ body) without the caller concatenating them (a frame header and its

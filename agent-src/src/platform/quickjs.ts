@@ -12,6 +12,12 @@ import type { ConnectCallback, LogLevel, Platform, Socket, TlsOptions } from "./
 
 /** write() returns false once this much is queued; onDrain fires when the queue is empty again. */
 const HIGH_WATER = 64 * 1024;
+/**
+ * Hard cap on one socket's queue (a 32 MB camera): a caller that keeps writing past write()=false
+ * gets the socket closed instead of the heap growing. Above the Session's own bound
+ * (HIGH_WATER + maxWriteBuffer 256 KiB + one frame), so on a link that one acts first.
+ */
+const MAX_QUEUED = 512 * 1024;
 /** Reads per readiness event, so one fast socket cannot starve the others. */
 const READS_PER_EVENT = 16;
 /** What one native read returns at most (IO_CHUNK in native.c). */
@@ -174,6 +180,10 @@ class QjsSocket implements Socket {
   }
 
   private enqueue(data: Uint8Array): boolean {
+    if (this.queued + data.length > MAX_QUEUED) {
+      this.fail(`write queue over ${MAX_QUEUED} bytes: peer not reading`);
+      return false;
+    }
     this.queue.push(data);
     this.queued += data.length;
     this.watchWrite(true);

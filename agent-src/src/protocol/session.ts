@@ -28,6 +28,18 @@ export interface SessionOptions {
   maxStreams: number;
   /** Only the server opens streams; an agent never pushes media unasked. */
   peerMayOpen: boolean;
+  /**
+   * Bytes the link may queue past the socket's own buffer (written while the socket reports
+   * full) before the peer is taken to be not reading and the link is cut off. Counts every
+   * frame, control replies included.
+   */
+  maxWriteBuffer: number;
+  /** PONGs sent per second at most (bucket of as many); PINGs over it are dropped and counted. */
+  pongsPerSecond: number;
+  /** A peer sending more PINGs than this within one second is flooding: the link is closed. */
+  pingFloodPerSecond: number;
+  /** Answer PINGs from the start; a server turns this on only once the peer has authenticated. */
+  answerPings: boolean;
 }
 
 /** Defaults: a dead link is noticed within idleTimeout + one tick = 40 s (≤ 45 s). */
@@ -37,6 +49,12 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   initialWindow: 256 * 1024,
   maxStreams: 32,
   peerMayOpen: false,
+  // The agent's figure (a 32 MB camera); the server passes limits.link_write_buffer_bytes.
+  maxWriteBuffer: 256 * 1024,
+  // A legitimate peer pings once per ping interval (config minimum 50 ms = 20/s).
+  pongsPerSecond: 20,
+  pingFloodPerSecond: 200,
+  answerPings: true,
 };
 
 /** After a fatal ERROR, how long the peer gets to read it before the socket is destroyed. */
@@ -62,7 +80,23 @@ export class Session {
   private tick: number;
   private closed = false;
   private linkBlocked = false;
+  /** When the socket last reported full, and what was written since (both reset on drain). */
+  private blockedSince = 0;
+  private blockedBytes = 0;
   private nextStreamId = 1;
+  /** PINGs not answered: over the rate, while the link was blocked, or before answerPings. */
+  pingsDropped = 0;
+  private answerPings: boolean;
+  /** The latest PING we could not answer yet; answered once the link drains (at most one). */
+  private pendingPong: Uint8Array | null = null;
+  private pongTokens: number;
+  private pongRefill: number;
+  private pingWindowStart = 0;
+  private pingsInWindow = 0;
+  /** Our PING awaiting its PONG: the peer proves it reads by echoing it. */
+  private pingOut: Uint8Array | null = null;
+  private pingSentAt = 0;
+  private pingSeq = 0;
 
   constructor(
     private readonly sock: Socket,
@@ -72,26 +106,45 @@ export class Session {
     private readonly log: (level: LogLevel, msg: string) => void = () => {},
   ) {
     this.lastRecv = clock.now();
+    this.answerPings = opts.answerPings;
+    this.pongTokens = opts.pongsPerSecond;
+    this.pongRefill = this.lastRecv;
     sock.onData = (d) => this.onData(d);
     sock.onEnd = () => this.close("peer closed the link");
     sock.onClose = (err) => this.close(err ? `link error: ${err}` : "link closed");
     sock.onDrain = () => {
       this.linkBlocked = false;
+      this.blockedBytes = 0;
+      this.sendPendingPong();
       this.flushStreams();
     };
     const tickMs = Math.max(10, Math.min(opts.pingIntervalMs, Math.floor(opts.idleTimeoutMs / 7)));
     let sincePing = 0;
     const onTick = () => {
       if (this.closed) return;
-      if (this.clock.now() - this.lastRecv > this.opts.idleTimeoutMs) {
-        this.close(`keepalive timeout: nothing received for ${this.opts.idleTimeoutMs} ms`);
+      const now = this.clock.now();
+      const idle = this.opts.idleTimeoutMs;
+      if (now - this.lastRecv > idle) {
+        this.close(`keepalive timeout: nothing received for ${idle} ms`);
+        return;
+      }
+      // A peer that keeps sending but never reads: receiving alone does not prove it is alive.
+      if (this.pingOut && now - this.pingSentAt > idle) {
+        this.close(`keepalive timeout: PING not answered for ${idle} ms (peer not reading)`);
+        return;
+      }
+      if (this.linkBlocked && now - this.blockedSince > idle) {
+        this.close(`write stall: peer has not read for ${idle} ms`);
         return;
       }
       sincePing += tickMs;
-      if (sincePing >= this.opts.pingIntervalMs) {
+      if (sincePing >= this.opts.pingIntervalMs && !this.pingOut) {
         sincePing = 0;
         const p = new Uint8Array(8);
-        writeU32(p, 4, this.clock.now() >>> 0);
+        writeU32(p, 0, ++this.pingSeq);
+        writeU32(p, 4, now >>> 0);
+        this.pingOut = p;
+        this.pingSentAt = now;
         this.sendFrame(FrameType.PING, 0, p);
       }
       this.tick = this.clock.setTimer(tickMs, onTick);
@@ -119,6 +172,16 @@ export class Session {
     return s;
   }
 
+  /**
+   * Server side: the peer has authenticated, PINGs are answered from now on (the latest one that
+   * arrived before is answered now). Before that nothing but the handshake gets a reply.
+   */
+  startAnsweringPings(): void {
+    if (this.answerPings) return;
+    this.answerPings = true;
+    this.sendPendingPong();
+  }
+
   /** Tear the link down; every stream is reset locally. Idempotent. */
   close(reason: string): void {
     if (this.closed) return;
@@ -134,10 +197,21 @@ export class Session {
     if (this.closed) return;
     this.log("warn", `link error ${code}: ${message}`);
     this.sendControl(FrameType.ERROR, { code, message });
+    this.finish(`${code}: ${message}`);
+  }
+
+  /**
+   * Close after what was sent (e.g. RETRY_AFTER) has been flushed: half-close now, destroy after
+   * the grace period in case the peer never closes its side.
+   */
+  finish(reason: string): void {
+    if (this.closed) return;
     this.sock.onData = null;
+    // Nothing more is read: a flooding peer must not keep us decrypting until the grace ends.
+    this.sock.pause();
     this.sock.end();
     this.clock.setTimer(FAIL_GRACE_MS, () => this.sock.destroy());
-    this.shutDown(`${code}: ${message}`);
+    this.shutDown(reason);
   }
 
   private shutDown(reason: string): void {
@@ -153,12 +227,24 @@ export class Session {
   /** @internal */
   sendFrame(type: FrameType, stream: number, payload: Uint8Array = EMPTY): void {
     if (this.closed) return;
-    this.bytesOut += HEADER_SIZE + payload.length;
+    const size = HEADER_SIZE + payload.length;
+    if (this.linkBlocked) {
+      // Everything written while the socket is full is memory the peer makes us hold.
+      this.blockedBytes += size;
+      if (this.blockedBytes > this.opts.maxWriteBuffer) {
+        this.close(`write buffer over ${this.opts.maxWriteBuffer} bytes: peer not reading`);
+        return;
+      }
+    }
+    this.bytesOut += size;
     // DATA is the byte path: where the socket can, header and payload leave without a copy in JS.
     const ok = type === FrameType.DATA && this.sock.writeTwo
       ? this.sock.writeTwo(writeHeader(this.head, type, stream, payload.length), payload)
       : this.sock.write(encodeFrame(type, stream, payload));
-    if (!ok) this.linkBlocked = true;
+    if (!ok && !this.linkBlocked) {
+      this.linkBlocked = true;
+      this.blockedSince = this.clock.now();
+    }
   }
 
   /** @internal Link can take DATA now. */
@@ -169,6 +255,49 @@ export class Session {
   /** @internal */
   streamGone(id: number): void {
     this.streams.delete(id);
+  }
+
+  private sendPendingPong(): void {
+    const p = this.pendingPong;
+    if (!p || !this.answerPings || this.linkBlocked || this.closed) return;
+    this.pendingPong = null;
+    this.sendFrame(FrameType.PONG, 0, p);
+  }
+
+  /**
+   * PING costs the peer 20 bytes; the answer must not cost us more than that in memory or CPU:
+   * rate-limited, never queued behind a full link (one pending at most), and a flood ends the link.
+   */
+  private onPing(payload: Uint8Array): void {
+    const now = this.clock.now();
+    if (now - this.pingWindowStart >= 1000) {
+      this.pingWindowStart = now;
+      this.pingsInWindow = 0;
+    }
+    if (++this.pingsInWindow > this.opts.pingFloodPerSecond) {
+      throw new ProtocolError("flood", `more than ${this.opts.pingFloodPerSecond} PINGs in one second`);
+    }
+    const rate = this.opts.pongsPerSecond;
+    this.pongTokens = Math.min(rate, this.pongTokens + ((now - this.pongRefill) / 1000) * rate);
+    this.pongRefill = now;
+    if (!this.answerPings || this.linkBlocked) {
+      if (this.pendingPong) this.pingsDropped++;
+      this.pendingPong = payload;
+      return;
+    }
+    if (this.pongTokens < 1) {
+      this.pingsDropped++;
+      return;
+    }
+    this.pongTokens -= 1;
+    this.sendFrame(FrameType.PONG, 0, payload);
+  }
+
+  private onPong(payload: Uint8Array): void {
+    const out = this.pingOut;
+    if (!out || payload.length !== 8) return;
+    for (let i = 0; i < 8; i++) if (payload[i] !== out[i]) return;
+    this.pingOut = null;
   }
 
   private flushStreams(): void {
@@ -202,10 +331,9 @@ export class Session {
     switch (f.type) {
       case FrameType.PING:
         if (f.payload.length !== 8) throw new ProtocolError("payload", "PING payload must be 8 bytes");
-        this.sendFrame(FrameType.PONG, 0, f.payload);
-        return;
+        return this.onPing(f.payload);
       case FrameType.PONG:
-        return;
+        return this.onPong(f.payload);
       case FrameType.OPEN:
         return this.onPeerOpen(f.stream, decodeControl<Open>(f.type, f.payload));
       case FrameType.DATA:

@@ -1,13 +1,14 @@
 /**
- * TLS listener for agent links, shared by both roles: admission control, then the handshake
- * HELLO → CHALLENGE → AUTH (or ACTIVATE, endpoint only). What happens after authentication is
+ * TLS listener for agent links, shared by both roles: limits on connections not yet
+ * authenticated, the handshake HELLO → CHALLENGE → AUTH (or ACTIVATE, endpoint only) within one
+ * deadline from TCP accept, then admission control. What happens after authentication is
  * the role's business (endpoint.ts redirects, streamer.ts keeps the link for viewers).
  */
 
+import type * as net from "node:net";
 import * as tls from "node:tls";
 import { decodeControl } from "../protocol/control";
 import type { Activate, Auth, Hello } from "../protocol/control";
-import { encodeControlFrame } from "./frames";
 import { FrameType, PROTOCOL_VERSION, frameTypeName } from "../protocol/frame";
 import { DEFAULT_SESSION_OPTIONS, Session } from "../protocol/session";
 import { NodeSocket } from "../platform/node";
@@ -18,8 +19,7 @@ import { newNonce, verifyAuth } from "./keys";
 import type { Metrics } from "./metrics";
 import { nodeClock } from "./clock";
 import { listenOn } from "./listen";
-
-const HANDSHAKE_TIMEOUT_MS = 10_000;
+import { ConnectionGuard } from "./limits";
 
 export type Role = "endpoint" | "streamer";
 
@@ -48,46 +48,110 @@ export interface LinkServerOptions {
 }
 
 export function startLinkServer(o: LinkServerOptions, h: RoleHandlers, listen: { host: string; port: number }): Promise<tls.Server> {
-  const bucket = new TokenBucket(o.admission.rate, o.admission.burst);
+  const limits = o.cfg.limits;
+  // Tokens are taken only once a peer has proved a key (AUTH) or holds a one-time token
+  // (ACTIVATE): a flood that cannot authenticate never drains them, and bogus activations only
+  // delay other activations, never an activated agent's reconnect.
+  const authBucket = new TokenBucket(o.admission.rate, o.admission.burst);
+  const activateBucket = new TokenBucket(o.admission.rate, o.admission.burst);
   const m = (name: string) => `flussonic_${o.role}_${name}`;
   o.metrics.counter(m("links_total"), `agent links accepted by the ${o.role}`);
-  o.metrics.counter(m("admission_rejects_total"), "links told RETRY_AFTER by admission control");
+  o.metrics.counter(m("admission_rejects_total"), "authenticated links told RETRY_AFTER by admission control");
   o.metrics.counter(m("auth_failures_total"), "failed agent authentications");
   o.metrics.counter(m("protocol_errors_total"), "links closed for protocol violations");
+  o.metrics.counter(m("links_cut_off_total"), "links closed for not reading (write buffer, write stall, unanswered PING) or flooding");
+  // Connections not yet authenticated: per address and in all (flussonic_<role>_handshake_*).
+  const guard = new ConnectionGuard(`${o.role}_handshake`, limits.agentPendingTotal, limits.agentPendingPerIp, o.metrics);
+  const pending = new Map<string, Pending>();
 
   const server = tls.createServer({
     cert: o.cfg.certPem, key: o.cfg.keyPem, minVersion: "TLSv1.2",
     // The client's cipher order wins: cameras without AES instructions list ChaCha20-Poly1305
     // first (5x faster than AES-GCM on ARM926).
     honorCipherOrder: false,
+    // Node only reports its handshake timeout (tlsClientError); the deadline below, set at TCP
+    // accept, is the one that closes and counts. Node's is a backstop just behind it.
+    handshakeTimeout: limits.handshakeTimeoutMs + 1000,
   }, (sock) => {
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
-    sock.setNoDelay(true);
-    sock.on("error", () => {}); // reported through the Session's close reason
-    if (!bucket.take()) {
-      o.metrics.inc(m("admission_rejects_total"));
-      sock.end(encodeControlFrame(FrameType.RETRY_AFTER, { ms: jittered(o.admission.retryMs), reason: "busy" }));
-      setTimeout(() => sock.destroy(), 1000).unref();
+    const pre = pending.get(remote);
+    if (!pre) {
+      sock.destroy(); // timed out or refused at accept, in the same turn
       return;
     }
+    sock.setNoDelay(true);
+    sock.on("error", () => {}); // reported through the Session's close reason
     o.metrics.inc(m("links_total"));
-    handshake(o, h, sock, remote);
+    handshake(o, h, sock, remote, pre, { auth: authBucket, activate: activateBucket });
   });
-  server.on("tlsClientError", (e) => o.log("debug", `TLS handshake failed: ${e.message}`));
+  // Net level, before TLS: one deadline from TCP accept until authenticated, and the limits on
+  // connections that have not authenticated yet (a raw socket that never sends a ClientHello
+  // holds a slot too).
+  server.prependListener("connection", (raw: net.Socket) => {
+    const release = guard.admit(raw);
+    if (!release) {
+      raw.destroy();
+      return;
+    }
+    const remote = `${raw.remoteAddress}:${raw.remotePort}`;
+    const pre: Pending = {
+      timer: setTimeout(() => {
+        guard.timedOut();
+        o.log("debug", `${remote}: not authenticated within ${limits.handshakeTimeoutMs} ms, closed`);
+        // Over TLS the peer hears why (ERROR, then a short grace); below TLS it is just closed.
+        if (pre.session) pre.session.fail("timeout", "handshake not completed in time");
+        else raw.destroy();
+      }, limits.handshakeTimeoutMs),
+      session: null,
+      done: () => {
+        clearTimeout(pre.timer);
+        release();
+        if (pending.get(remote) === pre) pending.delete(remote);
+      },
+    };
+    pending.set(remote, pre);
+    raw.once("close", pre.done);
+  });
+  server.on("tlsClientError", (e, sock) => {
+    o.log("debug", `TLS handshake failed: ${e.message}`);
+    sock.destroy();
+  });
   return listenOn(server, listen);
 }
 
-function handshake(o: LinkServerOptions, h: RoleHandlers, sock: tls.TLSSocket, remote: string): void {
+/** A connection from TCP accept until it has authenticated (or gone). */
+interface Pending {
+  timer: ReturnType<typeof setTimeout>;
+  session: Session | null;
+  /** Authenticated or gone: stop the deadline, free the slot. Idempotent. */
+  done: () => void;
+}
+
+function handshake(
+  o: LinkServerOptions, h: RoleHandlers, sock: tls.TLSSocket, remote: string, pre: Pending,
+  buckets: { auth: TokenBucket; activate: TokenBucket },
+): void {
   let hello: Hello | null = null;
   let nonce: string | null = null;
   let answered = false;
   let link: AgentLink | null = null;
-  const timer = setTimeout(() => s.fail("timeout", "handshake not completed in time"), HANDSHAKE_TIMEOUT_MS);
+  const m = (name: string) => `flussonic_${o.role}_${name}`;
+  /** Admission control, once the peer has proved something: RETRY_AFTER (±50 % jitter) and close. */
+  const admit = (bucket: TokenBucket): boolean => {
+    if (bucket.take()) return true;
+    o.metrics.inc(m("admission_rejects_total"));
+    s.sendControl(FrameType.RETRY_AFTER, { ms: jittered(o.admission.retryMs), reason: "busy" });
+    s.finish("admission: told to retry later");
+    return false;
+  };
   const s: Session = new Session(new NodeSocket(sock), nodeClock, {
     ...DEFAULT_SESSION_OPTIONS,
     pingIntervalMs: o.cfg.keepalive.pingIntervalMs,
     idleTimeoutMs: o.cfg.keepalive.idleTimeoutMs,
     peerMayOpen: false,
+    maxWriteBuffer: o.cfg.limits.linkWriteBufferBytes,
+    // Nothing but the handshake is answered before AUTH.
+    answerPings: false,
   }, {
     onControl: (type, payload) => {
       if (type === FrameType.HELLO && !hello) {
@@ -102,30 +166,36 @@ function handshake(o: LinkServerOptions, h: RoleHandlers, sock: tls.TLSSocket, r
         const a = decodeControl<Auth>(type, payload);
         const claimed = hello.device_id ?? a.device_id;
         if (claimed !== a.device_id || !verifyAuth(o.cfg.clusterSecret, a.device_id, nonce, a.cnonce, o.role, a.mac)) {
-          o.metrics.inc(`flussonic_${o.role}_auth_failures_total`);
+          o.metrics.inc(m("auth_failures_total"));
           o.log("warn", `authentication failed for "${a.device_id.slice(0, 64)}" from ${remote}`);
           return s.fail("auth", "authentication failed");
         }
-        clearTimeout(timer);
+        pre.done();
+        if (!admit(buckets.auth)) return;
         link = { session: s, hello, deviceId: a.device_id, remote, onClose: null };
+        s.startAnsweringPings();
         o.log("debug", `${a.device_id} authenticated from ${remote}, cipher ${sock.getCipher()?.name ?? "?"}`);
         return h.authenticated(link);
       }
       if (type === FrameType.ACTIVATE && hello && nonce && !answered && h.activate) {
         answered = true;
-        clearTimeout(timer);
+        pre.done();
+        if (!admit(buckets.activate)) return;
         return h.activate(s, hello, decodeControl<Activate>(type, payload).token, remote);
       }
       return s.fail("unexpected", `${frameTypeName(type)} not expected now`);
     },
     onClose: (reason) => {
-      clearTimeout(timer);
+      pre.done();
       if (/^(version|type|flags|size|stream|payload|flow|forbidden|unexpected|internal)/.test(reason)) {
-        o.metrics.inc(`flussonic_${o.role}_protocol_errors_total`);
+        o.metrics.inc(m("protocol_errors_total"));
+      }
+      if (/^(flood|write buffer|write stall|keepalive timeout: PING not answered)/.test(reason)) {
+        o.metrics.inc(m("links_cut_off_total"));
       }
       o.log("debug", `link from ${remote} closed: ${reason}`);
       link?.onClose?.(reason);
     },
   }, o.log);
+  pre.session = s;
 }
-

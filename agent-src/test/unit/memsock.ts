@@ -14,13 +14,25 @@ export class MemSocket implements Socket {
   /** When set, the peer stops receiving (a blackholed link). */
   blackholed = false;
   destroyed = false;
+  /**
+   * Bytes the peer may leave unread before write() reports full (a socket buffer); onDrain fires
+   * when the peer has read everything. Default: never full.
+   */
+  highWater = Infinity;
+  private needDrain = false;
   private paused = false;
   private inbox: Uint8Array[] = [];
+  /** Bytes delivered to this socket that its reader has not taken (it is paused). */
+  unread = 0;
 
   write(d: Uint8Array): boolean {
     if (this.destroyed) return false;
     this.written += d.length;
     if (!this.blackholed) this.peer.deliver(d.slice());
+    if (this.peer.unread >= this.highWater) {
+      this.needDrain = true;
+      return false;
+    }
     return true;
   }
   end(): void {
@@ -44,12 +56,19 @@ export class MemSocket implements Socket {
   }
   private deliver(d: Uint8Array): void {
     this.inbox.push(d);
+    this.unread += d.length;
     setImmediate(() => this.flushInbox());
   }
   private flushInbox(): void {
     while (!this.paused && !this.destroyed && this.inbox.length) {
       const d = this.inbox.shift()!; // not inside `onData?.(…)`: that would skip the shift when unset
+      this.unread -= d.length;
       this.onData?.(d);
+    }
+    const w = this.peer;
+    if (this.unread === 0 && w.needDrain && !w.destroyed) {
+      w.needDrain = false;
+      setImmediate(() => w.onDrain?.());
     }
   }
 }
