@@ -111,6 +111,9 @@ export async function startBenchStreamer(o: StreamerOpts): Promise<BenchStreamer
   const cfg = {
     tls: { cert_file: o.pki.certFile, key_file: o.pki.keyFile },
     cluster_secret_file: "secret", state_dir: "state", log_level: "info",
+    // Every simulated camera and viewer comes from 127.0.0.1 and one viewer account: the
+    // per-address and per-viewer shares meant for the Internet would refuse the simulated fleet.
+    limits: { agent_pending_per_ip: 1_000_000, viewer_connections_per_ip: 1_000_000, viewer_streams_per_device: 1024 },
     admin_listen: `127.0.0.1:${p.admin}`,
     endpoint: { listen: `127.0.0.1:${p.endpoint}`, tokens_file: "tokens", streamers: [`127.0.0.1:${p.streamer}`], ...admission },
     streamer: {
