@@ -51,7 +51,7 @@ export function startRtspGateway(
 
 class ViewerConnection {
   private parser = new RtspParser();
-  private camParser = new RtspParser();
+  private camParser = new RtspParser("camera");
   private deviceId: string | null = null;
   private gwBase = "";
   private camBase = "";
