@@ -5,6 +5,7 @@
 
 import type { Stream } from "../protocol/stream";
 import type { AgentLink } from "./link-server";
+import { DEFAULT_LIMITS } from "./limits";
 
 export interface DeviceEntry {
   id: string;
@@ -15,9 +16,15 @@ export interface DeviceEntry {
 }
 
 export class DeviceOfflineError extends Error {}
+/** The viewer already holds its share of the device's streams. */
+export class ViewerLimitError extends Error {}
 
 export class Registry {
   readonly devices = new Map<string, DeviceEntry>();
+  /** Streams one viewer may hold on one device: a link carries few streams, and one viewer must not take them all. */
+  viewerStreamsPerDevice = DEFAULT_LIMITS.viewerStreamsPerDevice;
+  /** device → viewer key → that viewer's streams on it (closed ones are pruned on the next open). */
+  private readonly viewerStreams = new Map<string, Map<string, Set<Stream>>>();
 
   attach(link: AgentLink): void {
     let e = this.devices.get(link.deviceId);
@@ -44,11 +51,34 @@ export class Registry {
     return e?.link && !e.link.session.isClosed ? e : null;
   }
 
-  /** Ask the device's agent to connect a stream to one of its named targets. */
-  open(id: string, target: string): { entry: DeviceEntry; stream: Stream } {
+  /**
+   * Ask the device's agent to connect a stream to one of its named targets. With a viewer key
+   * (an account, or an address), counts the stream against that viewer's share of the device.
+   */
+  open(id: string, target: string, viewerKey?: string): { entry: DeviceEntry; stream: Stream } {
     const e = this.online(id);
     if (!e) throw new DeviceOfflineError(`device ${id} is not connected`);
-    return { entry: e, stream: e.link!.session.openStream(target) };
+    if (viewerKey === undefined) return { entry: e, stream: e.link!.session.openStream(target) };
+    const held = this.heldBy(id, viewerKey);
+    if (held.size >= this.viewerStreamsPerDevice) {
+      throw new ViewerLimitError(`${viewerKey} already holds ${held.size} streams of ${id} (limit ${this.viewerStreamsPerDevice})`);
+    }
+    const stream = e.link!.session.openStream(target);
+    held.add(stream);
+    return { entry: e, stream };
+  }
+
+  /** The viewer's open streams on a device; prunes closed streams and empty viewers of that device. */
+  private heldBy(id: string, viewerKey: string): Set<Stream> {
+    let byViewer = this.viewerStreams.get(id);
+    if (!byViewer) this.viewerStreams.set(id, (byViewer = new Map()));
+    for (const [k, set] of byViewer) {
+      for (const s of set) if (s.isClosed) set.delete(s);
+      if (set.size === 0 && k !== viewerKey) byViewer.delete(k);
+    }
+    let held = byViewer.get(viewerKey);
+    if (!held) byViewer.set(viewerKey, (held = new Set()));
+    return held;
   }
 
   list(): object[] {
