@@ -58,7 +58,8 @@ export class ViewerAuth {
     const issued = String(this.now());
     const rand = this.instance + randomBytes(6).toString("hex");
     const nonce = `${issued}.${rand}.${this.nonceMac(issued, rand)}`;
-    return `Digest realm="${REALM}", nonce="${nonce}", algorithm=MD5${stale ? ", stale=true" : ""}`;
+    // stale right after nonce: live555 (VLC) only reads it in that position.
+    return `Digest realm="${REALM}", nonce="${nonce}", ${stale ? "stale=true, " : ""}algorithm=MD5`;
   }
 
   /** Issue time (ms) of a nonce made with our secret, or null if it is not one. */

@@ -81,7 +81,7 @@ async function stillServes(): Promise<void> {
 }
 
 describe("strict RTSP from viewers", () => {
-  it("a bare LF in the head (header smuggling) gets 400 and a closed connection, never reaches the camera", async () => {
+  it("a bare LF in the head (header smuggling) is answered 400 by the gateway itself and the connection closed", async () => {
     const tok = signUrl(id, 60);
     const c = await RawRtsp.connect(server.ports.rtsp);
     // To a lenient parser "CSeq" is one header; to the camera it is CSeq plus an Authorization we strip.
@@ -272,7 +272,7 @@ describe("Digest", () => {
     expect(heads[0]).toBe(heads[1]);
   });
 
-  it("ffmpeg (TCP, and default transport with its reconnect) and GStreamer rtspsrc user-id/user-pw (default transports) still play", async () => {
+  it("ffmpeg (TCP, and default transports: UDP refused, TCP retried) and GStreamer rtspsrc user-id/user-pw still play", async () => {
     for (let i = 0; i < 2; i++) {
       const pkts = await framemd5(server.rtspUrl(id), { frames: 10, timeoutMs: 20_000 });
       expect(pkts.length).toBeGreaterThanOrEqual(10);
