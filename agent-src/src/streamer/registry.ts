@@ -16,15 +16,18 @@ export interface DeviceEntry {
 }
 
 export class DeviceOfflineError extends Error {}
-/** The viewer already holds its share of the device's streams. */
+
+/** The viewer already holds its share of the device's streams: HTTP 429, RTSP 453. */
 export class ViewerLimitError extends Error {}
 
 export class Registry {
   readonly devices = new Map<string, DeviceEntry>();
-  /** Streams one viewer may hold on one device: a link carries few streams, and one viewer must not take them all. */
-  viewerStreamsPerDevice = DEFAULT_LIMITS.viewerStreamsPerDevice;
-  /** device → viewer key → that viewer's streams on it (closed ones are pruned on the next open). */
-  private readonly viewerStreams = new Map<string, Map<string, Set<Stream>>>();
+  /** Open streams per (device, viewer); a stream counts until it is closed. */
+  private readonly viewerStreams = new Map<string, Set<Stream>>();
+  private sweepAt = 1024;
+
+  /** @param viewerStreamsPerDevice streams one viewer may hold on one device (limits.viewerStreamsPerDevice). */
+  constructor(private readonly viewerStreamsPerDevice = DEFAULT_LIMITS.viewerStreamsPerDevice) {}
 
   attach(link: AgentLink): void {
     let e = this.devices.get(link.deviceId);
@@ -52,33 +55,42 @@ export class Registry {
   }
 
   /**
-   * Ask the device's agent to connect a stream to one of its named targets. With a viewer key
-   * (an account, or an address), counts the stream against that viewer's share of the device.
+   * Ask the device's agent to connect a stream to one of its named targets. With a viewerKey
+   * (account name, or remote address for token viewers) the stream counts against that viewer's
+   * share of the device until it closes, so one viewer cannot take every stream slot; over the
+   * share this throws ViewerLimitError and opens nothing. Nothing to release: a closed stream
+   * stops counting by itself.
    */
   open(id: string, target: string, viewerKey?: string): { entry: DeviceEntry; stream: Stream } {
     const e = this.online(id);
     if (!e) throw new DeviceOfflineError(`device ${id} is not connected`);
     if (viewerKey === undefined) return { entry: e, stream: e.link!.session.openStream(target) };
-    const held = this.heldBy(id, viewerKey);
-    if (held.size >= this.viewerStreamsPerDevice) {
-      throw new ViewerLimitError(`${viewerKey} already holds ${held.size} streams of ${id} (limit ${this.viewerStreamsPerDevice})`);
+    const key = `${id}\n${viewerKey}`;
+    const mine = this.liveStreams(key);
+    if (mine.size >= this.viewerStreamsPerDevice) {
+      throw new ViewerLimitError(`viewer ${viewerKey} already holds ${mine.size} streams of device ${id}`);
     }
     const stream = e.link!.session.openStream(target);
-    held.add(stream);
+    mine.add(stream);
+    this.viewerStreams.set(key, mine);
+    if (this.viewerStreams.size > this.sweepAt) {
+      // Viewers that never came back: drop their closed streams, amortised over many opens.
+      for (const k of [...this.viewerStreams.keys()]) this.liveStreams(k);
+      this.sweepAt = Math.max(1024, 2 * this.viewerStreams.size);
+    }
     return { entry: e, stream };
   }
 
-  /** The viewer's open streams on a device; prunes closed streams and empty viewers of that device. */
-  private heldBy(id: string, viewerKey: string): Set<Stream> {
-    let byViewer = this.viewerStreams.get(id);
-    if (!byViewer) this.viewerStreams.set(id, (byViewer = new Map()));
-    for (const [k, set] of byViewer) {
-      for (const s of set) if (s.isClosed) set.delete(s);
-      if (set.size === 0 && k !== viewerKey) byViewer.delete(k);
-    }
-    let held = byViewer.get(viewerKey);
-    if (!held) byViewer.set(viewerKey, (held = new Set()));
-    return held;
+  /** Streams this viewer holds open on this device now (what open() counts). */
+  viewerStreamCount(id: string, viewerKey: string): number {
+    return this.liveStreams(`${id}\n${viewerKey}`).size;
+  }
+
+  private liveStreams(key: string): Set<Stream> {
+    const set = this.viewerStreams.get(key) ?? new Set<Stream>();
+    for (const s of set) if (s.isClosed) set.delete(s);
+    if (!set.size) this.viewerStreams.delete(key);
+    return set;
   }
 
   list(): object[] {

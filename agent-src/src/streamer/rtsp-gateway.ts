@@ -86,7 +86,7 @@ class ViewerConnection {
   private parser = new RtspParser("viewer");
   private camParser = new RtspParser("camera");
   private deviceId: string | null = null;
-  /** Whose stream slots this connection uses: the account, or the address for token viewers. */
+  /** Whose stream slots this connection uses: the account, or the address for token viewers (the HTTP gateway's keys, so the share is one per viewer across both). */
   private viewerKey = "";
   private gwBase = "";
   private camBase = "";
@@ -206,14 +206,14 @@ class ViewerConnection {
     if (this.deviceId === null) {
       const expiry = this.auth.tokenExpiry(t.token, t.deviceId);
       if (expiry !== null) {
-        this.viewerKey = `addr:${this.sock.remoteAddress}`;
+        this.viewerKey = `address ${this.sock.remoteAddress}`;
         this.tokenExpiresAt = expiry;
         this.armTokenTimer();
       } else {
         const header = getHeader(m.headers, "authorization");
         const r = this.auth.checkDigest(method, uri, header, t.deviceId);
         if (r !== "ok") return this.unauthorized(cseq, r === "stale");
-        this.viewerKey = `user:${ViewerAuth.digestUser(header)}`;
+        this.viewerKey = `account ${ViewerAuth.digestUser(header)}`;
       }
       this.deviceId = t.deviceId;
       this.gwBase = t.gwBase;

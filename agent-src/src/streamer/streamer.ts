@@ -18,7 +18,6 @@ export async function startStreamer(
   cfg: StreamerConfig, log: (l: LogLevel, m: string) => void, metrics: Metrics, registry: Registry,
 ): Promise<net.Server[]> {
   const st = cfg.streamer!;
-  registry.viewerStreamsPerDevice = cfg.limits.viewerStreamsPerDevice;
   metrics.gauge("flussonic_agents_connected", "agents with a live link to this streamer", () => registry.onlineCount);
   metrics.gauge("flussonic_streams_active", "tunnel streams open", () =>
     [...registry.devices.values()].reduce((n, e) => n + (e.link?.session.streams.size ?? 0), 0));
@@ -39,7 +38,7 @@ export async function startStreamer(
   }, st.listen);
   const auth = new ViewerAuth(st.viewers, st.viewerTokenSecret);
   const rtsp = await startRtspGateway(st.rtspListen, registry, auth, log, metrics, cfg.limits);
-  const http = await startHttpGateway(st.httpListen, registry, auth, log, metrics);
+  const http = await startHttpGateway(st.httpListen, registry, auth, log, metrics, cfg.limits);
   log("info", `streamer: agents on ${st.listen.port}, RTSP on ${st.rtspListen.port}, HTTP on ${st.httpListen.port}`);
   return [links, rtsp, http];
 }
