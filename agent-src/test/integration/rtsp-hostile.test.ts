@@ -309,6 +309,9 @@ describe("per-viewer fairness", () => {
     try {
       for (let i = 0; i < 2; i++) sessions.push(await openRtspSession(server.rtspUrl(id, "long"), { timeoutMs: 15_000 }));
       await expect(openRtspSession(server.rtspUrl(id, "long"), { timeoutMs: 15_000 })).rejects.toThrow(/453 Not Enough Bandwidth/);
+      // One share per viewer across protocols: the same account's snapshot is over it too (HTTP says 429).
+      const basic = "Basic " + Buffer.from(`${VIEWER.name}:${VIEWER.password}`).toString("base64");
+      expect((await fetch(server.httpUrl(id, "snapshot.jpg"), { headers: { authorization: basic } })).status).toBe(429);
       // A token viewer is another viewer (its address): it gets a stream.
       sessions.push(await openRtspSession(tokenUrl(id, "long", signUrl(id, 60)), { timeoutMs: 15_000 }));
       // The account's slot comes back when one of its streams ends.
