@@ -13,7 +13,8 @@ function kb(status: string, key: string): number {
 }
 
 export async function guestRss(o: BenchOptions): Promise<Row[]> {
-  const sys = await startCameraSystem("armhf");
+  // All viewers are one account: lift its per-device stream share (default 8) above VIEWERS.
+  const sys = await startCameraSystem("armhf", { streamerLimits: { viewer_streams_per_device: VIEWERS } });
   try {
     const status = () => sys.guest.run("cat /proc/$(pidof flussonic-agent)/status", 30_000);
     const idle = await status();

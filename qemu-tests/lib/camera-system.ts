@@ -44,10 +44,10 @@ export async function waitCameraServices(guest: Guest, timeoutMs = 60_000): Prom
   throw new Error(`fake camera not listening on 127.0.0.1:554 within ${timeoutMs} ms`);
 }
 
-export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolean; flash?: boolean; extraFiles?: ImageFile[]; clock?: BootOptions["clock"] } = {}): Promise<CameraSystem> {
+export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolean; flash?: boolean; extraFiles?: ImageFile[]; clock?: BootOptions["clock"]; streamerLimits?: Record<string, number> } = {}): Promise<CameraSystem> {
   const pki = qemuPki();
   const streamerPorts = await serverPorts();
-  let streamer = await startServer({ roles: ["streamer"], pki, ports: streamerPorts, keepalive: KEEPALIVE, name: `streamer-${arch}` });
+  let streamer = await startServer({ roles: ["streamer"], pki, ports: streamerPorts, keepalive: KEEPALIVE, limits: opts.streamerLimits, name: `streamer-${arch}` });
   const endpoint = await startServer({
     roles: ["endpoint"], pki, ports: await serverPorts(), tokens: [TEST_TOKEN], keepalive: KEEPALIVE, name: `endpoint-${arch}`,
     // The guest reaches the streamer through guestfwd, so that is the address the endpoint hands out.

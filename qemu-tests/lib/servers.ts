@@ -26,6 +26,8 @@ export interface ServerOptions {
   tokens?: string[];
   dir?: string;
   keepalive?: { ping_interval_ms: number; idle_timeout_ms: number };
+  /** The config's "limits" section (snake_case keys, see streamer/limits.ts). */
+  limits?: Record<string, number>;
   name: string;
 }
 

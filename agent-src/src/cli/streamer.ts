@@ -9,6 +9,7 @@ import { startAdmin } from "../streamer/admin";
 import { startEndpoint } from "../streamer/endpoint";
 import { signViewerToken } from "../streamer/keys";
 import { Metrics } from "../streamer/metrics";
+import { installProcessGuard } from "../streamer/process-guard";
 import { Registry } from "../streamer/registry";
 import { startStreamer } from "../streamer/streamer";
 import { makeLogger, writeFileAtomicSync } from "../platform/node";
@@ -84,12 +85,13 @@ async function run(argv: string[]): Promise<void> {
 
   const log = makeLogger("streamer", cfg.logLevel);
   const metrics = new Metrics();
-  const registry = cfg.streamer ? new Registry() : null;
+  installProcessGuard(log, metrics);
+  const registry = cfg.streamer ? new Registry(cfg.limits.viewerStreamsPerDevice) : null;
   try {
     if (cfg.endpoint) await startEndpoint(cfg, log, metrics);
     if (cfg.streamer) await startStreamer(cfg, log, metrics, registry!);
     if (cfg.admin) {
-      await startAdmin(cfg.admin, registry, metrics);
+      await startAdmin(cfg.admin, registry, metrics, cfg.limits, log);
       log("info", `admin API and metrics on http://${cfg.admin.host}:${cfg.admin.port}`);
     }
   } catch (e) {

@@ -1,119 +1,52 @@
 /**
  * HTTP for viewers: GET /<device-id>/snapshot.jpg and POST /<device-id>/audio (backchannel), each
- * one HTTP/1.0 exchange with the camera's "http" target through a tunnel stream.
+ * one exchange with the camera's "http" target through a tunnel stream (camera-http.ts).
+ *
+ * The port is on the Internet: Node's HTTP server enforces the request and keep-alive timeouts,
+ * a ConnectionGuard the per-address and total connection limits, and every request runs inside
+ * one error boundary, so input can cost a 4xx/5xx for that request but never the process.
  */
 
 import * as http from "node:http";
 import type { LogLevel } from "../platform/platform";
-import type { Stream } from "../protocol/stream";
 import type { Metrics } from "./metrics";
-import { DeviceOfflineError, type Registry } from "./registry";
+import { CameraError, cameraRequest } from "./camera-http";
+import { ConnectionGuard, type Limits } from "./limits";
+import { DeviceOfflineError, ViewerLimitError, type Registry } from "./registry";
 import { REALM, type ViewerAuth } from "./viewer-auth";
 import { listenOn } from "./listen";
+import { boundedHttpServer, requestTarget } from "./http-server";
 
-const MAX_RESPONSE = 16 * 1024 * 1024;
 const MAX_UPLOAD = 16 * 1024 * 1024;
-const CAMERA_TIMEOUT_MS = 15_000;
-
-export interface CameraResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: Buffer;
-}
-
-/** Parses a complete HTTP/1.x response (Content-Length, chunked, or read-to-close). */
-export function parseHttpResponse(raw: Buffer): CameraResponse {
-  const end = raw.indexOf("\r\n\r\n");
-  if (end < 0) throw new Error("camera sent no complete HTTP header");
-  const lines = raw.subarray(0, end).toString("latin1").split("\r\n");
-  const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
-  if (!m) throw new Error(`camera sent a bad status line "${lines[0].slice(0, 60)}"`);
-  const headers: Record<string, string> = {};
-  for (const l of lines.slice(1)) {
-    const i = l.indexOf(":");
-    if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
-  }
-  let body = raw.subarray(end + 4);
-  if (/chunked/i.test(headers["transfer-encoding"] ?? "")) {
-    const parts: Buffer[] = [];
-    let off = 0;
-    for (;;) {
-      const nl = body.indexOf("\r\n", off);
-      if (nl < 0) throw new Error("truncated chunked body");
-      const size = parseInt(body.subarray(off, nl).toString("latin1"), 16);
-      if (!Number.isFinite(size)) throw new Error("bad chunk size");
-      if (size === 0) break;
-      parts.push(body.subarray(nl + 2, nl + 2 + size));
-      off = nl + 2 + size + 2;
-    }
-    body = Buffer.concat(parts);
-  } else if (headers["content-length"] !== undefined) {
-    const n = Number(headers["content-length"]);
-    if (!(n >= 0) || body.length < n) throw new Error(`camera body truncated (${body.length} of ${headers["content-length"]})`);
-    body = body.subarray(0, n);
-  }
-  return { status: Number(m[1]), headers, body: Buffer.from(body) };
-}
-
-/** One request/response with the device's "http" target. `body` may be a readable to stream up. */
-export function cameraRequest(
-  registry: Registry, deviceId: string, method: string, path: string,
-  extraHeaders: Record<string, string>, body: http.IncomingMessage | null,
-): Promise<CameraResponse> {
-  return new Promise((resolve, reject) => {
-    let s: Stream;
-    let host: string;
-    try {
-      const { entry, stream } = registry.open(deviceId, "http");
-      s = stream;
-      host = entry.link!.hello.targets?.http ?? "127.0.0.1";
-    } catch (e) {
-      return reject(e);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const timer = setTimeout(() => s.reset("timeout"), CAMERA_TIMEOUT_MS);
-    s.onData = (d) => {
-      size += d.length;
-      if (size > MAX_RESPONSE) return s.reset("too_large", "camera response too large");
-      chunks.push(Buffer.from(d));
-    };
-    s.onEnd = () => s.end();
-    s.onClose = (reason) => {
-      clearTimeout(timer);
-      if (reason && size === 0) return reject(new Error(reason));
-      try {
-        resolve(parseHttpResponse(Buffer.concat(chunks)));
-      } catch (e) {
-        reject(e);
-      }
-    };
-    const head = [`${method} ${path} HTTP/1.0`, `Host: ${host}`, "Connection: close",
-      ...Object.entries(extraHeaders).map(([k, v]) => `${k}: ${v}`), "", ""].join("\r\n");
-    s.write(Buffer.from(head, "latin1"));
-    if (!body) return s.end();
-    body.on("data", (d: Buffer) => {
-      if (!s.write(new Uint8Array(d.buffer, d.byteOffset, d.length))) body.pause();
-    });
-    s.onDrain = () => body.resume();
-    body.on("end", () => s.end());
-    body.on("error", () => s.reset("viewer_gone"));
-  });
-}
 
 export function startHttpGateway(
   listen: { host: string; port: number }, registry: Registry, auth: ViewerAuth,
-  log: (l: LogLevel, m: string) => void, metrics: Metrics,
+  log: (l: LogLevel, m: string) => void, metrics: Metrics, limits: Limits,
 ): Promise<http.Server> {
   metrics.counter("flussonic_http_requests_total", "viewer HTTP requests");
   metrics.counter("flussonic_http_unauthorized_total", "viewer HTTP requests answered 401");
-  const server = http.createServer(async (req, res) => {
+  metrics.counter("flussonic_http_bad_requests_total", "viewer HTTP requests refused as malformed (400, 408, 431)");
+  metrics.counter("flussonic_http_errors_total", "viewer HTTP requests that failed inside the gateway (500)");
+  metrics.counter("flussonic_http_viewer_limited_total", "viewer HTTP requests refused by the per-viewer stream limit (429)");
+  metrics.counter("flussonic_http_camera_errors_total", "camera answers refused as malformed, too large, too slow or cut off (502)");
+  const guard = new ConnectionGuard("http", limits.viewerConnectionsTotal, limits.viewerConnectionsPerIp, metrics);
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     metrics.inc("flussonic_http_requests_total");
-    const url = new URL(req.url ?? "/", "http://gateway");
+    const url = requestTarget(req.url);
+    if (!url) {
+      metrics.inc("flussonic_http_bad_requests_total");
+      log("info", `HTTP from ${req.socket.remoteAddress}: bad request target ${JSON.stringify(String(req.url).slice(0, 80))}`);
+      return send(res, 400, "bad request\n");
+    }
     const m = /^\/([A-Za-z0-9._-]{1,64})\/(snapshot\.jpg|audio)$/.exec(url.pathname);
     if (!m) return send(res, 404, "not found\n");
     const [, deviceId, what] = m;
-    if (!auth.checkToken(url.searchParams.get("token"), deviceId) && !auth.checkBasic(req.headers.authorization, deviceId)) {
+    const token = url.searchParams.get("token");
+    let viewerKey: string;
+    if (auth.checkToken(token, deviceId)) viewerKey = `address ${req.socket.remoteAddress}`;
+    else if (auth.checkBasic(req.headers.authorization, deviceId)) viewerKey = `account ${basicUser(req.headers.authorization!)}`;
+    else {
       metrics.inc("flussonic_http_unauthorized_total");
       res.setHeader("WWW-Authenticate", `Basic realm="${REALM}"`);
       return send(res, 401, "unauthorized\n");
@@ -122,8 +55,9 @@ export function startHttpGateway(
     if (!entry) return send(res, 404, "device offline\n");
     try {
       if (what === "snapshot.jpg" && req.method === "GET") {
-        const r = await cameraRequest(registry, deviceId, "GET", entry.link!.hello.snapshot_path ?? "/image.jpg", {}, null);
+        const r = await cameraRequest(registry, deviceId, viewerKey, limits, { method: "GET", path: entry.link!.hello.snapshot_path ?? "/image.jpg" });
         if (r.status !== 200) return send(res, 502, `camera answered ${r.status}\n`);
+        // Only now, with the whole body in hand, does the viewer get a status line.
         res.writeHead(200, { "Content-Type": r.headers["content-type"] ?? "image/jpeg", "Content-Length": r.body.length, "Cache-Control": "no-store" });
         return res.end(r.body);
       }
@@ -131,23 +65,46 @@ export function startHttpGateway(
         const len = Number(req.headers["content-length"]);
         if (!Number.isInteger(len)) return send(res, 411, "Content-Length required\n");
         if (len > MAX_UPLOAD) return send(res, 413, "too large\n");
-        const r = await cameraRequest(registry, deviceId, "POST", entry.link!.hello.audio_path ?? "/play_audio", {
-          "Content-Type": req.headers["content-type"] ?? "application/octet-stream", "Content-Length": String(len),
-        }, req);
+        const r = await cameraRequest(registry, deviceId, viewerKey, limits, {
+          method: "POST", path: entry.link!.hello.audio_path ?? "/play_audio", body: req,
+          headers: { "Content-Type": req.headers["content-type"] ?? "application/octet-stream", "Content-Length": String(len) },
+        });
         return send(res, r.status === 200 ? 200 : 502, r.status === 200 ? "ok\n" : `camera answered ${r.status}\n`);
       }
       return send(res, 405, "method not allowed\n");
     } catch (e) {
-      const offline = e instanceof DeviceOfflineError;
-      log("info", `HTTP ${req.method} ${url.pathname}: ${(e as Error).message}`);
-      return send(res, offline ? 404 : 502, offline ? "device offline\n" : "camera unreachable\n");
+      if (e instanceof DeviceOfflineError) return send(res, 404, "device offline\n");
+      if (e instanceof ViewerLimitError) {
+        metrics.inc("flussonic_http_viewer_limited_total");
+        log("info", `HTTP ${req.method} ${url.pathname}: ${e.message}`);
+        return send(res, 429, "too many streams of this device for one viewer\n");
+      }
+      if (!(e instanceof CameraError)) throw e;
+      metrics.inc("flussonic_http_camera_errors_total");
+      log("info", `HTTP ${req.method} ${url.pathname}: camera: ${e.message}`);
+      return send(res, 502, "camera unreachable or its answer was bad\n");
     }
+  };
+
+  const server = boundedHttpServer(limits, guard, log, metrics, "flussonic_http_bad_requests_total", (req, res) => {
+    // The error boundary: whatever escapes one request is that request's 500, never the process's.
+    handle(req, res).catch((e: Error) => {
+      metrics.inc("flussonic_http_errors_total");
+      log("error", `HTTP ${req.method} ${String(req.url).slice(0, 80)}: ${e.stack ?? e}`);
+      send(res, 500, "internal error\n");
+    });
   });
   return listenOn(server, listen);
 }
 
+/** The user name of a Basic header that checkBasic already accepted. */
+function basicUser(header: string): string {
+  const dec = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
+  return dec.slice(0, dec.indexOf(":"));
+}
+
 function send(res: http.ServerResponse, status: number, text: string): void {
-  if (res.headersSent) return void res.end();
+  if (res.headersSent) return void res.destroy();
   res.writeHead(status, { "Content-Type": "text/plain" });
   res.end(text);
 }

@@ -5,6 +5,7 @@
 
 import type { Stream } from "../protocol/stream";
 import type { AgentLink } from "./link-server";
+import { DEFAULT_LIMITS } from "./limits";
 
 export interface DeviceEntry {
   id: string;
@@ -16,8 +17,17 @@ export interface DeviceEntry {
 
 export class DeviceOfflineError extends Error {}
 
+/** The viewer already holds its share of the device's streams: HTTP 429, RTSP 453. */
+export class ViewerLimitError extends Error {}
+
 export class Registry {
   readonly devices = new Map<string, DeviceEntry>();
+  /** Open streams per (device, viewer); a stream counts until it is closed. */
+  private readonly viewerStreams = new Map<string, Set<Stream>>();
+  private sweepAt = 1024;
+
+  /** @param viewerStreamsPerDevice streams one viewer may hold on one device (limits.viewerStreamsPerDevice). */
+  constructor(private readonly viewerStreamsPerDevice = DEFAULT_LIMITS.viewerStreamsPerDevice) {}
 
   attach(link: AgentLink): void {
     let e = this.devices.get(link.deviceId);
@@ -44,11 +54,43 @@ export class Registry {
     return e?.link && !e.link.session.isClosed ? e : null;
   }
 
-  /** Ask the device's agent to connect a stream to one of its named targets. */
-  open(id: string, target: string): { entry: DeviceEntry; stream: Stream } {
+  /**
+   * Ask the device's agent to connect a stream to one of its named targets. With a viewerKey
+   * (account name, or remote address for token viewers) the stream counts against that viewer's
+   * share of the device until it closes, so one viewer cannot take every stream slot; over the
+   * share this throws ViewerLimitError and opens nothing. Nothing to release: a closed stream
+   * stops counting by itself.
+   */
+  open(id: string, target: string, viewerKey?: string): { entry: DeviceEntry; stream: Stream } {
     const e = this.online(id);
     if (!e) throw new DeviceOfflineError(`device ${id} is not connected`);
-    return { entry: e, stream: e.link!.session.openStream(target) };
+    if (viewerKey === undefined) return { entry: e, stream: e.link!.session.openStream(target) };
+    const key = `${id}\n${viewerKey}`;
+    const mine = this.liveStreams(key);
+    if (mine.size >= this.viewerStreamsPerDevice) {
+      throw new ViewerLimitError(`viewer ${viewerKey} already holds ${mine.size} streams of device ${id}`);
+    }
+    const stream = e.link!.session.openStream(target);
+    mine.add(stream);
+    this.viewerStreams.set(key, mine);
+    if (this.viewerStreams.size > this.sweepAt) {
+      // Viewers that never came back: drop their closed streams, amortised over many opens.
+      for (const k of [...this.viewerStreams.keys()]) this.liveStreams(k);
+      this.sweepAt = Math.max(1024, 2 * this.viewerStreams.size);
+    }
+    return { entry: e, stream };
+  }
+
+  /** Streams this viewer holds open on this device now (what open() counts). */
+  viewerStreamCount(id: string, viewerKey: string): number {
+    return this.liveStreams(`${id}\n${viewerKey}`).size;
+  }
+
+  private liveStreams(key: string): Set<Stream> {
+    const set = this.viewerStreams.get(key) ?? new Set<Stream>();
+    for (const s of set) if (s.isClosed) set.delete(s);
+    if (!set.size) this.viewerStreams.delete(key);
+    return set;
   }
 
   list(): object[] {

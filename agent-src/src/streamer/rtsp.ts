@@ -1,6 +1,11 @@
 /**
  * RTSP on the wire, as far as a gateway needs it: split a byte stream into RTSP messages and
  * interleaved binary packets ("$" channel length payload, RFC 2326 §10.12), and rewrite URLs.
+ *
+ * Strict on purpose: the gateway rewrites and strips headers (Authorization), so it must see the
+ * message exactly as the next hop will. A bare LF or CR would be one line to us and two to a
+ * lenient camera, letting a viewer smuggle headers past the gateway; so every line ends in CRLF,
+ * and size, header count and Content-Length are bounded before anything is buffered.
  */
 
 export interface RtspMessage {
@@ -17,13 +22,33 @@ export interface Interleaved {
 }
 export type RtspItem = RtspMessage | Interleaved;
 
-const MAX_HEAD = 16 * 1024;
-const MAX_BODY = 256 * 1024;
+/** Start line plus headers, up to and including the blank line. */
+export const MAX_HEAD = 16 * 1024;
+export const MAX_HEADERS = 64;
+export const MAX_BODY = 256 * 1024;
 
 export class RtspError extends Error {}
 
+/** Who sends: viewers send requests only; a camera sends responses and may send requests. */
+export type RtspPeer = "viewer" | "camera";
+
+const REQUEST_LINE = /^([A-Z][A-Z0-9_-]{0,31}) ([\x21-\x7e\x80-\xff]{1,4096}) RTSP\/1\.0$/;
+const STATUS_LINE = /^RTSP\/1\.0 [1-5]\d\d(?: [\x20-\x7e\x80-\xff\t]*)?$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
+// Controls other than HTAB: NUL, bare CR/LF and the rest never belong in a header value.
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+
 export class RtspParser {
   private buf: Buffer = Buffer.alloc(0);
+  /** Bytes of the current head already checked for bare CR/LF (so slow input is not rescanned). */
+  private scanned = 0;
+
+  constructor(private readonly from: RtspPeer = "viewer") {}
+
+  /** True while part of a message or packet has arrived but not all of it. */
+  get pending(): boolean {
+    return this.buf.length > 0;
+  }
 
   push(chunk: Uint8Array): RtspItem[] {
     // A view, not a copy: packets are passed on as slices of the chunk they arrived in.
@@ -31,6 +56,8 @@ export class RtspParser {
     this.buf = this.buf.length ? Buffer.concat([this.buf, view]) : view;
     const out: RtspItem[] = [];
     for (;;) {
+      // Tolerate empty lines between messages (some cameras end a body with an extra CRLF).
+      while (this.buf.length >= 2 && this.buf[0] === 0x0d && this.buf[1] === 0x0a) this.buf = this.buf.subarray(2);
       if (this.buf.length === 0) break;
       if (this.buf[0] === 0x24) {
         if (this.buf.length < 4) break;
@@ -40,29 +67,83 @@ export class RtspParser {
         this.buf = this.buf.subarray(4 + len);
         continue;
       }
-      const end = this.buf.indexOf("\r\n\r\n");
-      if (end < 0) {
-        if (this.buf.length > MAX_HEAD) throw new RtspError("RTSP header too large");
-        break;
-      }
-      const lines = this.buf.subarray(0, end).toString("latin1").split("\r\n");
-      const startLine = lines.shift() ?? "";
-      const headers: [string, string][] = [];
-      for (const l of lines) {
-        const i = l.indexOf(":");
-        if (i <= 0) throw new RtspError(`malformed RTSP header line "${l.slice(0, 60)}"`);
-        headers.push([l.slice(0, i).trim(), l.slice(i + 1).trim()]);
-      }
-      const cl = Number(getHeader(headers, "content-length") ?? "0");
-      if (!Number.isInteger(cl) || cl < 0 || cl > MAX_BODY) throw new RtspError("bad Content-Length");
-      if (this.buf.length < end + 4 + cl) break;
-      out.push({ kind: "message", startLine, headers, body: Buffer.from(this.buf.subarray(end + 4, end + 4 + cl)) });
-      this.buf = this.buf.subarray(end + 4 + cl);
+      const msg = this.message();
+      if (!msg) break;
+      out.push(msg);
     }
     // Detach leftovers from the big chunk they came in.
     if (this.buf.length) this.buf = Buffer.from(this.buf);
     return out;
   }
+
+  /** One complete message off the front of buf, or null if more bytes are needed. */
+  private message(): RtspMessage | null {
+    const end = this.headEnd();
+    if (end < 0) return null;
+    const lines = this.buf.subarray(0, end).toString("latin1").split("\r\n");
+    const startLine = lines.shift()!;
+    const isRequest = REQUEST_LINE.test(startLine);
+    if (!isRequest && !(this.from === "camera" && STATUS_LINE.test(startLine))) {
+      throw new RtspError(`bad RTSP start line "${printable(startLine)}"`);
+    }
+    if (lines.length > MAX_HEADERS) throw new RtspError(`more than ${MAX_HEADERS} RTSP headers`);
+    const headers: [string, string][] = [];
+    let contentLength: string | undefined;
+    for (const l of lines) {
+      const i = l.indexOf(":");
+      const name = i > 0 ? l.slice(0, i) : "";
+      const value = l.slice(i + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+      // No obsolete line folding and no space before the colon: both read differently elsewhere.
+      if (!HEADER_NAME.test(name)) throw new RtspError(`malformed RTSP header line "${printable(l)}"`);
+      if (BAD_VALUE.test(value)) throw new RtspError(`control character in RTSP header ${name}`);
+      if (name.toLowerCase() === "content-length") {
+        if (contentLength !== undefined) throw new RtspError("more than one Content-Length");
+        contentLength = value;
+      }
+      headers.push([name, value]);
+    }
+    let cl = 0;
+    if (contentLength !== undefined) {
+      if (!/^\d{1,7}$/.test(contentLength)) throw new RtspError(`bad Content-Length "${printable(contentLength)}"`);
+      cl = Number(contentLength);
+      if (cl > MAX_BODY) throw new RtspError(`Content-Length ${cl} over ${MAX_BODY}`);
+    }
+    if (this.buf.length < end + 4 + cl) return null;
+    const body = Buffer.from(this.buf.subarray(end + 4, end + 4 + cl));
+    this.buf = this.buf.subarray(end + 4 + cl);
+    this.scanned = 0;
+    return { kind: "message", startLine, headers, body };
+  }
+
+  /**
+   * Offset of the CRLFCRLF ending the head at the front of buf, or -1 if it has not all arrived.
+   * Throws on a bare CR or LF, or once the head would exceed MAX_HEAD.
+   */
+  private headEnd(): number {
+    const b = this.buf;
+    const limit = Math.min(b.length, MAX_HEAD);
+    let i = Math.max(this.scanned, 0);
+    for (; i < limit; i++) {
+      const c = b[i];
+      if (c === 0x0a) {
+        if (i === 0 || b[i - 1] !== 0x0d) throw new RtspError("bare LF in RTSP head (lines must end in CRLF)");
+        if (i >= 3 && b[i - 2] === 0x0a && b[i - 3] === 0x0d) {
+          this.scanned = 0;
+          return i - 3;
+        }
+      } else if (c === 0x0d) {
+        if (i + 1 < b.length && b[i + 1] !== 0x0a) throw new RtspError("bare CR in RTSP head (lines must end in CRLF)");
+        if (i + 1 >= b.length) break; // wait for the byte after it
+      }
+    }
+    this.scanned = i;
+    if (b.length >= MAX_HEAD) throw new RtspError(`RTSP head larger than ${MAX_HEAD} bytes`);
+    return -1;
+  }
+}
+
+function printable(s: string): string {
+  return s.slice(0, 60).replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 export function getHeader(h: [string, string][], name: string): string | undefined {

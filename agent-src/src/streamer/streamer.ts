@@ -37,8 +37,8 @@ export async function startStreamer(
     },
   }, st.listen);
   const auth = new ViewerAuth(st.viewers, st.viewerTokenSecret);
-  const rtsp = await startRtspGateway(st.rtspListen, registry, auth, log, metrics);
-  const http = await startHttpGateway(st.httpListen, registry, auth, log, metrics);
+  const rtsp = await startRtspGateway(st.rtspListen, registry, auth, log, metrics, cfg.limits);
+  const http = await startHttpGateway(st.httpListen, registry, auth, log, metrics, cfg.limits);
   log("info", `streamer: agents on ${st.listen.port}, RTSP on ${st.rtspListen.port}, HTTP on ${st.httpListen.port}`);
   return [links, rtsp, http];
 }
