@@ -26,6 +26,10 @@ export interface FloodOptions {
   localAddress?: string;
   /** Connections opened at once (default 200). */
   batch?: number;
+  /** Replace every connection the server closes, so the listener faces `count` of them throughout. */
+  refill?: boolean;
+  /** A close this soon after connecting counts as a refusal by a limit (default 500 ms). */
+  refusedWithinMs?: number;
 }
 
 interface Conn {
@@ -40,12 +44,13 @@ interface Conn {
 
 export interface FloodSummary {
   opened: number;
-  /** Connect failed, or closed by the server within 50 ms of opening (a limit, not a timeout). */
+  /** Connect failed, or closed by the server within refusedWithinMs of opening (a limit, not a timeout). */
   refused: number;
   closedByServer: number;
   open: number;
-  idle: { closed: number; maxCloseMs: number };
-  slow: { closed: number; maxCloseMs: number };
+  /** Per kind: closed by the server (not refused), the longest it took, and the oldest still open. */
+  idle: { closed: number; maxCloseMs: number; maxOpenMs: number };
+  slow: { closed: number; maxCloseMs: number; maxOpenMs: number };
 }
 
 export interface Flood {
@@ -66,8 +71,10 @@ export async function openFlood(o: FloodOptions): Promise<Flood> {
       const serverClosed = () => {
         if (stopped || c.closedAfter !== null) return;
         c.closedAfter = Date.now() - c.openedAt;
-        if (c.closedAfter < 50) c.refused = true;
+        if (c.closedAfter < (o.refusedWithinMs ?? 500)) c.refused = true;
         sock.destroy();
+        // Refused ones are not replaced at once: that would spin against a limit.
+        if (o.refill && !c.refused) void connectOne(slow);
       };
       sock.on("connect", () => {
         c.openedAt = Date.now();
@@ -100,7 +107,13 @@ export async function openFlood(o: FloodOptions): Promise<Flood> {
   const summary = (): FloodSummary => {
     const part = (slow: boolean) => {
       const closed = conns.filter((c) => c.slow === slow && !c.refused && c.closedAfter !== null);
-      return { closed: closed.length, maxCloseMs: Math.max(0, ...closed.map((c) => c.closedAfter!)) };
+      const open = conns.filter((c) => c.slow === slow && c.closedAfter === null);
+      const now = Date.now();
+      return {
+        closed: closed.length,
+        maxCloseMs: closed.reduce((m, c) => Math.max(m, c.closedAfter!), 0),
+        maxOpenMs: open.reduce((m, c) => Math.max(m, now - c.openedAt), 0),
+      };
     };
     return {
       opened: conns.length,
