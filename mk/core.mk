@@ -13,9 +13,11 @@ $(BUNDLE_DIR)/.stamp: $(CORE_SRC) node_modules/.installed
 build: bundle
 
 TEST_SUITES += test-core
+# The soak (test/hostile) holds 2,000 connections per listener, in the test and in the streamer:
+# raise the soft file limit to the hard one, as the bench does.
 test-core: bundle server
 	npx tsc -p agent-src/tsconfig.json --noEmit
-	$(VITEST) --outputFile=$(BUILD)/test-results/core.json --exclude "agent-src/test/native/**" agent-src/test
+	ulimit -n "$$(ulimit -Hn)"; $(VITEST) --outputFile=$(BUILD)/test-results/core.json --exclude "agent-src/test/native/**" agent-src/test
 
 # flussonic-streamer as one executable: Node's single-executable-application support + postject
 # (docs/server.md says why not `pkg`). The blob is the CommonJS bundle.

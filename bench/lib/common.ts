@@ -7,10 +7,11 @@ import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { REPO_ROOT } from "../../agent-src/test/harness/camera";
+import { memKb } from "../../agent-src/test/harness/proc-mem";
 import { startProc, type Proc } from "../../agent-src/test/harness/procs";
 import { BUNDLE, ports, SECRET, VIEWER, type Pki, type ServerPorts } from "../../agent-src/test/harness/system";
 
-export { REPO_ROOT, BUNDLE, SECRET, VIEWER };
+export { REPO_ROOT, BUNDLE, SECRET, VIEWER, memKb };
 export const BENCH_BUILD = join(REPO_ROOT, "build/bench");
 const CLK_TCK = 100; // getconf CLK_TCK on Linux
 
@@ -69,12 +70,6 @@ export function treeCpuSeconds(root: number): number {
   return processTree(root).reduce((a, p) => a + cpuSeconds(p), 0);
 }
 
-/** VmRSS and VmHWM (peak) in KiB. */
-export function memKb(pid: number): { rss: number; hwm: number } {
-  const s = readFileSync(`/proc/${pid}/status`, "utf8");
-  const v = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(s)?.[1] ?? 0);
-  return { rss: v("VmRSS"), hwm: v("VmHWM") };
-}
 
 export function deviceKeyHex(id: string): string {
   return createHmac("sha256", Buffer.from(SECRET)).update(`device-key\n${id}`).digest("hex");

@@ -48,6 +48,8 @@ export class RawAgent {
   private frames: { type: number; payload: unknown }[] = [];
   private waiters: (() => void)[] = [];
   session!: Session;
+  /** The TLS socket under the session: for raw bytes (fuzzing) and for not reading (backpressure). */
+  socket!: tls.TLSSocket;
   closedReason: string | null = null;
 
   static async connect(port: number, caPem: string): Promise<RawAgent> {
@@ -56,6 +58,7 @@ export class RawAgent {
       const s = tls.connect({ host: "127.0.0.1", port, ca: caPem }, () => res(s));
       s.once("error", rej);
     });
+    a.socket = sock;
     a.session = new Session(new NodeSocket(sock), nodeClock, DEFAULT_SESSION_OPTIONS, {
       onControl: (type, payload) => {
         a.frames.push({ type, payload: JSON.parse(Buffer.from(payload).toString()) });

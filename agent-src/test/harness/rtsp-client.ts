@@ -239,7 +239,8 @@ function resolveControl(base: string, control: string): string {
   return base.endsWith("/") ? base + control : `${base}/${control}`;
 }
 
-function authorizer(challenges: string[], user: string, pass: string): ((method: string, uri: string) => string) | null {
+/** Authorization header values (Basic, or Digest MD5 with or without qop=auth) for a 401's challenges. */
+export function authorizer(challenges: string[], user: string, pass: string): ((method: string, uri: string) => string) | null {
   const digest = challenges.find((c) => /^digest /i.test(c));
   if (digest) {
     const p: Record<string, string> = {};

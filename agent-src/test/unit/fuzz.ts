@@ -1,6 +1,7 @@
 // Codec/session fuzzer: random and mutated frames thrown at a Session from both sides (agent-like:
 // peer may open streams; server-like: it may not). Deterministic for a seed. Used by
-// fuzz.test.ts (fixed seed, 100k frames in CI) and bench/fuzz.sh (many more).
+// fuzz.test.ts (fixed seed, 100k frames in CI) and bench/fuzz.sh (many more); frameSource() also
+// by the server fuzz suite.
 import type { Socket } from "../../src/platform/platform";
 import { decodeControl } from "../../src/protocol/control";
 import { utf8Encode } from "../../src/protocol/bytes";
@@ -47,12 +48,14 @@ export interface FuzzResult {
   maxBuffered: number;
 }
 
-export function fuzz(seed: number, totalFrames: number): FuzzResult {
-  const r = rng(seed);
+/**
+ * Random and mutated frames, deterministic for the random source: valid-looking control frames of
+ * every type, DATA/WINDOW with random streams, then byte flips, header damage, truncation or noise.
+ * Also feeds the server fuzz suite (test/hostile), which sends these to a real streamer.
+ */
+export function frameSource(r: () => number): () => Uint8Array {
   const int = (n: number) => Math.floor(r() * n);
-  const res: FuzzResult = { frames: 0, sessions: 0, closedByPeerError: 0, maxPending: 0, maxStreams: 0, maxBuffered: 0 };
-
-  const frame = (): Uint8Array => {
+  return (): Uint8Array => {
     const type = r() < 0.97 ? TYPES[int(TYPES.length)] : int(256);
     const streamType = type >= 0x01 && type <= 0x06;
     const stream = streamType ? 1 + int(8) : (r() < 0.02 ? 1 : 0);
@@ -77,6 +80,14 @@ export function fuzz(seed: number, totalFrames: number): FuzzResult {
     else if (m < 0.1) f = Uint8Array.from({ length: int(100) }, () => int(256));
     return f;
   };
+}
+
+export function fuzz(seed: number, totalFrames: number): FuzzResult {
+  const r = rng(seed);
+  const int = (n: number) => Math.floor(r() * n);
+  const res: FuzzResult = { frames: 0, sessions: 0, closedByPeerError: 0, maxPending: 0, maxStreams: 0, maxBuffered: 0 };
+
+  const frame = frameSource(r);
 
   while (res.frames < totalFrames) {
     res.sessions++;
