@@ -341,7 +341,7 @@ async function capture(): Promise<void> {
   const methods: string[] = [];
   const q = new RtspParser();
   for (const d of camTap.conns[0].fromClient) for (const it of q.push(d)) if (it.kind === "message") methods.push(it.startLine.split(" ")[0]);
-  const s = new RtspParser();
+  const s = new RtspParser("camera");
   let i = 0;
   for (const d of camTap.conns[0].fromServer) {
     for (const it of s.push(d)) {
