@@ -128,6 +128,9 @@ export function streamDuplex(s: Stream): Duplex {
       cb(err);
     },
   });
+  // Errors reach the HTTP client through its own listener while it uses the socket; a reset that
+  // arrives after it let go must not become an uncaught 'error' event.
+  d.on("error", () => {});
   s.onDrain = () => {
     const cb = waiting;
     waiting = null;
