@@ -27,8 +27,10 @@ git ls-files agent-src/native | while IFS= read -r f; do
 	cp "$f" "$STAGE/native/${f#agent-src/native/}"
 done
 cp build/bundle/agent-quickjs.js "$STAGE/bundle/"
+cp LICENSE "$STAGE/LICENSE"
 tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C build/release -cf - "$NAME" |
 	gzip -n -9 >"build/release/$NAME.tar.gz"
 SUM=$(sha256sum "build/release/$NAME.tar.gz" | cut -d' ' -f1)
-printf '%s\n' "# Locally computed by scripts/buildroot-release.sh" "sha256  $SUM  $NAME.tar.gz" >"$HASH"
+printf '%s\n' "# Locally computed by scripts/buildroot-release.sh" "sha256  $SUM  $NAME.tar.gz" \
+	"# Locally computed" "sha256  $(sha256sum LICENSE | cut -d' ' -f1)  LICENSE" >"$HASH"
 echo "buildroot-release: build/release/$NAME.tar.gz sha256 $SUM (written to $HASH)"

@@ -43,7 +43,9 @@ int main(int argc, char **argv)
     JS_SetGCThreshold(rt, 512 * 1024);
     js_std_set_worker_new_context_func(new_context);
     js_std_init_handlers(rt);
-    JS_SetModuleLoaderFunc(rt, NULL, js_module_loader, NULL);
+    /* No module loader: every module the bundle imports is registered in new_context, and
+     * without one no import can read a file. (Its signature also differs between QuickJS
+     * 2025-04-26 and 2025-09-13, which added import attributes.) */
     JS_SetHostPromiseRejectionTracker(rt, js_std_promise_rejection_tracker, NULL);
     ctx = new_context(rt);
     if (!ctx) {

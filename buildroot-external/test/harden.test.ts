@@ -5,7 +5,7 @@ import { execa } from "execa";
 import { existsSync, lstatSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PKG, REPO, busyboxRoot, chrootUnavailable, cleanup, crypt, inChroot, install, tempDir, write } from "./rootfs";
+import { PKG, REPO, busyboxRoot, ownerSshKey, chrootUnavailable, cleanup, crypt, inChroot, install, tempDir, write } from "./rootfs";
 
 const HARDEN = join(PKG, "flussonic-harden");
 const LIST = readFileSync(join(PKG, "default-credentials.tsv"), "utf8")
@@ -45,7 +45,7 @@ async function stockCamera(root: string, listedAccounts = LISTED_PASSWORDS.lengt
   write(root, "etc/inittab", "::sysinit:/etc/init.d/rcS\n::respawn:/usr/sbin/telnetd -F -p 2323\n");
   write(root, "etc/init.d/rcS", VENDOR_RCS, 0o755);
   write(root, "etc/init.d/S50telnet", "#!/bin/sh\nstart-stop-daemon -S -q -x /usr/sbin/telnetd\n", 0o755);
-  write(root, "usr/sbin/dropbear", "", 0o755);
+  ownerSshKey(root); // and dropbear
   write(root, "etc/init.d/S50dropbear", "#!/bin/sh\n. /etc/default/dropbear\n", 0o755);
   write(root, "etc/ssh/sshd_config", "Port 22\nPasswordAuthentication yes\n");
   return users;
@@ -136,6 +136,17 @@ describe("flussonic-harden build/check on an image tree", { timeout: 30_000 }, (
     expect(shadowOf(root).web).toBe("*");
   });
 
+  it("build reads the image's settings without running them (the file belongs to the image tree)", async () => {
+    const marker = join(root, "..", `ran-${root.split("/").pop()}`);
+    write(root, "etc/default/flussonic-harden",
+      `FLUSSONIC_HARDEN_KEEP_USERS="web"\ntouch ${marker}\nFLUSSONIC_HARDEN_ALLOW_LISTEN="ftp $(touch ${marker})"\n`);
+    const b = await harden("build", root);
+    expect(b.exitCode, b.all).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+    expect(shadowOf(root).web).toMatch(/^\$6\$w3bw3bw3\$/); // the plain setting is still read
+    cleanup(marker);
+  });
+
   it("build is idempotent", async () => {
     await harden("build", root);
     const once = snapshot(root);
@@ -204,16 +215,18 @@ describe.skipIf(unavailable)("flussonic-harden at boot, under BusyBox", () => {
     expect(shadow.web).toMatch(/^\$6\$/);
   });
 
-  it("device-secret: root gets a per-device password, kept root-only, not regenerated on reboot", { timeout: 60_000 }, async () => {
+  it("device-secret: root gets a per-device password, stored only as its hash, not regenerated on reboot", { timeout: 60_000 }, async () => {
     write(root, "etc/default/flussonic-harden", "FLUSSONIC_HARDEN_ROOT_PASSWORD=device-secret\n");
+    // What older versions left behind: the password in clear text.
+    write(root, "etc/flussonic-agent/root-password", "old-secret-in-clear\n", 0o600);
+    write(root, "dev/console", ""); // the serial console, as a file the test can read
     const first = await inChroot(root, "/usr/sbin/flussonic-harden boot");
     expect(first.exitCode, first.all).toBe(0);
     expect(first.all).toContain("locked root (default password)");
     const hash = shadowOf(root).root;
     expect(hash).toMatch(/^\$6\$[^$]+\$.{40,}$/);
-    const secretFile = join(root, "etc/flussonic-agent/root-password");
-    expect(statSync(secretFile).mode & 0o777).toBe(0o600);
-    const secret = readFileSync(secretFile, "utf8").trim();
+    expect(existsSync(join(root, "etc/flussonic-agent/root-password"))).toBe(false);
+    const secret = /root password for this camera: (\S+)/.exec(readFileSync(join(root, "dev/console"), "utf8"))![1];
     expect(secret).toMatch(/^[A-Za-z0-9]{16}$/);
     expect(first.all).not.toContain(secret); // never on stdout (which may be a network log)
     expect(await crypt(secret, hash)).toBe(hash);
@@ -222,6 +235,14 @@ describe.skipIf(unavailable)("flussonic-harden at boot, under BusyBox", () => {
     const second = await inChroot(root, "/usr/sbin/flussonic-harden boot");
     expect(second.exitCode, second.all).toBe(0);
     expect(shadowOf(root).root).toBe(hash);
+  });
+
+  it("lock mode: a root password the owner set on the camera is not locked again at boot", { timeout: 60_000 }, async () => {
+    const owners = await crypt("My-own-camera-pw-2025", "$6$0wn3r0wn$");
+    write(root, "etc/shadow", readFileSync(join(root, "etc/shadow"), "utf8").replace(/^root:[^:]*:/m, `root:${owners}:`), 0o600);
+    const r = await inChroot(root, "/usr/sbin/flussonic-harden boot");
+    expect(r.exitCode, r.all).toBe(0);
+    expect(shadowOf(root).root).toBe(owners);
   });
 });
 

@@ -6,7 +6,7 @@ import { execa } from "execa";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PKG, REPO, busyboxRoot, chrootUnavailable, cleanup, inChroot, install, tempDir, write } from "./rootfs";
+import { PKG, REPO, busyboxRoot, ownerSshKey, chrootUnavailable, cleanup, inChroot, install, tempDir, write } from "./rootfs";
 
 const HARDEN = join(PKG, "flussonic-harden");
 /** /proc/net of a little-endian Linux 6.1 host, recorded with the sockets listed in PROC_SOCKETS. */
@@ -58,6 +58,8 @@ killall -9 thttpd   # an old build's web server, stopped, never started
 
 function minimalRoot(root: string): void {
   write(root, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+  ownerSshKey(root);
+  write(root, "etc/default/dropbear", 'DROPBEAR_ARGS="-s"\n');
   write(root, "etc/shadow", "root:*:0::::::\n", 0o600);
   write(root, "etc/inittab", "::sysinit:/etc/init.d/rcS\nconsole::respawn:/sbin/getty -L console 0 vt100\n");
   write(root, "etc/init.d/rcS", "#!/bin/sh\nfor i in /etc/init.d/S??*; do \"$i\" start; done\n", 0o755);

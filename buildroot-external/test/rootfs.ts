@@ -74,6 +74,18 @@ export async function crypt(password: string, salt: string): Promise<string> {
   return stdout;
 }
 
+/** A well-formed SSH public key: what a maker's overlay ships in /root/.ssh/authorized_keys. */
+export const OWNER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOkpjHHjg5uSjeqBk7Ml1dxg0ub7ar2Sw5pv3g6Ktxbp owner@maker";
+
+/**
+ * The owner's way in that hardening keeps: dropbear, keys only, root's authorized_keys (the image
+ * trees of these tests would otherwise end with every account locked, which check refuses).
+ */
+export function ownerSshKey(root: string, key = OWNER_KEY): void {
+  write(root, "usr/sbin/dropbear", "", 0o755);
+  write(root, "root/.ssh/authorized_keys", key + "\n", 0o600);
+}
+
 export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,6 +1,7 @@
 // The external tree follows Buildroot's conventions (what utils/check-package and `make` rely on),
 // checked without a Buildroot checkout: CI has none. scripts/buildroot-check.sh does the real thing.
 import { execa } from "execa";
+import { createHash } from "node:crypto";
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -103,8 +104,14 @@ describe("package/flussonic-agent", () => {
       const m = /^(\w+)  ([0-9a-f]+)  (\S+)$/.exec(l);
       expect(m, l).not.toBeNull();
       expect(m![2].length, l).toBe(len[m![1]]);
-      expect(m![3]).toBe(`flussonic-agent-${version}.tar.gz`);
+      if (m![3] === "LICENSE") {
+        // legal-info checks the licence file against this line.
+        expect(m![2]).toBe(createHash(m![1]).update(readFileSync(join(REPO, "LICENSE"))).digest("hex"));
+      } else expect(m![3]).toBe(`flussonic-agent-${version}.tar.gz`);
     }
+    expect(lines.map((l) => l.split("  ")[2]).sort()).toEqual(["LICENSE", `flussonic-agent-${version}.tar.gz`]);
+    expect(mk).toMatch(/^FLUSSONIC_AGENT_LICENSE_FILES = LICENSE$/m);
+    expect(mk).toMatch(/^FLUSSONIC_AGENT_LICENSE = MIT, MIT \(QuickJS\), Apache-2.0 \(mbed TLS\)$/m);
   });
 
   it("init scripts: S<NN><DAEMON>, not executable in the tree, installed with -m 0755", () => {
@@ -125,7 +132,10 @@ describe("package/flussonic-agent", () => {
 
   it("systemd units exist and restart the agent forever", () => {
     const unit = read(join(PKG, "flussonic-agent.service"));
-    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/flussonic-agent --config \/etc\/flussonic-agent\/agent.json$/m);
+    // Same settings as the init script: FLUSSONIC_AGENT_ARGS from /etc/default/flussonic-agent.
+    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/flussonic-agent \$FLUSSONIC_AGENT_ARGS$/m);
+    expect(unit).toMatch(/^EnvironmentFile=-\/etc\/default\/flussonic-agent$/m);
+    expect(unit).toMatch(/^Environment="FLUSSONIC_AGENT_ARGS=--config \/etc\/flussonic-agent\/agent.json"$/m);
     expect(unit).toMatch(/^Restart=always$/m);
     expect(unit).toMatch(/^StartLimitIntervalSec=0$/m);
     expect(read(join(PKG, "flussonic-harden.service"))).toMatch(/^ExecStart=\/usr\/sbin\/flussonic-harden boot$/m);

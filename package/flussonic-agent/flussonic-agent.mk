@@ -15,13 +15,20 @@ else
 FLUSSONIC_AGENT_SITE = https://github.com/flussonic/flussonic-agent/releases/download/v$(FLUSSONIC_AGENT_VERSION)
 FLUSSONIC_AGENT_BUNDLE = $(@D)/bundle/agent-quickjs.js
 endif
-FLUSSONIC_AGENT_LICENSE = MIT
+FLUSSONIC_AGENT_LICENSE = MIT, MIT (QuickJS), Apache-2.0 (mbed TLS)
+FLUSSONIC_AGENT_LICENSE_FILES = LICENSE
+ifeq ($(BR2_PACKAGE_FLUSSONIC_AGENT_LOCAL),y)
+# The licence is at the repository's top, outside the local site (agent-src).
+define FLUSSONIC_AGENT_COPY_LICENSE
+	$(INSTALL) -m 0644 $(BR2_EXTERNAL_FLUSSONIC_AGENT_PATH)/../LICENSE $(@D)/LICENSE
+endef
+FLUSSONIC_AGENT_POST_RSYNC_HOOKS += FLUSSONIC_AGENT_COPY_LICENSE
+endif
 
 # QuickJS and mbed TLS are compiled into the static binary, with the
 # agent's trimmed TLS config, from the sources of Buildroot's own
 # packages or from given trees (Buildroot 2024.02: packages too old).
 ifeq ($(BR2_PACKAGE_FLUSSONIC_AGENT_OWN_SOURCES),y)
-FLUSSONIC_AGENT_LICENSE += , MIT (QuickJS), Apache-2.0 or GPL-2.0+ (mbed TLS)
 FLUSSONIC_AGENT_QUICKJS_SRC = $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_QUICKJS_SRCDIR))
 FLUSSONIC_AGENT_MBEDTLS_SRC = $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_MBEDTLS_SRCDIR))
 else
@@ -38,15 +45,16 @@ endif
 FLUSSONIC_AGENT_ARCH_NAME = \
 	$(if $(BR2_arm),$(if $(BR2_ARM_EABIHF),armhf,armel),$(call qstrip,$(BR2_ARCH)))
 
-# -Os: the binary goes into 8-16 MB of camera flash. The unstripped
-# binary is installed; Buildroot strips it according to BR2_STRIP_*.
+# Optimisation as BR2_OPTIMIZE_* says (in TARGET_CFLAGS); static only
+# when the toolchain is. The unstripped binary is installed; Buildroot
+# strips it according to BR2_STRIP_*.
 FLUSSONIC_AGENT_MAKE_OPTS = \
 	CC="$(TARGET_CC)" \
 	AR="$(TARGET_AR)" \
 	STRIP="$(TARGET_CROSS)strip" \
-	CFLAGS="$(TARGET_CFLAGS) -Os" \
+	CFLAGS="$(TARGET_CFLAGS)" \
 	LDFLAGS="$(TARGET_LDFLAGS)" \
-	STATIC=1 \
+	STATIC=$(if $(BR2_STATIC_LIBS),1,0) \
 	EXTRA_LIBS="$(FLUSSONIC_AGENT_EXTRA_LIBS)" \
 	HOST_CC="$(HOSTCC)" \
 	HOST_QJSC=$(@D)/br-build/host-qjsc \
@@ -74,7 +82,51 @@ define FLUSSONIC_AGENT_BUILD_CMDS
 		$(FLUSSONIC_AGENT_MAKE_OPTS) all
 endef
 
-FLUSSONIC_AGENT_JSON_LIST = [$(subst $(space),$(comma),$(foreach v,$(1),"$(v)"))]
+# agent.json from the options: JSON strings escaped (\\ and "), then
+# quoted for the shell (').
+FLUSSONIC_AGENT_JSON_STR = "$(subst ','\'',$(subst ",\",$(subst \,\\,$(1))))"
+FLUSSONIC_AGENT_JSON_LIST = [$(subst $(space),$(comma),$(foreach v,$(1),$(call FLUSSONIC_AGENT_JSON_STR,$(v))))]
+FLUSSONIC_AGENT_ENDPOINTS = $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_ENDPOINTS))
+FLUSSONIC_AGENT_CA_FILE = $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_CA_FILE))
+FLUSSONIC_AGENT_SPKI_PINS = $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_SPKI_PINS))
+
+# No endpoints: agent.json comes from a rootfs overlay. With endpoints,
+# the agent must be able to check the server: a CA file or SPKI pins.
+ifeq ($(BR_BUILDING),y)
+ifneq ($(FLUSSONIC_AGENT_ENDPOINTS),)
+ifneq ($(filter-out %:%,$(FLUSSONIC_AGENT_ENDPOINTS)),)
+$(error flussonic-agent: BR2_PACKAGE_FLUSSONIC_AGENT_ENDPOINTS: not host:port: $(filter-out %:%,$(FLUSSONIC_AGENT_ENDPOINTS)))
+endif
+ifeq ($(FLUSSONIC_AGENT_CA_FILE)$(FLUSSONIC_AGENT_SPKI_PINS),)
+$(error flussonic-agent: endpoints set but neither BR2_PACKAGE_FLUSSONIC_AGENT_CA_FILE nor BR2_PACKAGE_FLUSSONIC_AGENT_SPKI_PINS: the agent could not check the server)
+endif
+ifneq ($(FLUSSONIC_AGENT_CA_FILE),)
+ifeq ($(wildcard $(FLUSSONIC_AGENT_CA_FILE)),)
+$(error flussonic-agent: BR2_PACKAGE_FLUSSONIC_AGENT_CA_FILE $(FLUSSONIC_AGENT_CA_FILE) does not exist)
+endif
+endif
+endif
+endif
+
+ifneq ($(FLUSSONIC_AGENT_ENDPOINTS),)
+define FLUSSONIC_AGENT_INSTALL_CONFIG
+	$(if $(FLUSSONIC_AGENT_CA_FILE), \
+		$(INSTALL) -D -m 0644 $(FLUSSONIC_AGENT_CA_FILE) \
+			$(TARGET_DIR)/etc/flussonic-agent/ca.pem)
+	printf '%s\n' '{' \
+		'  "endpoints": $(call FLUSSONIC_AGENT_JSON_LIST,$(FLUSSONIC_AGENT_ENDPOINTS)),' \
+		$(if $(FLUSSONIC_AGENT_CA_FILE),'  "ca_file": "/etc/flussonic-agent/ca.pem"$(comma)') \
+		'  "spki_pins": $(call FLUSSONIC_AGENT_JSON_LIST,$(FLUSSONIC_AGENT_SPKI_PINS)),' \
+		'  "activation_token_file": $(call FLUSSONIC_AGENT_JSON_STR,$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_TOKEN_FILE))),' \
+		'  "state_file": "/var/lib/flussonic-agent/state.json",' \
+		'  "targets": {' \
+		'    "rtsp": $(call FLUSSONIC_AGENT_JSON_STR,$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_RTSP_TARGET))),' \
+		'    "http": $(call FLUSSONIC_AGENT_JSON_STR,$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_HTTP_TARGET)))' \
+		'  },' \
+		'  "log_level": "info"' \
+		'}' >$(TARGET_DIR)/etc/flussonic-agent/agent.json
+endef
+endif
 
 define FLUSSONIC_AGENT_INSTALL_TARGET_CMDS
 	$(INSTALL) -D -m 0755 $(@D)/br-build/flussonic-agent.unstripped \
@@ -83,21 +135,7 @@ define FLUSSONIC_AGENT_INSTALL_TARGET_CMDS
 		$(TARGET_DIR)/usr/sbin/flussonic-agent-supervise
 	$(INSTALL) -d -m 0755 $(TARGET_DIR)/etc/flussonic-agent \
 		$(TARGET_DIR)/etc/default $(TARGET_DIR)/var/lib/flussonic-agent
-	$(if $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_CA_FILE)), \
-		$(INSTALL) -D -m 0644 $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_CA_FILE)) \
-			$(TARGET_DIR)/etc/flussonic-agent/ca.pem)
-	printf '%s\n' '{' \
-		'  "endpoints": $(call FLUSSONIC_AGENT_JSON_LIST,$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_ENDPOINTS))),' \
-		$(if $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_CA_FILE)),'  "ca_file": "/etc/flussonic-agent/ca.pem"$(comma)') \
-		'  "spki_pins": $(call FLUSSONIC_AGENT_JSON_LIST,$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_SPKI_PINS))),' \
-		'  "activation_token_file": "$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_TOKEN_FILE))",' \
-		'  "state_file": "/var/lib/flussonic-agent/state.json",' \
-		'  "targets": {' \
-		'    "rtsp": "$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_RTSP_TARGET))",' \
-		'    "http": "$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_HTTP_TARGET))"' \
-		'  },' \
-		'  "log_level": "info"' \
-		'}' >$(TARGET_DIR)/etc/flussonic-agent/agent.json
+	$(FLUSSONIC_AGENT_INSTALL_CONFIG)
 	printf '%s\n' \
 		'FLUSSONIC_AGENT_ARGS="--config /etc/flussonic-agent/agent.json$(if $(BR2_PACKAGE_FLUSSONIC_AGENT_SYSLOG), --syslog)"' \
 		$(if $(BR2_PACKAGE_FLUSSONIC_AGENT_SYSLOG),,'FLUSSONIC_AGENT_STDERR=/dev/console') \
