@@ -1,18 +1,17 @@
 // A hostile or broken server against a real agent process (the Node build, or the native binary
 // under qemu-user via FLUSSONIC_AGENT_CMD): every attack bounded in count and time, 127.0.0.1 only.
 // What the agent must hold: docs/PROTOCOL.md "Agent limits".
-import { mkdirSync, mkdtempSync, readFileSync, watch, writeFileSync, existsSync } from "node:fs";
+import { existsSync, readFileSync, watch } from "node:fs";
 import * as net from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { STATE_WRITES_PER_WINDOW } from "../../src/agent/state-writer";
 import { FrameType } from "../../src/protocol/frame";
+import { activatedAgentDir, HOSTILE_DEVICE, HOSTILE_KEY as KEY, openResetFlood, pingFlood } from "../harness/attacks";
 import { startFakeServer, type FakeScript, type FakeServer } from "../harness/fake-server";
 import { fdCount, memKb } from "../harness/proc-stats";
 import { makePki, startAgent, type AgentProc, type Pki } from "../harness/system";
 
-const KEY = "00".repeat(32);
 /** The most camera connections one agent holds (the stream cap, docs/PROTOCOL.md). */
 const STREAM_CAP = 32;
 /** The most descriptors the native agent numbers its sockets below (docs/native.md). */
@@ -61,12 +60,10 @@ async function countingCamera() {
   });
 }
 
-/** An agent already activated as cam-hostile whose cached streamer is `streamer`. */
+/** An agent already activated as HOSTILE_DEVICE whose cached streamer is `streamer`. */
 async function activatedAgent(streamer: string, o: { ready?: RegExp | null; endpoints?: string[]; extra?: Record<string, unknown>; target?: string } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), "fa-hostile-"));
-  mkdirSync(join(dir, "state"));
   const endpoints = o.endpoints ?? [streamer];
-  writeFileSync(join(dir, "state", "state.json"), JSON.stringify({ device_id: "cam-hostile", key: KEY, endpoints, streamer }));
+  const dir = activatedAgentDir(streamer, endpoints);
   return track(await startAgent({
     pki, dir, endpoints, targets: { rtsp: o.target ?? "127.0.0.1:9" }, name: "agent-hostile",
     ready: o.ready === undefined ? /session live at streamer/ : o.ready, extra: o.extra,
@@ -103,7 +100,7 @@ describe("reconnect storms", () => {
     const servers: FakeServer[] = [];
     const bounce = (other: () => FakeServer): FakeScript => ({
       onAuth: (l) => {
-        l.session.sendControl(FrameType.WELCOME, { device_id: "cam-hostile" });
+        l.session.sendControl(FrameType.WELCOME, { device_id: HOSTILE_DEVICE });
         l.session.sendControl(FrameType.MOVE, { streamer: other().addr });
       },
     });
@@ -132,13 +129,13 @@ describe("instructions from the wrong role or step", () => {
     it(`${name} from a streamer on a live link is refused and the state file keeps the device's identity`, async () => {
       const srv = await fake({
         onAuth: (l) => {
-          l.session.sendControl(FrameType.WELCOME, { device_id: "cam-hostile" });
+          l.session.sendControl(FrameType.WELCOME, { device_id: HOSTILE_DEVICE });
           l.session.sendControl(type, msg);
         },
       });
       const a = await activatedAgent(srv.addr, { ready: /link to streamer .* closed/ });
       await sleep(300);
-      expect(stateOf(a)).toEqual({ device_id: "cam-hostile", key: KEY, endpoints: [srv.addr], streamer: srv.addr });
+      expect(stateOf(a)).toEqual({ device_id: HOSTILE_DEVICE, key: KEY, endpoints: [srv.addr], streamer: srv.addr });
       expect(srv.errorsFromAgent[0]).toMatch(new RegExp(`^unexpected: ${name} is not accepted from a streamer on a live link`));
     }, 30_000);
   }
@@ -185,32 +182,17 @@ describe("what the server hands the agent", () => {
 describe("floods", () => {
   it("10,000 OPEN + immediate RESET: agent alive, camera connections ≤ the stream cap, descriptors ≤ the cap", async () => {
     const cam = await countingCamera();
-    const N = 10_000;
-    let opened = false;
-    const srv = await fake({
-      onAuth: (l) => {
-        l.session.sendControl(FrameType.WELCOME, { device_id: "cam-hostile" });
-        for (let i = 0; i < N; i++) l.session.openStream("rtsp").reset("cancel");
-        // Then one stream that stays: OPEN_OK once the agent has worked through the flood and
-        // its camera slots are free again. Retried while the agent answers busy.
-        const tryOpen = () => {
-          if (l.session.isClosed) return;
-          const st = l.session.openStream("rtsp");
-          st.onOpen = () => (opened = true);
-          st.onClose = () => !opened && setTimeout(tryOpen, 250);
-        };
-        tryOpen();
-      },
-    });
+    const flood = openResetFlood(10_000);
+    const srv = await fake(flood.script);
     const a = await activatedAgent(srv.addr, { target: cam.addr });
     let peakFds = 0;
     const until = Date.now() + 60_000;
-    while (!opened && Date.now() < until && a.proc.exit() === null) {
+    while (!flood.opened() && Date.now() < until && a.proc.exit() === null) {
       peakFds = Math.max(peakFds, fdCount(a.proc.pid));
       await sleep(20);
     }
     expect(a.proc.exit()).toBeNull();
-    expect(opened).toBe(true);
+    expect(flood.opened()).toBe(true);
     expect(cam.stats().peak).toBeLessThanOrEqual(STREAM_CAP);
     expect(peakFds).toBeLessThanOrEqual(FD_CAP);
     expect(a.proc.output()).toMatch(/session live at streamer/);
@@ -220,24 +202,9 @@ describe("floods", () => {
   // read within the keepalive bound (protocol/session.ts, QjsSocket).
   it("PING flood with the server not reading: memory grows ≤ 4 MB and the link is dropped", async () => {
     const ka = { ping_interval_ms: 500, idle_timeout_ms: 2000 };
-    const ping = new Uint8Array(8);
-    let sent = 0;
-    const srv = await fake({
-      onAuth: (l) => {
-        l.session.sendControl(FrameType.WELCOME, { device_id: "cam-hostile" });
-        setTimeout(() => {
-          l.raw.pause(); // read nothing from the agent from now on
-          const end = Date.now() + 15_000;
-          const burst = () => {
-            if (l.session.isClosed || l.raw.destroyed || Date.now() > end || sent >= 6_000_000) return;
-            for (let i = 0; i < 1000; i++) l.session.sendFrame(FrameType.PING, 0, ping);
-            sent += 1000 * 20;
-            setTimeout(burst, 2);
-          };
-          burst();
-        }, 1500);
-      },
-    });
+    // 6 MB of PINGs at up to 400 000/s (8 MB/s), for at most 15 s, 1.5 s after WELCOME.
+    const flood = pingFlood({ readAgent: false, perSecond: 400_000, maxBytes: 6_000_000, durationMs: 15_000, startAfterMs: 1500 });
+    const srv = await fake(flood.script);
     const a = await activatedAgent(srv.addr, { extra: { keepalive: ka } });
     await sleep(1000);
     const idle = memKb(a.proc.pid).rss;
@@ -251,7 +218,7 @@ describe("floods", () => {
       await sleep(50);
     }
     expect(a.proc.exit()).toBeNull();
-    expect(sent).toBeGreaterThan(0);
+    expect(flood.sent()).toBeGreaterThan(0);
     expect(dropped).toBe(true);
     expect(peak - idle).toBeLessThanOrEqual(4 * 1024);
   }, 60_000);
