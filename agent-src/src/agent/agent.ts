@@ -170,7 +170,7 @@ export class Agent {
             const st: AgentState = { device_id: a.device_id, key: a.key, endpoints: a.endpoints, streamer: a.streamer };
             const bad = issuedStateProblem(st);
             if (bad) return s.fail("payload", `ACTIVATED: ${bad}`);
-            return this.switchTo(s, st, `activated as device ${st.device_id}; streamer ${st.streamer}`, setNext);
+            return this.switchTo(s, st, "activated", `activated as device ${st.device_id}; streamer ${st.streamer}`, setNext);
           }
           case FrameType.REDIRECT: {
             const r = decodeControl<Redirect>(type, payload);
@@ -178,7 +178,8 @@ export class Agent {
             const st = { ...this.state, streamer: r.streamer, endpoints: r.endpoints?.length ? r.endpoints : this.state.endpoints };
             const bad = issuedStateProblem(st);
             if (bad) return s.fail("payload", `REDIRECT: ${bad}`);
-            return this.switchTo(s, st, `redirected by ${dest.kind} ${dest.addr}`, setNext);
+            const why = `redirected by ${dest.kind} ${dest.addr}`;
+            return this.switchTo(s, st, why, `${why}: going to streamer ${st.streamer}`, setNext);
           }
           case FrameType.MOVE: {
             const m = decodeControl<Move>(type, payload);
@@ -186,7 +187,7 @@ export class Agent {
             const st = { ...this.state, streamer: m.streamer };
             const bad = issuedStateProblem(st);
             if (bad) return s.fail("payload", `MOVE: ${bad}`);
-            return this.switchTo(s, st, "moved by the server", setNext);
+            return this.switchTo(s, st, "moved by the server", `moved by the server: going to streamer ${st.streamer}`, setNext);
           }
           case FrameType.WELCOME: {
             decodeControl<Welcome>(type, payload);
@@ -264,7 +265,7 @@ export class Agent {
    * ACTIVATED/REDIRECT/MOVE, already validated: take the new state and dial the streamer once
    * this link is closed, unless the switch budget is spent (then it is a failure like any other).
    */
-  private switchTo(s: Session, st: AgentState, why: string, setNext: (f: () => void) => void): void {
+  private switchTo(s: Session, st: AgentState, why: string, logLine: string, setNext: (f: () => void) => void): void {
     const ms = this.policy.switched();
     if (ms === null) {
       this.p.log("warn", `${why}: too many switches in a row, ignoring it and going back to the endpoints`);
@@ -273,7 +274,7 @@ export class Agent {
     }
     this.state = st;
     this.writer.save(st);
-    this.p.log("info", `${why}: going to streamer ${st.streamer}`);
+    this.p.log("info", logLine);
     setNext(() => this.schedule(ms, why));
     s.close(why);
   }
