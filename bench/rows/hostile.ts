@@ -2,7 +2,7 @@
 // agent-src/test/harness/attacks.ts): its peak RSS under each attack vs the same agent idle, and
 // its CPU while a server floods PINGs and reads the PONGs. Each measurement is a fresh agent
 // process, so VmHWM is that attack's peak alone.
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { FrameType } from "../../agent-src/src/protocol/frame";
@@ -40,6 +40,7 @@ async function attacked(pki: Pki, script: FakeScript, camPort: number, extra: Re
     stop: async () => {
       await proc.stop();
       await srv.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,7 +1,7 @@
 // A hostile or broken server against a real agent process (the Node build, or the native binary
 // under qemu-user via FLUSSONIC_AGENT_CMD): every attack bounded in count and time, 127.0.0.1 only.
 // What the agent must hold: docs/PROTOCOL.md "Agent limits".
-import { existsSync, readFileSync, watch } from "node:fs";
+import { existsSync, readFileSync, rmSync, watch } from "node:fs";
 import * as net from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -64,6 +64,7 @@ async function countingCamera() {
 async function activatedAgent(streamer: string, o: { ready?: RegExp | null; endpoints?: string[]; extra?: Record<string, unknown>; target?: string } = {}) {
   const endpoints = o.endpoints ?? [streamer];
   const dir = activatedAgentDir(streamer, endpoints);
+  track({ stop: async () => rmSync(dir, { recursive: true, force: true }) }); // after the agent (stops run in reverse)
   return track(await startAgent({
     pki, dir, endpoints, targets: { rtsp: o.target ?? "127.0.0.1:9" }, name: "agent-hostile",
     ready: o.ready === undefined ? /session live at streamer/ : o.ready, extra: o.extra,
