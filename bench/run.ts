@@ -16,6 +16,7 @@ import { serverCpuPerGbit } from "./rows/cpu-gbit";
 import { qemuUserCamera } from "./rows/qemu-user";
 import { sizes } from "./rows/size";
 import { guestRss } from "./rows/guest-rss";
+import { hostileServer } from "./rows/hostile";
 
 type RowFn = (o: BenchOptions) => Promise<Row | Row[]>;
 const ROWS: [string, RowFn][] = [
@@ -27,6 +28,7 @@ const ROWS: [string, RowFn][] = [
   ["cpu-gbit", serverCpuPerGbit],
   ["qemu-user", qemuUserCamera],
   ["guest-rss", guestRss],
+  ["hostile", hostileServer],
 ];
 
 function arg(name: string): string | undefined {

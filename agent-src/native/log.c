@@ -51,6 +51,35 @@ static void open_stderr(void)
         fcntl(2, F_SETFL, fcntl(2, F_GETFL) | O_NONBLOCK); /* no /proc: better than blocking */
 }
 
+/*
+ * Text a server chose reaches the log (error messages, device ids): control characters are
+ * written escaped so it cannot forge a line (newline) or drive a terminal (ESC). Same rules as
+ * escapeLogText() in platform/log-text.ts: \n \r \t, other C0 controls, DEL and the UTF-8
+ * encoded C1 controls (U+0080-U+009F) as \xNN. Stops at out_size - 1 bytes.
+ */
+static void escape_controls(const char *in, char *out, size_t out_size)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    size_t n = 0;
+
+    while (*p && n + 5 <= out_size) {
+        unsigned c = *p++;
+        if (c == 0xc2 && *p >= 0x80 && *p <= 0x9f)
+            c = *p++;
+        else if (c >= 0x20 && c != 0x7f) {
+            out[n++] = (char)c;
+            continue;
+        }
+        if (c == '\n' || c == '\r' || c == '\t') {
+            out[n++] = '\\';
+            out[n++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        } else {
+            n += (size_t)snprintf(out + n, 5, "\\x%02x", c);
+        }
+    }
+    out[n] = '\0';
+}
+
 /* One write that never waits: bytes taken, or -1 (nothing taken). */
 static ssize_t try_write(int fd, int is_socket, const char *p, size_t len)
 {
@@ -132,10 +161,13 @@ static void log_syslog(int level, const char *line)
     dropped++;
 }
 
-void flussonic_log(int level, const char *line)
+void flussonic_log(int level, const char *text)
 {
+    char line[LINE_MAX_BYTES + 1];
+
     if (level < 0 || level > 3)
         level = 3;
+    escape_controls(text, line, sizeof(line));
     if (use_syslog)
         log_syslog(level, line);
     else

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -40,6 +41,26 @@
 #define N_ELEMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static uint8_t io_buf[IO_CHUNK];
+
+/*
+ * quickjs-libc's event loop (2025-04-26) waits with select(): FD_SET on a descriptor
+ * >= FD_SETSIZE writes past the fd_set. Every descriptor that can reach the loop (sockets and
+ * resolver pipes) is created in this file and goes through capped_fd(): one >= FD_CAP is closed
+ * and reported as EMFILE, so the loop never sees it. The agent needs about 40 (one link, 32
+ * camera connections, resolver pipes while dialling): docs/native.md, "Descriptors".
+ */
+#define FD_CAP 128
+_Static_assert(FD_CAP <= FD_SETSIZE / 4, "FD_CAP must stay far below FD_SETSIZE");
+
+static int capped_fd(int fd)
+{
+    if (fd >= FD_CAP) {
+        close(fd);
+        errno = EMFILE;
+        return -1;
+    }
+    return fd;
+}
 
 JSValue flussonic_throw_errno(JSContext *ctx, const char *what)
 {
@@ -439,6 +460,13 @@ static JSValue js_resolve_start(JSContext *ctx, JSValueConst this_val, int argc,
         JS_FreeCString(ctx, host);
         return flussonic_throw_errno(ctx, "pipe");
     }
+    if (p[0] >= FD_CAP || p[1] >= FD_CAP) {
+        close(p[0]);
+        close(p[1]);
+        JS_FreeCString(ctx, host);
+        errno = EMFILE;
+        return flussonic_throw_errno(ctx, "pipe");
+    }
     fcntl(p[0], F_SETFD, FD_CLOEXEC);
     fcntl(p[1], F_SETFD, FD_CLOEXEC);
     if (inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1) {
@@ -523,7 +551,7 @@ static int fill_addr(const char *ip, int port, struct sockaddr_storage *ss, sock
 static int new_socket(int family)
 {
     /* SOCK_NONBLOCK/SOCK_CLOEXEC flags exist since 2.6.27; fcntl keeps us independent of them. */
-    int fd = socket(family, SOCK_STREAM, 0);
+    int fd = capped_fd(socket(family, SOCK_STREAM, 0));
     if (fd < 0)
         return -1;
     fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -750,6 +778,7 @@ static JSValue js_accept(JSContext *ctx, JSValueConst this_val, int argc, JSValu
     do
         c = accept(fd, NULL, NULL);
     while (c < 0 && errno == EINTR);
+    c = c < 0 ? c : capped_fd(c);
     if (c < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED)
             return JS_UNDEFINED;

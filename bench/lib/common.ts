@@ -7,13 +7,13 @@ import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { REPO_ROOT } from "../../agent-src/test/harness/camera";
-import { memKb } from "../../agent-src/test/harness/proc-mem";
 import { startProc, type Proc } from "../../agent-src/test/harness/procs";
 import { BUNDLE, ports, SECRET, VIEWER, type Pki, type ServerPorts } from "../../agent-src/test/harness/system";
+import { cpuSeconds } from "../../agent-src/test/harness/proc-stats";
 
-export { REPO_ROOT, BUNDLE, SECRET, VIEWER, memKb };
+export { REPO_ROOT, BUNDLE, SECRET, VIEWER };
+export { cpuSeconds, memKb } from "../../agent-src/test/harness/proc-stats";
 export const BENCH_BUILD = join(REPO_ROOT, "build/bench");
-const CLK_TCK = 100; // getconf CLK_TCK on Linux
 
 /** A path a script printed: absolute, or relative to the repo. */
 export const repoPath = (p: string) => (isAbsolute(p) ? p : join(REPO_ROOT, p));
@@ -24,19 +24,6 @@ export function helperPath(script: string): string {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** utime+stime (+ reaped children's) of one process, seconds. 0 if it is gone. */
-export function cpuSeconds(pid: number, withChildren = true): number {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    // fields after "comm": state=0 … utime=11 stime=12 cutime=13 cstime=14
-    const t = Number(f[11]) + Number(f[12]) + (withChildren ? Number(f[13]) + Number(f[14]) : 0);
-    return t / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
 
 function ppidOf(pid: number): number {
   try {
@@ -69,7 +56,6 @@ export function processTree(root: number): number[] {
 export function treeCpuSeconds(root: number): number {
   return processTree(root).reduce((a, p) => a + cpuSeconds(p), 0);
 }
-
 
 export function deviceKeyHex(id: string): string {
   return createHmac("sha256", Buffer.from(SECRET)).update(`device-key\n${id}`).digest("hex");

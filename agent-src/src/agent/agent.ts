@@ -4,28 +4,28 @@
  *   no state ──ACTIVATE──► endpoint ──ACTIVATED──► state saved ──► streamer
  *   state ──► cached streamer ──(streamer_failures in a row)──► endpoints, rotating ──REDIRECT──► streamer
  *
- * REDIRECT/MOVE switch at once; RETRY_AFTER waits as told; every other failure waits with
- * full-jitter backoff. The agent only answers the server's OPENs; it never sends media unasked.
+ * This file does the I/O; where to dial and how long to wait is ReconnectPolicy's, which
+ * server message counts at which step is link-steps', how often the state file may be
+ * written is StateWriter's. The agent only answers the server's OPENs; it never sends media
+ * unasked.
  */
 
 import { authMessage, decodeControl } from "../protocol/control";
 import type { Activated, Challenge, ErrorMsg, Hello, Move, Redirect, RetryAfter, Welcome } from "../protocol/control";
 import { fromHex, toHex, utf8Decode } from "../protocol/bytes";
-import { FrameType, PROTOCOL_VERSION, frameTypeName } from "../protocol/frame";
+import { FrameType, PROTOCOL_VERSION } from "../protocol/frame";
 import { Session, DEFAULT_SESSION_OPTIONS } from "../protocol/session";
 import { hmacSha256 } from "../protocol/sha256";
 import type { Platform, Socket } from "../platform/platform";
-import { Backoff } from "./backoff";
-import { formatHostPort, parseHostPort, type AgentConfig, type HostPort } from "./config";
-import { relayStream } from "./relay";
-import { loadState, saveState, StateError, type AgentState } from "./state";
+import { formatHostPort, isHostPort, parseHostPort, type AgentConfig, type HostPort } from "./config";
+import { refusal, type LinkStep } from "./link-steps";
+import { ReconnectPolicy, type Dest } from "./reconnect-policy";
+import { CameraSockets, relayStream } from "./relay";
+import { issuedStateProblem, loadState, saveState, StateError, type AgentState } from "./state";
+import { StateWriter } from "./state-writer";
 
 /** How long the server has to complete the handshake before we give up on it. */
 const HANDSHAKE_TIMEOUT_MS = 15_000;
-/** A streamer that failed us is not asked for again via the endpoint for this long. */
-const AVOID_MS = 10 * 60_000;
-
-type Dest = { kind: "endpoint" | "streamer"; addr: string };
 
 export interface AgentInfo {
   version: string;
@@ -34,12 +34,11 @@ export interface AgentInfo {
 
 export class Agent {
   private state: AgentState | null = null;
-  private backoff: Backoff;
+  private readonly policy: ReconnectPolicy;
+  private writer!: StateWriter;
+  private readonly cameraSockets = new CameraSockets(DEFAULT_SESSION_OPTIONS.maxStreams);
   private session: Session | null = null;
   private retryTimer = -1;
-  private endpointIndex = 0;
-  private streamerFailures = 0;
-  private avoid = new Map<string, number>();
   private stopped = false;
 
   constructor(
@@ -47,10 +46,16 @@ export class Agent {
     private readonly cfg: AgentConfig,
     private readonly info: AgentInfo,
   ) {
-    this.backoff = new Backoff(cfg.reconnect.baseMs, cfg.reconnect.capMs, () => {
-      const b = p.randomBytes(4);
-      return (((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0) / 0x100000000;
-    });
+    this.policy = new ReconnectPolicy(
+      { baseMs: cfg.reconnect.baseMs, capMs: cfg.reconnect.capMs, streamerFailures: cfg.streamerFailures },
+      {
+        now: () => p.now(),
+        random: () => {
+          const b = p.randomBytes(4);
+          return (((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0) / 0x100000000;
+        },
+      },
+    );
   }
 
   /** Loads state and dials. Throws StateError if the state file is unusable and no token exists. */
@@ -62,6 +67,7 @@ export class Agent {
       // Keep the broken file untouched for inspection until a fresh activation replaces it.
       this.p.log("error", `${e.message}; re-activating with the activation token`);
     }
+    this.writer = new StateWriter(this.p, (st) => this.writeState(st), this.state);
     if (this.state) this.p.log("info", `device ${this.state.device_id}: cached streamer ${this.state.streamer ?? "(none)"}`);
     else if (!this.readToken()) this.p.log("warn", "not activated and no activation token: will keep asking the endpoint");
     this.connect();
@@ -85,15 +91,8 @@ export class Agent {
   }
 
   private endpoints(): string[] {
-    const issued = this.state?.endpoints.filter((e) => safeHostPort(e)) ?? [];
+    const issued = this.state?.endpoints.filter(isHostPort) ?? [];
     return issued.length ? issued : this.cfg.endpoints.map(formatHostPort);
-  }
-
-  private nextDest(): Dest {
-    const st = this.state;
-    if (st?.streamer && this.streamerFailures < this.cfg.streamerFailures) return { kind: "streamer", addr: st.streamer };
-    const eps = this.endpoints();
-    return { kind: "endpoint", addr: eps[this.endpointIndex % eps.length] };
   }
 
   private schedule(ms: number, why: string): void {
@@ -105,21 +104,17 @@ export class Agent {
 
   /** A connection attempt or session ended badly: count it and retry with backoff. */
   private failed(dest: Dest, why: string): void {
-    if (dest.kind === "streamer") {
-      this.streamerFailures++;
-      if (this.streamerFailures >= this.cfg.streamerFailures) {
-        this.p.log("warn", `streamer ${dest.addr} failed ${this.streamerFailures} times: back to the endpoints`);
-        this.avoid.set(dest.addr, this.p.now() + AVOID_MS);
-      }
-    } else {
-      this.endpointIndex++; // rotate through the endpoint list
+    const wasBack = this.policy.backToEndpoints;
+    const ms = this.policy.failed(dest);
+    if (dest.kind === "streamer" && !wasBack && this.policy.backToEndpoints) {
+      this.p.log("warn", `streamer ${dest.addr} failed ${this.cfg.streamerFailures} times: back to the endpoints`);
     }
-    this.schedule(this.backoff.next(), why);
+    this.schedule(ms, why);
   }
 
   private connect(): void {
     if (this.stopped) return;
-    const dest = this.nextDest();
+    const dest = this.policy.dial(this.state?.streamer, this.endpoints());
     let hp: HostPort;
     try {
       hp = parseHostPort(dest.addr, dest.kind);
@@ -146,11 +141,12 @@ export class Agent {
   }
 
   private runSession(dest: Dest, sock: Socket): void {
-    let live = false;
-    let liveSince = 0;
+    let step: LinkStep = "hello_sent";
+    let liveSince = -1;
     let next: (() => void) | null = null; // what to do once this link is gone
     const hs = this.p.setTimer(HANDSHAKE_TIMEOUT_MS, () => s.close("handshake timeout"));
     let stable = -1;
+    const setNext = (n: () => void) => (next = n);
 
     const s = new Session(sock, this.p, {
       ...DEFAULT_SESSION_OPTIONS,
@@ -159,52 +155,63 @@ export class Agent {
       peerMayOpen: true,
     }, {
       onOpen: (stream, target) => {
-        if (!live) return stream.reset("not_ready", "session not authenticated");
-        relayStream(this.p, this.cfg, stream, target);
+        if (step !== "live") return stream.reset("not_ready", "session not authenticated");
+        relayStream(this.p, this.cfg, stream, target, this.cameraSockets);
       },
       onControl: (type, payload) => {
+        const refused = refusal(type, dest.kind, step);
+        if (refused) return s.fail("unexpected", refused);
         switch (type) {
           case FrameType.CHALLENGE:
-            return this.answerChallenge(s, dest, decodeControl<Challenge>(type, payload));
+            step = this.answerChallenge(s, dest, decodeControl<Challenge>(type, payload));
+            return;
           case FrameType.ACTIVATED: {
             const a = decodeControl<Activated>(type, payload);
-            this.state = { device_id: a.device_id, key: a.key, endpoints: a.endpoints, streamer: a.streamer };
-            this.persist();
-            this.p.log("info", `activated as device ${a.device_id}; streamer ${a.streamer}`);
-            return this.switchTo(s, a.streamer, "activated", (n) => (next = n));
+            const st: AgentState = { device_id: a.device_id, key: a.key, endpoints: a.endpoints, streamer: a.streamer };
+            const bad = issuedStateProblem(st);
+            if (bad) return s.fail("payload", `ACTIVATED: ${bad}`);
+            return this.switchTo(s, st, "activated", `activated as device ${st.device_id}; streamer ${st.streamer}`, setNext);
           }
           case FrameType.REDIRECT: {
             const r = decodeControl<Redirect>(type, payload);
-            if (this.state && r.endpoints?.length) this.state.endpoints = r.endpoints;
-            return this.switchTo(s, r.streamer, `redirected by ${dest.kind} ${dest.addr}`, (n) => (next = n));
+            if (!this.state) return s.fail("unexpected", "REDIRECT before activation");
+            const st = { ...this.state, streamer: r.streamer, endpoints: r.endpoints?.length ? r.endpoints : this.state.endpoints };
+            const bad = issuedStateProblem(st);
+            if (bad) return s.fail("payload", `REDIRECT: ${bad}`);
+            const why = `redirected by ${dest.kind} ${dest.addr}`;
+            return this.switchTo(s, st, why, `${why}: going to streamer ${st.streamer}`, setNext);
           }
-          case FrameType.MOVE:
-            return this.switchTo(s, decodeControl<Move>(type, payload).streamer, "moved by the server", (n) => (next = n));
+          case FrameType.MOVE: {
+            const m = decodeControl<Move>(type, payload);
+            if (!this.state) return s.fail("unexpected", "MOVE before activation");
+            const st = { ...this.state, streamer: m.streamer };
+            const bad = issuedStateProblem(st);
+            if (bad) return s.fail("payload", `MOVE: ${bad}`);
+            return this.switchTo(s, st, "moved by the server", `moved by the server: going to streamer ${st.streamer}`, setNext);
+          }
           case FrameType.WELCOME: {
             decodeControl<Welcome>(type, payload);
-            live = true;
+            step = "live";
             liveSince = this.p.now();
             this.p.clearTimer(hs);
-            this.streamerFailures = 0;
+            this.policy.live();
             this.p.log("info", `session live at ${dest.kind} ${dest.addr}`);
-            stable = this.p.setTimer(this.cfg.reconnect.stableMs, () => this.backoff.reset());
+            stable = this.p.setTimer(this.cfg.reconnect.stableMs, () => this.policy.stable());
             return;
           }
           case FrameType.RETRY_AFTER: {
             const r = decodeControl<RetryAfter>(type, payload);
-            const ms = Math.min(r.ms, this.cfg.reconnect.capMs * 10);
-            this.p.log("info", `${dest.kind} ${dest.addr} asks to retry after ${ms} ms${r.reason ? ` (${r.reason})` : ""}`);
+            const ms = this.policy.retryAfter(r.ms);
+            this.p.log("info", `${dest.kind} ${dest.addr} asks to retry after ${r.ms} ms${r.reason ? ` (${r.reason})` : ""}: waiting ${ms} ms`);
             next = () => this.schedule(ms, "server asked to retry later");
             return s.close("retry later");
           }
           case FrameType.ERROR: {
             const e = decodeControl<ErrorMsg>(type, payload);
             this.p.log("warn", `${dest.kind} ${dest.addr} refused: ${e.code}: ${e.message}`);
-            if (e.code === "auth" && dest.kind === "streamer") this.streamerFailures = this.cfg.streamerFailures;
+            if (e.code === "auth" && dest.kind === "streamer") this.policy.streamerRefusedAuth();
             return s.close(`server error ${e.code}`);
           }
-          default:
-            return s.fail("unexpected", `${frameTypeName(type)} is not sent to agents`);
         }
       },
       onClose: (reason) => {
@@ -213,7 +220,7 @@ export class Agent {
         if (this.session === s) this.session = null;
         this.p.log(next ? "info" : "warn", `link to ${dest.kind} ${dest.addr} closed: ${reason}`);
         if (next) return next();
-        if (live && this.p.now() - liveSince >= this.cfg.reconnect.stableMs) this.backoff.reset();
+        if (liveSince >= 0 && this.p.now() - liveSince >= this.cfg.reconnect.stableMs) this.policy.stable();
         this.failed(dest, reason);
       },
     }, (level, msg) => this.p.log(level, msg));
@@ -228,54 +235,58 @@ export class Agent {
       audio_path: this.cfg.audioPath,
     };
     if (this.state) hello.device_id = this.state.device_id;
-    const now = this.p.now();
-    const avoid = [...this.avoid].filter(([, until]) => until > now).map(([a]) => a);
-    if (avoid.length && dest.kind === "endpoint") hello.avoid = avoid;
+    const avoid = this.policy.avoidList(dest);
+    if (avoid.length) hello.avoid = avoid;
     s.sendControl(FrameType.HELLO, hello);
   }
 
-  private answerChallenge(s: Session, dest: Dest, c: Challenge): void {
-    if (c.role !== dest.kind) return s.fail("role", `expected a ${dest.kind}, the server says it is a ${c.role}`);
+  /** Proves who we are (or activates) and returns the step the link is at afterwards. */
+  private answerChallenge(s: Session, dest: Dest, c: Challenge): LinkStep {
+    if (c.role !== dest.kind) {
+      s.fail("role", `expected a ${dest.kind}, the server says it is a ${c.role}`);
+      return "hello_sent";
+    }
     const cnonce = toHex(this.p.randomBytes(32));
     if (this.state) {
       const mac = hmacSha256(fromHex(this.state.key), authMessage(c.nonce, cnonce, this.state.device_id, c.role));
       s.sendControl(FrameType.AUTH, { device_id: this.state.device_id, cnonce, mac: toHex(mac) });
-      return;
+      return "auth_sent";
     }
     const token = this.readToken();
-    if (token && dest.kind === "endpoint") return s.sendControl(FrameType.ACTIVATE, { token });
+    if (token && dest.kind === "endpoint") {
+      s.sendControl(FrameType.ACTIVATE, { token });
+      return "activate_sent";
+    }
     s.close("not activated and no activation token");
+    return "hello_sent";
   }
 
-  /** REDIRECT/MOVE/ACTIVATED: remember the streamer, then dial it as soon as this link is closed. */
-  private switchTo(s: Session, streamer: string, why: string, setNext: (f: () => void) => void): void {
-    if (!safeHostPort(streamer)) return s.fail("payload", `bad streamer address "${streamer.slice(0, 80)}"`);
-    if (this.state) {
-      this.state.streamer = streamer;
-      this.persist();
+  /**
+   * ACTIVATED/REDIRECT/MOVE, already validated: take the new state and dial the streamer once
+   * this link is closed, unless the switch budget is spent (then it is a failure like any other).
+   */
+  private switchTo(s: Session, st: AgentState, why: string, logLine: string, setNext: (f: () => void) => void): void {
+    const ms = this.policy.switched();
+    if (ms === null) {
+      this.p.log("warn", `${why}: too many switches in a row, ignoring it and going back to the endpoints`);
+      s.close("switch budget spent");
+      return;
     }
-    this.streamerFailures = 0;
-    this.p.log("info", `${why}: going to streamer ${streamer}`);
-    setNext(() => this.connect());
+    this.state = st;
+    this.writer.save(st);
+    this.p.log("info", logLine);
+    setNext(() => this.schedule(ms, why));
     s.close(why);
   }
 
-  private persist(): void {
-    if (!this.state) return;
+  private writeState(st: AgentState): boolean {
     try {
-      saveState(this.p, this.cfg.stateFile, this.state);
+      saveState(this.p, this.cfg.stateFile, st);
+      return true;
     } catch (e) {
       // Full or read-only flash: keep working from memory; the old file stays intact.
       this.p.log("error", `cannot save state to ${this.cfg.stateFile}: ${(e as Error).message}`);
+      return false;
     }
-  }
-}
-
-function safeHostPort(s: string): boolean {
-  try {
-    parseHostPort(s, "address");
-    return true;
-  } catch {
-    return false;
   }
 }

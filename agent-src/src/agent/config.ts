@@ -60,6 +60,15 @@ export function parseHostPort(v: unknown, field: string): HostPort {
   return { host: m[1] ?? m[2], port };
 }
 
+export function isHostPort(s: string): boolean {
+  try {
+    parseHostPort(s, "address");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function formatHostPort(hp: HostPort): string {
   return hp.host.includes(":") ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }

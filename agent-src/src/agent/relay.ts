@@ -9,13 +9,50 @@ import type { Stream } from "../protocol/stream";
 import type { AgentConfig } from "./config";
 import { formatHostPort } from "./config";
 
-export function relayStream(p: Platform, cfg: AgentConfig, stream: Stream, target: string): void {
+/**
+ * Camera connections the agent holds or is still dialling, across all links. A RESET frees the
+ * stream at once but not its socket (a dial carries on until it completes), so the stream cap
+ * alone would let OPEN+RESET pile up connections and descriptors; this count ends only when the
+ * socket is closed.
+ */
+export class CameraSockets {
+  private held = 0;
+
+  constructor(readonly max: number) {}
+
+  /** A slot for one more camera socket, or false when all are taken. */
+  take(): boolean {
+    if (this.held >= this.max) return false;
+    this.held++;
+    return true;
+  }
+
+  give(): void {
+    this.held--;
+  }
+
+  get count(): number {
+    return this.held;
+  }
+}
+
+export function relayStream(p: Platform, cfg: AgentConfig, stream: Stream, target: string, sockets: CameraSockets): void {
   const addr = cfg.targets.get(target);
   if (!addr) {
     p.log("warn", `refused OPEN of stream ${stream.id}: target "${target.slice(0, 64)}" is not in this agent's config`);
     stream.reset("forbidden", "target not allowed");
     return;
   }
+  if (!sockets.take()) {
+    p.log("debug", `stream ${stream.id}: all ${sockets.max} camera connections in use or still closing`);
+    stream.reset("busy", "too many camera connections");
+    return;
+  }
+  let slotHeld = true;
+  const release = () => {
+    if (slotHeld) sockets.give();
+    slotHeld = false;
+  };
   // Bytes the server pipelines before the camera socket is up wait here; no credit is granted
   // meanwhile, so this holds at most one window.
   const early: Uint8Array[] = [];
@@ -28,11 +65,13 @@ export function relayStream(p: Platform, cfg: AgentConfig, stream: Stream, targe
 
   p.connectTcp(addr.host, addr.port, cfg.connectTimeoutMs, (err, sock) => {
     if (err || !sock) {
+      release();
       p.log("warn", `stream ${stream.id}: cannot reach target ${target} (${formatHostPort(addr)}): ${err}`);
       stream.reset("connect_failed", `target ${target} unreachable`);
       return;
     }
     if (stream.isClosed) {
+      sock.onClose = release;
       sock.destroy();
       return;
     }
@@ -47,6 +86,7 @@ export function relayStream(p: Platform, cfg: AgentConfig, stream: Stream, targe
     stream.onDrain = () => sock.resume();
     sock.onEnd = () => stream.end();
     sock.onClose = (e) => {
+      release();
       cam = null;
       if (e) stream.reset("target_error", e);
       else stream.end();

@@ -6,6 +6,7 @@
 
 import { utf8Decode, utf8Encode } from "../protocol/bytes";
 import type { Platform } from "../platform/platform";
+import { isHostPort } from "./config";
 
 export interface AgentState {
   device_id: string;
@@ -18,6 +19,23 @@ export interface AgentState {
 }
 
 export class StateError extends Error {}
+
+/** Printable ASCII without spaces: it goes into logs, HELLO and the AUTH message. */
+const DEVICE_ID = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * Why a state the server handed us (ACTIVATED, REDIRECT, MOVE) must not be kept, or null when it
+ * may. Checked before anything is written: a bad address must never reach the state file.
+ */
+export function issuedStateProblem(st: AgentState): string | null {
+  if (!DEVICE_ID.test(st.device_id)) return "device_id is not 1-128 printable characters";
+  if (!/^[0-9a-f]{64}$/.test(st.key)) return "key is not 64 hex digits";
+  if (st.endpoints.length === 0) return "empty endpoint list";
+  const badEndpoint = st.endpoints.find((e) => !isHostPort(e));
+  if (badEndpoint !== undefined) return `endpoint "${badEndpoint.slice(0, 80)}" is not host:port`;
+  if (st.streamer !== undefined && !isHostPort(st.streamer)) return `streamer "${st.streamer.slice(0, 80)}" is not host:port`;
+  return null;
+}
 
 export function loadState(p: Platform, path: string): AgentState | null {
   const raw = p.readFile(path);

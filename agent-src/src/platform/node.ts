@@ -8,6 +8,7 @@ import * as net from "node:net";
 import { dirname, basename, join } from "node:path";
 import * as tls from "node:tls";
 import type { ConnectCallback, LogLevel, Platform, Socket, TlsOptions } from "./platform";
+import { escapeLogText } from "./log-text";
 
 const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
@@ -15,7 +16,7 @@ const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 
 export function makeLogger(name: string, minLevel: LogLevel, sink: (line: string) => void = (l) => process.stderr.write(l)) {
   return (level: LogLevel, msg: string): void => {
     if (LEVELS[level] < LEVELS[minLevel]) return;
-    sink(`${new Date().toISOString()} ${level.toUpperCase()} ${name}: ${msg.replace(/[\r\n]+/g, " ")}\n`);
+    sink(`${new Date().toISOString()} ${level.toUpperCase()} ${name}: ${escapeLogText(msg)}\n`);
   };
 }
 

@@ -4,7 +4,7 @@ import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { authMessage, decodeControl, type Hello } from "../../src/protocol/control";
+import { authMessage, decodeControl, type ErrorMsg, type Hello } from "../../src/protocol/control";
 import { FrameType } from "../../src/protocol/frame";
 import { DEFAULT_SESSION_OPTIONS, Session } from "../../src/protocol/session";
 import { NodeSocket } from "../../src/platform/node";
@@ -14,33 +14,69 @@ import type { Pki } from "./system";
 export interface FakeServer {
   port: number;
   addr: string;
+  /** TLS connections accepted so far. */
   links: number;
+  /** ERROR frames the agent sent us ("code: message"), in order. */
+  errorsFromAgent: string[];
   stop(): Promise<void>;
 }
 
-/** Accepts any AUTH; then hands the live session to the test. */
-export async function startFakeStreamer(pki: Pki, onLive: (s: Session, hello: Hello) => void): Promise<FakeServer> {
+/** One agent connection to a fake server: its session, its raw socket (pause() = stop reading) and HELLO. */
+export interface FakeLink {
+  session: Session;
+  raw: tls.TLSSocket;
+  hello: Hello | null;
+}
+
+/** What the fake does at each step of the handshake; any AUTH is accepted. */
+export interface FakeScript {
+  /** The role CHALLENGE claims (default "streamer"). */
+  role?: "endpoint" | "streamer";
+  /** Answer HELLO yourself instead of with CHALLENGE (e.g. RETRY_AFTER). */
+  onHello?(link: FakeLink): void;
+  onAuth?(link: FakeLink): void;
+  onActivate?(link: FakeLink): void;
+}
+
+export async function startFakeServer(pki: Pki, script: FakeScript): Promise<FakeServer> {
+  const open = new Set<tls.TLSSocket>();
   const srv = tls.createServer({ cert: readFileSync(pki.certFile), key: readFileSync(pki.keyFile) }, (sock) => {
     sock.on("error", () => {});
     fake.links++;
-    let hello: Hello | null = null;
+    open.add(sock);
+    sock.on("close", () => open.delete(sock));
     const s: Session = new Session(new NodeSocket(sock), nodeClock, DEFAULT_SESSION_OPTIONS, {
       onControl: (type, payload) => {
         if (type === FrameType.HELLO) {
-          hello = decodeControl<Hello>(type, payload);
-          s.sendControl(FrameType.CHALLENGE, { nonce: "11".repeat(32), role: "streamer" });
-        } else if (type === FrameType.AUTH && hello) onLive(s, hello);
+          link.hello = decodeControl<Hello>(type, payload);
+          if (script.onHello) script.onHello(link);
+          else s.sendControl(FrameType.CHALLENGE, { nonce: "11".repeat(32), role: script.role ?? "streamer" });
+        } else if (type === FrameType.AUTH && link.hello) script.onAuth?.(link);
+        else if (type === FrameType.ACTIVATE && link.hello) script.onActivate?.(link);
+        else if (type === FrameType.ERROR) {
+          const e = decodeControl<ErrorMsg>(type, payload);
+          fake.errorsFromAgent.push(`${e.code}: ${e.message}`);
+        }
       },
       onClose: () => {},
     });
+    const link: FakeLink = { session: s, raw: sock, hello: null };
   });
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
   const port = (srv.address() as net.AddressInfo).port;
   const fake: FakeServer = {
-    port, addr: `127.0.0.1:${port}`, links: 0,
-    stop: () => new Promise((r) => srv.close(() => r())),
+    port, addr: `127.0.0.1:${port}`, links: 0, errorsFromAgent: [],
+    stop: () => {
+      open.forEach((c) => c.destroy());
+      return new Promise((r) => srv.close(() => r()));
+    },
   };
   return fake;
+}
+
+/** Accepts any AUTH; then hands the live session to the test. */
+export function startFakeStreamer(pki: Pki, onLive: (s: Session, hello: Hello) => void): Promise<FakeServer> {
+  return startFakeServer(pki, { onAuth: (l) => onLive(l.session, l.hello!) });
 }
 
 /** A raw client of our protocol, for attacking the real server (replays, key misuse, garbage). */

@@ -19,7 +19,7 @@ import { startCamera, type Camera } from "../harness/camera";
 import { authFor, deviceKeyFor, RawAgent } from "../harness/fake-server";
 import { framemd5 } from "../harness/ffmpeg";
 import { badChunkedBody, mutate, show, type Rand } from "../harness/mutate";
-import { memKb } from "../harness/proc-mem";
+import { memKb } from "../harness/proc-stats";
 import { authorizer } from "../harness/rtsp-client";
 import { startScriptedServer, type ScriptedServer } from "../harness/scripted-server";
 import { cameraTargets, makePki, SECRET, startAgent, startStreamer, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../harness/system";

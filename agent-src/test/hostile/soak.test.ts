@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCamera, type Camera } from "../harness/camera";
 import { openFlood, SLOW, type Flood } from "../harness/conn-flood";
-import { memKb } from "../harness/proc-mem";
+import { memKb } from "../harness/proc-stats";
 import { cameraTargets, makePki, startAgent, startStreamer, type AgentProc, type Pki, type StreamerProc } from "../harness/system";
 import { watchViewer, type WatchedViewer } from "../harness/watch-viewer";
 

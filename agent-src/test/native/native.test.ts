@@ -238,6 +238,18 @@ describe.skipIf(!enabled).each(arches)("%s", (arch) => {
     expect(refused.out).toMatch(arch === "mipsel" ? /^ERR connect to 127\.0\.0\.1:\d+: / : /^ERR connect to .*refused/);
   });
 
+  it("no descriptor numbered 128 or above reaches the select() loop: dials past it fail with EMFILE, the process lives", async () => {
+    // silentPort accepts and holds every connection; 200 dials at once would need ~400 descriptors.
+    const r = await run(probe, ["hold-sockets", "127.0.0.1", String(silentPort), "200"]);
+    const m = /^OK connected=(\d+) failed=(\d+) error=(.*)$/m.exec(r.out);
+    expect(m, r.out + r.err).not.toBeNull();
+    const [connected, failed] = [Number(m![1]), Number(m![2])];
+    expect(connected + failed).toBe(200);
+    expect(connected).toBeGreaterThan(32); // the stream cap fits well below the descriptor cap
+    expect(connected).toBeLessThan(128);
+    expect(m![3]).toMatch(/file descriptors|open files/i); // EMFILE (musl's text: "No file descriptors available")
+  });
+
   it("TEST_SERVER build listens on 127.0.0.1 and echoes", async () => {
     const p = await startProc(qemu[0], [...qemu.slice(1), probe, "echo-server"], { ready: /PORT (\d+)/, timeoutMs: 15_000 });
     try {

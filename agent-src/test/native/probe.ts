@@ -7,6 +7,8 @@
  *   probe random N                                   N random bytes as hex
  *   probe write PATH TEXT                            writeFileAtomic then readFile
  *   probe echo-server                                (TEST_SERVER build) echo on 127.0.0.1:0, prints port
+ *   probe hold-sockets HOST PORT N                   N TCP dials at once, all held open; prints how
+ *                                                    many connected and the first error
  *   probe crash                                      a timer callback throws: must exit 1, logged
  *   probe log-flood N [syslog]                       logs N lines at once (to stderr or syslog),
  *                                                    prints "FLOODED", logs one more 2 s later
@@ -70,6 +72,23 @@ if (cmd === "tls") {
     s.onClose = () => {};
   });
   writeStdoutLine(`PORT ${srv.port}`);
+} else if (cmd === "hold-sockets") {
+  const n = Number(rest[2]);
+  const held: Socket[] = [];
+  let failed = 0;
+  let firstError = "";
+  for (let i = 0; i < n; i++) {
+    p.connectTcp(rest[0], Number(rest[1]), 10000, (err, sock) => {
+      if (err || !sock) {
+        failed++;
+        firstError ||= err ?? "no socket";
+      } else {
+        sock.onData = sock.onEnd = sock.onClose = () => {};
+        held.push(sock);
+      }
+      if (held.length + failed === n) done(true, `connected=${held.length} failed=${failed} error=${firstError}`);
+    });
+  }
 } else if (cmd === "crash") {
   p.setTimer(1, () => {
     throw new Error("boom in a timer");
