@@ -38,6 +38,9 @@ export interface FakeScript {
   onActivate?(link: FakeLink): void;
 }
 
+/** A hostile peer queues whatever it likes: our own write-buffer bound must not cut its floods short. */
+const HOSTILE_SESSION_OPTIONS = { ...DEFAULT_SESSION_OPTIONS, maxWriteBuffer: Infinity };
+
 export async function startFakeServer(pki: Pki, script: FakeScript): Promise<FakeServer> {
   const open = new Set<tls.TLSSocket>();
   const srv = tls.createServer({ cert: readFileSync(pki.certFile), key: readFileSync(pki.keyFile) }, (sock) => {
@@ -45,7 +48,7 @@ export async function startFakeServer(pki: Pki, script: FakeScript): Promise<Fak
     fake.links++;
     open.add(sock);
     sock.on("close", () => open.delete(sock));
-    const s: Session = new Session(new NodeSocket(sock), nodeClock, DEFAULT_SESSION_OPTIONS, {
+    const s: Session = new Session(new NodeSocket(sock), nodeClock, HOSTILE_SESSION_OPTIONS, {
       onControl: (type, payload) => {
         if (type === FrameType.HELLO) {
           link.hello = decodeControl<Hello>(type, payload);
@@ -95,7 +98,7 @@ export class RawAgent {
       s.once("error", rej);
     });
     a.socket = sock;
-    a.session = new Session(new NodeSocket(sock), nodeClock, DEFAULT_SESSION_OPTIONS, {
+    a.session = new Session(new NodeSocket(sock), nodeClock, HOSTILE_SESSION_OPTIONS, {
       onControl: (type, payload) => {
         a.frames.push({ type, payload: JSON.parse(Buffer.from(payload).toString()) });
         a.waiters.splice(0).forEach((w) => w());
