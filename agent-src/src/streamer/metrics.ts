@@ -1,7 +1,28 @@
-/** Counters behind GET /metrics (Prometheus text format). */
+/**
+ * Counters behind GET /metrics (Prometheus text format 0.0.4).
+ *
+ * Unlabelled: counter()/inc() and gauge(). Labelled (per device, per source): family(), a family
+ * whose samples are read from live state at scrape time, one sample per row the callback yields:
+ *
+ *   metrics.family("flussonic_source_viewers", "viewers of a shared source", "gauge", ["device", "path"],
+ *     () => [...sources].map((s) => [[s.deviceId, s.path], s.viewers.size]));
+ *
+ * A row's values line up with the label names; a series disappears when its row does (a device
+ * went offline, a source closed), which Prometheus reads as the end of that series. Label values
+ * are escaped here (backslash, double quote, newline), so any string may be passed.
+ */
+export type Sample = readonly [labelValues: readonly string[], value: number];
+
+interface Family {
+  type: "counter" | "gauge";
+  labels: readonly string[];
+  read: () => Iterable<Sample>;
+}
+
 export class Metrics {
   counters = new Map<string, number>();
   private gauges = new Map<string, () => number>();
+  private families = new Map<string, Family>();
   private help = new Map<string, string>();
 
   counter(name: string, help: string): void {
@@ -15,15 +36,44 @@ export class Metrics {
     this.gauges.set(name, read);
     this.help.set(name, help);
   }
+  /** A labelled counter or gauge family, read at scrape time (see the top of this file). */
+  family(name: string, help: string, type: "counter" | "gauge", labels: readonly string[], read: () => Iterable<Sample>): void {
+    for (const l of labels) if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(l) || l.startsWith("__")) throw new Error(`bad label name ${l}`);
+    this.families.set(name, { type, labels, read });
+    this.help.set(name, help);
+  }
 
   render(): string {
     const out: string[] = [];
+    const head = (name: string, type: string) => out.push(`# HELP ${name} ${escapeHelp(this.help.get(name) ?? name)}`, `# TYPE ${name} ${type}`);
     for (const [name, v] of this.counters) {
-      out.push(`# HELP ${name} ${this.help.get(name) ?? name}`, `# TYPE ${name} counter`, `${name} ${v}`);
+      head(name, "counter");
+      out.push(`${name} ${v}`);
     }
     for (const [name, read] of this.gauges) {
-      out.push(`# HELP ${name} ${this.help.get(name) ?? name}`, `# TYPE ${name} gauge`, `${name} ${read()}`);
+      head(name, "gauge");
+      out.push(`${name} ${read()}`);
+    }
+    for (const [name, f] of this.families) {
+      head(name, f.type);
+      for (const [values, v] of f.read()) {
+        const pairs = f.labels.map((l, i) => `${l}="${escapeLabel(values[i] ?? "")}"`);
+        out.push(`${name}${pairs.length ? `{${pairs.join(",")}}` : ""} ${formatValue(v)}`);
+      }
     }
     return out.join("\n") + "\n";
   }
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n");
+}
+function escapeHelp(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+}
+function formatValue(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
+  return String(v);
 }

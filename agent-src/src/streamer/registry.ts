@@ -6,6 +6,7 @@
 import type { Stream } from "../protocol/stream";
 import type { AgentLink } from "./link-server";
 import { DEFAULT_LIMITS } from "./limits";
+import { Talkers } from "./talker";
 
 export interface DeviceEntry {
   id: string;
@@ -25,6 +26,10 @@ export class Registry {
   /** Open streams per (device, viewer); a stream counts until it is closed. */
   private readonly viewerStreams = new Map<string, Set<Stream>>();
   private sweepAt = 1024;
+  /** Two-way audio: one talker per device, HTTP upload or RTSP backchannel (talker.ts). */
+  readonly talkers = new Talkers();
+  private readonly offlineListeners: ((id: string) => void)[] = [];
+  private readonly infos: [string, (id: string) => unknown][] = [];
 
   /** @param viewerStreamsPerDevice streams one viewer may hold on one device (limits.viewerStreamsPerDevice). */
   constructor(private readonly viewerStreamsPerDevice = DEFAULT_LIMITS.viewerStreamsPerDevice) {}
@@ -45,8 +50,19 @@ export class Registry {
       if (e.link === link) {
         e.link = null;
         e.since = Date.now();
+        for (const fn of this.offlineListeners) fn(e.id);
       }
     };
+  }
+
+  /** Called when a device's live link closes and no newer one replaced it (per-device caches drop their state). */
+  onOffline(fn: (id: string) => void): void {
+    this.offlineListeners.push(fn);
+  }
+
+  /** Adds `key: fn(id)` to every device in list() (GET /api/devices), e.g. "snapshot", "sources". */
+  addDeviceInfo(key: string, fn: (id: string) => unknown): void {
+    this.infos.push([key, fn]);
   }
 
   online(id: string): DeviceEntry | null {
@@ -103,6 +119,7 @@ export class Registry {
       remote: e.link?.remote ?? null,
       agent: e.link?.hello.agent ?? null,
       arch: e.link?.hello.arch ?? null,
+      ...Object.fromEntries(this.infos.map(([k, fn]) => [k, fn(e.id)])),
     }));
   }
 
