@@ -92,6 +92,8 @@ describe("flussonic-streamer CLI", () => {
     ["endpoint without streamers", { ...base, endpoint: { tokens_file: "t", streamers: [] } }, /field "endpoint.streamers"/],
     ["bad viewer", { ...base, streamer: { viewers: [{ name: "a" }] } }, /field "streamer.viewers\[0\].password"/],
     ["unknown field", { ...base, streamer: {}, stremer: {} }, /field "stremer": unknown field/],
+    ["negative snapshot age", { ...base, streamer: { snapshot_max_age_ms: -1 } }, /field "streamer.snapshot_max_age_ms": expected a number in \[0, 3600000\]/],
+    ["snapshot age as text", { ...base, streamer: { snapshot_max_age_ms: "2s" } }, /field "streamer.snapshot_max_age_ms"/],
   ])("%s → exit 2 naming the field", (name, cfg, msg) => {
     const r = streamer(["--config", file(`s-${name.replace(/\W/g, "_")}.json`, cfg)]);
     expect(r.status).toBe(2);

@@ -160,10 +160,11 @@ export function streamDuplex(s: Stream): Duplex {
 
 /**
  * One request to the device's "http" target: opens a tunnel stream (counted against the viewer's
- * share of the device, see Registry.open) and runs cameraExchange on it.
+ * share of the device, see Registry.open; undefined: counted against no viewer, as the snapshot
+ * cache's own fetch) and runs cameraExchange on it.
  */
 export function cameraRequest(
-  registry: Registry, deviceId: string, viewerKey: string, limits: Limits,
+  registry: Registry, deviceId: string, viewerKey: string | undefined, limits: Limits,
   x: Omit<CameraExchange, "host">,
 ): Promise<CameraResponse> {
   // Throws DeviceOfflineError / ViewerLimitError before anything is sent.

@@ -54,6 +54,8 @@ export interface StreamerConfig {
     viewers: Viewer[];
     /** Signs per-device viewer URL tokens (?token=EXPIRY.MAC). */
     viewerTokenSecret: Buffer;
+    /** GET snapshot.jpg is served from a per-device cache at most this old; 0 turns the cache off. */
+    snapshotMaxAgeMs: number;
   };
 }
 
@@ -145,6 +147,7 @@ export function parseStreamerConfig(text: string, baseDir: string): StreamerConf
       admission: admission(s.admission, "streamer.admission"),
       viewers,
       viewerTokenSecret: Buffer.from(vts),
+      snapshotMaxAgeMs: int(s.snapshot_max_age_ms ?? 2000, "streamer.snapshot_max_age_ms", 0, 3_600_000),
     };
   }
   if (!endpoint && !streamer) throw new ConfigError("endpoint", "configure an endpoint section, a streamer section, or both");

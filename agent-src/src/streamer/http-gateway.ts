@@ -1,6 +1,8 @@
 /**
  * HTTP for viewers: GET /<device-id>/snapshot.jpg and POST /<device-id>/audio (backchannel), each
  * one exchange with the camera's "http" target through a tunnel stream (camera-http.ts).
+ * Snapshots come from a per-device cache (snapshot-cache.ts) unless snapshot_max_age_ms is 0;
+ * audio uploads are exclusive per device (talker.ts): a second talker gets 409.
  *
  * The port is on the Internet: Node's HTTP server enforces the request and keep-alive timeouts,
  * a ConnectionGuard the per-address and total connection limits, and every request runs inside
@@ -15,13 +17,20 @@ import { ConnectionGuard, type Limits } from "./limits";
 import { DeviceOfflineError, ViewerLimitError, type Registry } from "./registry";
 import { REALM, type ViewerAuth } from "./viewer-auth";
 import { listenOn } from "./listen";
+import { SnapshotCache, SnapshotStatusError } from "./snapshot-cache";
+import { TalkerBusyError } from "./talker";
 import { boundedHttpServer, requestTarget } from "./http-server";
 
 const MAX_UPLOAD = 16 * 1024 * 1024;
 
+export interface HttpGatewayOptions {
+  /** Snapshots are served from a cache at most this old; 0: every request asks the camera. */
+  snapshotMaxAgeMs: number;
+}
+
 export function startHttpGateway(
   listen: { host: string; port: number }, registry: Registry, auth: ViewerAuth,
-  log: (l: LogLevel, m: string) => void, metrics: Metrics, limits: Limits,
+  log: (l: LogLevel, m: string) => void, metrics: Metrics, limits: Limits, opts: HttpGatewayOptions,
 ): Promise<http.Server> {
   metrics.counter("flussonic_http_requests_total", "viewer HTTP requests");
   metrics.counter("flussonic_http_unauthorized_total", "viewer HTTP requests answered 401");
@@ -29,6 +38,9 @@ export function startHttpGateway(
   metrics.counter("flussonic_http_errors_total", "viewer HTTP requests that failed inside the gateway (500)");
   metrics.counter("flussonic_http_viewer_limited_total", "viewer HTTP requests refused by the per-viewer stream limit (429)");
   metrics.counter("flussonic_http_camera_errors_total", "camera answers refused as malformed, too large, too slow or cut off (502)");
+  const cache = opts.snapshotMaxAgeMs > 0 ? new SnapshotCache(registry, limits, opts.snapshotMaxAgeMs) : null;
+  if (cache) registerSnapshotMetrics(cache, metrics, registry);
+  registerTalkerMetrics(registry, metrics);
   const guard = new ConnectionGuard("http", limits.viewerConnectionsTotal, limits.viewerConnectionsPerIp, metrics);
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -54,6 +66,14 @@ export function startHttpGateway(
     const entry = registry.online(deviceId);
     if (!entry) return send(res, 404, "device offline\n");
     try {
+      if (what === "snapshot.jpg" && req.method === "GET" && cache) {
+        const snap = await cache.get(deviceId);
+        res.writeHead(200, {
+          "Content-Type": snap.contentType, "Content-Length": snap.body.length, "Cache-Control": "no-store",
+          Age: String(Math.floor(Math.max(0, Date.now() - snap.at) / 1000)),
+        });
+        return res.end(snap.body);
+      }
       if (what === "snapshot.jpg" && req.method === "GET") {
         const r = await cameraRequest(registry, deviceId, viewerKey, limits, { method: "GET", path: entry.link!.hello.snapshot_path ?? "/image.jpg" });
         if (r.status !== 200) return send(res, 502, `camera answered ${r.status}\n`);
@@ -65,15 +85,27 @@ export function startHttpGateway(
         const len = Number(req.headers["content-length"]);
         if (!Number.isInteger(len)) return send(res, 411, "Content-Length required\n");
         if (len > MAX_UPLOAD) return send(res, 413, "too large\n");
-        const r = await cameraRequest(registry, deviceId, viewerKey, limits, {
-          method: "POST", path: entry.link!.hello.audio_path ?? "/play_audio", body: req,
-          headers: { "Content-Type": req.headers["content-type"] ?? "application/octet-stream", "Content-Length": String(len) },
-        });
-        return send(res, r.status === 200 ? 200 : 502, r.status === 200 ? "ok\n" : `camera answered ${r.status}\n`);
+        // Throws TalkerBusyError (409) while another upload to this device is in progress.
+        const release = registry.talkers.acquire(deviceId, `http ${viewerKey}`);
+        try {
+          const r = await cameraRequest(registry, deviceId, viewerKey, limits, {
+            method: "POST", path: entry.link!.hello.audio_path ?? "/play_audio", body: req,
+            headers: { "Content-Type": req.headers["content-type"] ?? "application/octet-stream", "Content-Length": String(len) },
+          });
+          return send(res, r.status === 200 ? 200 : 502, r.status === 200 ? "ok\n" : `camera answered ${r.status}\n`);
+        } finally {
+          release();
+        }
       }
       return send(res, 405, "method not allowed\n");
     } catch (e) {
       if (e instanceof DeviceOfflineError) return send(res, 404, "device offline\n");
+      if (e instanceof SnapshotStatusError) return send(res, 502, `${e.message}\n`);
+      if (e instanceof TalkerBusyError) {
+        log("info", `HTTP POST ${url.pathname} from ${viewerKey}: refused, ${e.holder} has talked since ${new Date(e.sinceMs).toISOString()}`);
+        // The unread body is discarded by Node after the answer (bounded: MAX_UPLOAD, http_request_timeout_ms).
+        return send(res, 409, "two-way audio of this device is in use by another talker; try again when it ends\n");
+      }
       if (e instanceof ViewerLimitError) {
         metrics.inc("flussonic_http_viewer_limited_total");
         log("info", `HTTP ${req.method} ${url.pathname}: ${e.message}`);
@@ -95,6 +127,34 @@ export function startHttpGateway(
     });
   });
   return listenOn(server, listen);
+}
+
+/** Per-device snapshot cache figures: admin API "snapshot" and flussonic_snapshot_* metrics. */
+function registerSnapshotMetrics(cache: SnapshotCache, metrics: Metrics, registry: Registry): void {
+  registry.addDeviceInfo("snapshot", (id) => cache.info(id));
+  metrics.gauge("flussonic_snapshot_cache_bytes", "snapshot image bytes held in the cache, all devices", () => cache.bytes);
+  metrics.family("flussonic_snapshot_cache_hits_total", "snapshot requests answered from the cache or from a fetch another request started", "counter", ["device"],
+    () => [...cache.devices()].map(([id, d]) => [[id], d.hits] as const));
+  metrics.family("flussonic_snapshot_camera_fetches_total", "snapshot requests sent to the camera", "counter", ["device"],
+    () => [...cache.devices()].map(([id, d]) => [[id], d.fetches] as const));
+  metrics.family("flussonic_snapshot_camera_errors_total", "snapshot fetches that failed (502 to the viewers that shared them)", "counter", ["device"],
+    () => [...cache.devices()].map(([id, d]) => [[id], d.errors] as const));
+  metrics.family("flussonic_snapshot_age_seconds", "age of the cached snapshot (devices with a fresh one)", "gauge", ["device"],
+    () => [...cache.devices()].filter(([, d]) => d.age_ms !== null).map(([id, d]) => [[id], d.age_ms! / 1000] as const));
+}
+
+/** Two-way audio state: admin API "audio" and flussonic_audio_* metrics. */
+function registerTalkerMetrics(registry: Registry, metrics: Metrics): void {
+  const talkers = registry.talkers;
+  registry.addDeviceInfo("audio", (id) => {
+    const t = talkers.current(id);
+    return { talker: t?.holder ?? null, since: t ? new Date(t.since).toISOString() : null };
+  });
+  metrics.gauge("flussonic_audio_talkers", "devices with a two-way audio talker now", () => talkers.size);
+  metrics.family("flussonic_audio_talker_active", "1 while a talker holds the device's two-way audio (only such devices are listed)", "gauge", ["device"],
+    () => [...talkers.entries()].map(([id]) => [[id], 1] as const));
+  metrics.family("flussonic_audio_talker_conflicts_total", "second talkers refused (HTTP 409; the RTSP backchannel alike)", "counter", [],
+    () => [[[], talkers.conflicts]]);
 }
 
 /** The user name of a Basic header that checkBasic already accepted. */

@@ -38,7 +38,7 @@ export async function startStreamer(
   }, st.listen);
   const auth = new ViewerAuth(st.viewers, st.viewerTokenSecret);
   const rtsp = await startRtspGateway(st.rtspListen, registry, auth, log, metrics, cfg.limits);
-  const http = await startHttpGateway(st.httpListen, registry, auth, log, metrics, cfg.limits);
+  const http = await startHttpGateway(st.httpListen, registry, auth, log, metrics, cfg.limits, { snapshotMaxAgeMs: st.snapshotMaxAgeMs });
   log("info", `streamer: agents on ${st.listen.port}, RTSP on ${st.rtspListen.port}, HTTP on ${st.httpListen.port}`);
   return [links, rtsp, http];
 }

@@ -32,7 +32,10 @@ beforeAll(async () => {
   goodCam = http.createServer((_req, res) => res.writeHead(200, { "Content-Type": "image/jpeg" }).end(JPEG));
   await new Promise<void>((r) => goodCam.listen(0, "127.0.0.1", r));
   goodCamPort = (goodCam.address() as net.AddressInfo).port;
-  server = await startStreamer({ roles: ["endpoint", "streamer"], pki, tokens: ["tok-bad", "tok-good"], limits: LIMITS });
+  // snapshot_max_age_ms 0: no snapshot cache, so every request below reaches the (hostile) camera.
+  server = await startStreamer({
+    roles: ["endpoint", "streamer"], pki, tokens: ["tok-bad", "tok-good"], limits: LIMITS, streamerSettings: { snapshot_max_age_ms: 0 },
+  });
   const endpoints = [`127.0.0.1:${server.ports.endpoint}`];
   badAgent = await startAgent({ pki, endpoints, targets: { http: badCam.addr }, token: "tok-bad", name: "agent-bad" });
   goodAgent = await startAgent({ pki, endpoints, targets: { http: `127.0.0.1:${goodCamPort}` }, token: "tok-good", name: "agent-good" });
