@@ -62,9 +62,12 @@ JSValue native_read_file(JSContext *ctx, JSValueConst this_val, int argc, JSValu
         JS_FreeCString(ctx, path);
         return ret;
     }
-    if (fstat(fd, &st) < 0 || st.st_size > (16 << 20)) {
-        ret = st.st_size > (16 << 20) ? JS_ThrowRangeError(ctx, "%s: file too large", path)
-                                      : flussonic_throw_errno(ctx, path);
+    if (fstat(fd, &st) < 0) { /* st is unspecified now: report errno, read nothing from it */
+        ret = flussonic_throw_errno(ctx, path);
+        goto out;
+    }
+    if (st.st_size > (16 << 20)) {
+        ret = JS_ThrowRangeError(ctx, "%s: file too large", path);
         goto out;
     }
     buf = js_malloc(ctx, (size_t)st.st_size + 1);
