@@ -1,6 +1,6 @@
-# Core: protocol, agent core, streamer gateway (TypeScript on Node). See issue "first vertical slice".
+# Core: protocol, agent core, streamer gateway (TypeScript on Node), and the esbuild bundles
+# of them ($(BUNDLE_DIR)) that the native agent, the streamer executable and the tests run.
 
-BUNDLE_DIR := $(BUILD)/bundle
 CORE_SRC := $(shell find agent-src/src -name '*.ts') agent-src/build.mjs
 
 .PHONY: bundle test-core

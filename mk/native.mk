@@ -1,4 +1,4 @@
-# Native: the static QuickJS agent binary for camera CPUs (issue 4, docs/native.md).
+# Native: the static QuickJS agent binary for camera CPUs (docs/native.md).
 #
 #   make agent ARCH=armhf|armel|aarch64|mipsel   -> build/agent/<arch>/flussonic-agent
 #   make agents                                  -> all four
@@ -7,13 +7,10 @@
 # The build itself is agent-src/native/Makefile (shared with the Buildroot package); this
 # fragment only supplies Debian's cross toolchains, the pinned sources and the host qjsc.
 
-NATIVE_ARCHES := armhf armel aarch64 mipsel
+# NATIVE_ARCHES, NATIVE_DIR, NATIVE_SRC and HOST_QJSC are set in the top Makefile.
 ARCH ?= armhf
-NATIVE_DIR := agent-src/native
-NATIVE_SRC := $(wildcard $(NATIVE_DIR)/*.c $(NATIVE_DIR)/*.h) $(NATIVE_DIR)/Makefile
 QUICKJS_SRC := $(ROOT)/.cache/src/quickjs
 MBEDTLS_SRC := $(ROOT)/.cache/src/mbedtls
-HOST_QJSC := $(BUILD)/host/qjsc
 AGENT_VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null || echo 0.0.0)
 
 # Debian cross gcc wrapped with musl-gcc.specs (musl-dev:<arch>); binutils from the gnu triplet.
