@@ -90,7 +90,7 @@ $(BUILD)/host/old-kernel-launcher: agent-src/test/native/old-kernel-launcher.c
 # Host unit test of readFile when fstat fails (the test file says why not under qemu): our
 # native-fs.c and native-util.c on the build machine's QuickJS, with fstat wrapped.
 HOST_QJS_OBJS := $(patsubst %,$(BUILD)/host/qjs/%.o,quickjs libregexp libunicode cutils dtoa)
-$(HOST_QJS_OBJS): $(BUILD)/host/qjs/%.o: | $(HOST_QJSC)
+$(HOST_QJS_OBJS): $(BUILD)/host/qjs/%.o: $(BUILD)/.native-deps
 	@mkdir -p $(dir $@)
 	cc -O1 -D_GNU_SOURCE -DCONFIG_VERSION=\"host\" -fwrapv -w -c -o $@ $(QUICKJS_SRC)/$*.c
 $(BUILD)/host/read-file-unit: agent-src/test/native/read-file-unit.c $(NATIVE_DIR)/native-fs.c \
