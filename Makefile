@@ -4,7 +4,9 @@
 #   make test    every test suite (what CI runs)
 #   make bench   side-by-side figures against peers (bench/README.md)
 #
-# Each area keeps its rules in mk/<area>.mk and appends its suite to TEST_SUITES.
+# Each area keeps its rules in mk/<area>.mk and appends its suite to TEST_SUITES. A fragment
+# may use the names set below, before the include, and its own; never another fragment's
+# variables, so the fragments mean the same in any include order.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -13,6 +15,14 @@ BUILD := $(ROOT)/build
 VITEST := npx vitest run --reporter=default --reporter=json
 
 TEST_SUITES :=
+
+# Outputs and sources more than one area depends on (in rule prerequisites, which make
+# expands as it reads each fragment).
+BUNDLE_DIR := $(BUILD)/bundle
+NATIVE_ARCHES := armhf armel aarch64 mipsel
+NATIVE_DIR := agent-src/native
+NATIVE_SRC := $(wildcard $(NATIVE_DIR)/*.c $(NATIVE_DIR)/*.h) $(NATIVE_DIR)/Makefile
+HOST_QJSC := $(BUILD)/host/qjsc
 
 .PHONY: help deps build server test demo bench clean
 help:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A static, stripped dropbear `dbclient` for armhf, the size peer the issue names: Debian ships
+# A static, stripped dropbear `dbclient` for armhf, the size peer of bench/README.md: Debian ships
 # dbclient only dynamically linked, so build it from Debian's dropbear source package (trixie,
 # pinned version + sha256, via scripts/debian-source.sh) with the same musl cross toolchain and
 # -Os as our agent. Prints the binary's path. Idempotent.

@@ -25,7 +25,7 @@ def cat(f):
     if "/qjs/" in f: return "QuickJS"
     if "mbedtls" in f: return "mbedTLS"
     if f.endswith("bytecode.o"): return "bytecode"
-    if re.search(r"/(main|native|tls)\.o$", f): return "native"
+    if re.search(r"/(main|native(-[a-z]+)?|log|tls)\.o$", f): return "native"
     return "libc+gcc"
 lines = open(path, errors="replace").read().split("\n")
 start = next(i for i, l in enumerate(lines) if l.startswith("Linker script and memory map"))

@@ -1,4 +1,4 @@
-# Benchmarks against peers (issue 7): `make bench` prints the table of bench/README.md, ours and
+# Benchmarks against peers: `make bench` prints the table of bench/README.md, ours and
 # the peer's figure from the same run, and saves figures + raw numbers under bench/results/.
 # `make test` runs every row once with tiny parameters (test-bench) so the scripts don't rot.
 
@@ -9,13 +9,12 @@ BENCH_SRC := $(wildcard bench/*.ts bench/lib/*.ts bench/rows/*.ts) bench/build.m
 bench-tools:
 	@scripts/install-bench.sh
 
-# (mk/*.mk are included in name order: core.mk's and native.mk's variables are not set yet here.)
-$(BENCH_BUILD)/.stamp: $(BENCH_SRC) $(wildcard agent-src/test/harness/*.ts) $(BUILD)/bundle/.stamp node_modules/.installed
+$(BENCH_BUILD)/.stamp: $(BENCH_SRC) $(wildcard agent-src/test/harness/*.ts) $(BUNDLE_DIR)/.stamp node_modules/.installed
 	node bench/build.mjs $(BENCH_BUILD)
 	@touch $@
 
 # The armhf agent is needed by the size and qemu-user rows; the other arches only by size.
-BENCH_AGENTS := $(foreach a,armhf armel aarch64 mipsel,$(BUILD)/agent/$(a)/flussonic-agent)
+BENCH_AGENTS := $(foreach a,$(NATIVE_ARCHES),$(BUILD)/agent/$(a)/flussonic-agent)
 
 # 10 000 agents need ~12 000 descriptors in the streamer: raise the soft limit to the hard one.
 # guest-rss boots the QEMU area's armhf camera image: its parts are built by qemu.mk.

@@ -1,4 +1,4 @@
-# Buildroot external tree (issue 5): buildroot-external/, package/, configs/, board/, docs/buildroot.md.
+# Buildroot external tree: buildroot-external/, package/, configs/, board/, docs/buildroot.md.
 #
 #   make test-buildroot        tree conventions, init scripts and hardening under real BusyBox (chroot)
 #   make buildroot-check BUILDROOT_DIR=/path/to/buildroot

@@ -1,6 +1,6 @@
-# Core: protocol, agent core, streamer gateway (TypeScript on Node). See issue "first vertical slice".
+# Core: protocol, agent core, streamer gateway (TypeScript on Node), and the esbuild bundles
+# of them ($(BUNDLE_DIR)) that the native agent, the streamer executable and the tests run.
 
-BUNDLE_DIR := $(BUILD)/bundle
 CORE_SRC := $(shell find agent-src/src -name '*.ts') agent-src/build.mjs
 
 .PHONY: bundle test-core
@@ -13,9 +13,11 @@ $(BUNDLE_DIR)/.stamp: $(CORE_SRC) node_modules/.installed
 build: bundle
 
 TEST_SUITES += test-core
+# scripts/check-make-order.sh: the mk/*.mk fragments mean the same in any include order.
 # The soak (test/hostile) holds 2,000 connections per listener, in the test and in the streamer:
 # raise the soft file limit to the hard one, as the bench does.
 test-core: bundle server
+	scripts/check-make-order.sh
 	npx tsc -p agent-src/tsconfig.json --noEmit
 	ulimit -n "$$(ulimit -Hn)"; $(VITEST) --outputFile=$(BUILD)/test-results/core.json --exclude "agent-src/test/native/**" agent-src/test
 

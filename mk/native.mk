@@ -1,4 +1,4 @@
-# Native: the static QuickJS agent binary for camera CPUs (issue 4, docs/native.md).
+# Native: the static QuickJS agent binary for camera CPUs (docs/native.md).
 #
 #   make agent ARCH=armhf|armel|aarch64|mipsel   -> build/agent/<arch>/flussonic-agent
 #   make agents                                  -> all four
@@ -7,13 +7,10 @@
 # The build itself is agent-src/native/Makefile (shared with the Buildroot package); this
 # fragment only supplies Debian's cross toolchains, the pinned sources and the host qjsc.
 
-NATIVE_ARCHES := armhf armel aarch64 mipsel
+# NATIVE_ARCHES, NATIVE_DIR, NATIVE_SRC and HOST_QJSC are set in the top Makefile.
 ARCH ?= armhf
-NATIVE_DIR := agent-src/native
-NATIVE_SRC := $(wildcard $(NATIVE_DIR)/*.c $(NATIVE_DIR)/*.h) $(NATIVE_DIR)/Makefile
 QUICKJS_SRC := $(ROOT)/.cache/src/quickjs
 MBEDTLS_SRC := $(ROOT)/.cache/src/mbedtls
-HOST_QJSC := $(BUILD)/host/qjsc
 AGENT_VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null || echo 0.0.0)
 
 # Debian cross gcc wrapped with musl-gcc.specs (musl-dev:<arch>); binutils from the gnu triplet.
@@ -90,8 +87,19 @@ $(BUILD)/host/old-kernel-launcher: agent-src/test/native/old-kernel-launcher.c
 	@mkdir -p $(dir $@)
 	cc -O2 -Wall -o $@ $<
 
+# Host unit test of readFile when fstat fails (the test file says why not under qemu): our
+# native-fs.c and native-util.c on the build machine's QuickJS, with fstat wrapped.
+HOST_QJS_OBJS := $(patsubst %,$(BUILD)/host/qjs/%.o,quickjs libregexp libunicode cutils dtoa)
+$(HOST_QJS_OBJS): $(BUILD)/host/qjs/%.o: $(BUILD)/.native-deps
+	@mkdir -p $(dir $@)
+	cc -O1 -D_GNU_SOURCE -DCONFIG_VERSION=\"host\" -fwrapv -w -c -o $@ $(QUICKJS_SRC)/$*.c
+$(BUILD)/host/read-file-unit: agent-src/test/native/read-file-unit.c $(NATIVE_DIR)/native-fs.c \
+		$(NATIVE_DIR)/native-util.c $(NATIVE_DIR)/native.h $(HOST_QJS_OBJS)
+	cc -O1 -g -Wall -I$(NATIVE_DIR) -I$(QUICKJS_SRC) -Wl,--wrap=fstat -o $@ $(filter %.c %.o,$^) -lm -lpthread
+
 NATIVE_TEST_BINS := $(foreach a,$(NATIVE_ARCHES),$(BUILD)/agent/$(a)/flussonic-agent \
-	$(NATIVE_TEST_DIR)/$(a)/probe $(NATIVE_TEST_DIR)/$(a)/getrandom-probe) $(BUILD)/host/old-kernel-launcher
+	$(NATIVE_TEST_DIR)/$(a)/probe $(NATIVE_TEST_DIR)/$(a)/getrandom-probe) $(BUILD)/host/old-kernel-launcher \
+	$(BUILD)/host/read-file-unit
 
 # The core's integration suite again, with the native binary as the agent (FLUSSONIC_AGENT_CMD),
 # all of it on every CPU (about 1.5 min per CPU under qemu-user).

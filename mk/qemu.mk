@@ -1,4 +1,4 @@
-# Emulated cameras (issue "Emulated cameras"): QEMU images, Mirai/security tests, end-to-end, demo.
+# Emulated cameras: QEMU images, Mirai/security tests, end-to-end, demo.
 #   make test-qemu              every QEMU suite (QEMU_ARCHES=armhf,aarch64 limits the guest CPUs)
 #   make demo                   boot the armhf hardened camera and watch it through the streamer
 # Images are built by qemu-tests/lib/image.ts (cached by content hash in build/qemu-images).
@@ -47,7 +47,7 @@ demo: deps
 	node $(BUILD)/qemu-tests/demo.mjs
 
 .PHONY: qemu-bench-memory
-# Agent VmHWM inside the guest while relaying ~4 Mbit/s (issue "Emulated cameras"; goal <= 2 MB).
+# Agent VmHWM inside the guest while relaying ~4 Mbit/s (goal <= 2 MB, docs/native.md).
 qemu-bench-memory: $(BUILD)/qemu-tests/bench-memory.mjs
 	@$(MAKE) --no-print-directory qemu-images QEMU_ARCHES=$(or $(QEMU_BENCH_ARCH),armhf)
 	node $<

@@ -263,7 +263,7 @@ static int add_pins(JSContext *ctx, TlsConn *c, JSValueConst arr)
 }
 
 /* tlsNew(fd, { caPem?, spkiSha256?, serverName? }): a TlsConn over a connected fd. */
-static JSValue js_tls_new(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+JSValue native_tls_new(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     JSValue obj, v;
     TlsConn *c;
@@ -355,7 +355,7 @@ fail:
 }
 
 /* tlsHandshake(conn): 0 done and verified, 1 wants readable, 2 wants writable; throws on failure. */
-static JSValue js_tls_handshake(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+JSValue native_tls_handshake(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     TlsConn *c = get_conn(ctx, argv[0]);
     const char *why;
@@ -378,20 +378,17 @@ static JSValue js_tls_handshake(JSContext *ctx, JSValueConst this_val, int argc,
     return JS_NewInt32(ctx, 0);
 }
 
-/* tlsRead(conn, max): ArrayBuffer, null at EOF (close_notify or TCP FIN), undefined if none ready. */
-static JSValue js_tls_read(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+/* tlsRead(conn): ArrayBuffer, null at EOF (close_notify or TCP FIN), undefined if none ready. */
+JSValue native_tls_read(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
-    static uint8_t buf[16384];
     TlsConn *c = get_conn(ctx, argv[0]);
-    int max = sizeof(buf), ret;
+    int ret;
 
-    if (!c || (argc > 1 && JS_ToInt32(ctx, &max, argv[1])))
+    if (!c)
         return JS_EXCEPTION;
-    if (max <= 0 || max > (int)sizeof(buf))
-        max = sizeof(buf);
-    ret = mbedtls_ssl_read(&c->ssl, buf, (size_t)max);
+    ret = mbedtls_ssl_read(&c->ssl, flussonic_io_buf, IO_CHUNK);
     if (ret > 0)
-        return JS_NewArrayBufferCopy(ctx, buf, (size_t)ret);
+        return JS_NewArrayBufferCopy(ctx, flussonic_io_buf, (size_t)ret);
     if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == MBEDTLS_ERR_SSL_CONN_EOF)
         return JS_NULL;
     if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
@@ -399,9 +396,9 @@ static JSValue js_tls_read(JSContext *ctx, JSValueConst this_val, int argc, JSVa
     return throw_tls(ctx, c, "tls read", ret);
 }
 
-/* tlsWrite(conn, bytes, offset?, length?): bytes taken, 0 when blocked. After 0, call again
+/* tlsWrite(conn, bytes): bytes taken, 0 when blocked. After 0, call again
  * later with the same bytes (mbedTLS requirement). */
-static JSValue js_tls_write(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+JSValue native_tls_write(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     TlsConn *c = get_conn(ctx, argv[0]);
     const uint8_t *p;
@@ -410,7 +407,7 @@ static JSValue js_tls_write(JSContext *ctx, JSValueConst this_val, int argc, JSV
 
     if (!c)
         return JS_EXCEPTION;
-    p = flussonic_get_bytes_args(ctx, argc, argv, 1, &len);
+    p = flussonic_get_bytes(ctx, argv[1], &len);
     if (!p)
         return JS_EXCEPTION;
     if (len == 0)
@@ -427,7 +424,7 @@ static JSValue js_tls_write(JSContext *ctx, JSValueConst this_val, int argc, JSV
  * socket takes now, without JS concatenating them (a frame header and its payload). Returns the
  * bytes taken; the caller retries the rest with tlsWrite(), whose first record mbedTLS already
  * holds when the socket was full (its length is min(rest, record size) either way). */
-static JSValue js_tls_write_two(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+JSValue native_tls_write_two(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     static uint8_t gather[MBEDTLS_SSL_OUT_CONTENT_LEN];
     TlsConn *c = get_conn(ctx, argv[0]);
@@ -437,8 +434,8 @@ static JSValue js_tls_write_two(JSContext *ctx, JSValueConst this_val, int argc,
 
     if (!c)
         return JS_EXCEPTION;
-    h = flussonic_get_bytes(ctx, argv[1], JS_UNDEFINED, JS_UNDEFINED, &hl);
-    b = h ? flussonic_get_bytes(ctx, argv[2], JS_UNDEFINED, JS_UNDEFINED, &bl) : NULL;
+    h = flussonic_get_bytes(ctx, argv[1], &hl);
+    b = h ? flussonic_get_bytes(ctx, argv[2], &bl) : NULL;
     if (!b)
         return JS_EXCEPTION;
     total = hl + bl;
@@ -466,7 +463,7 @@ static JSValue js_tls_write_two(JSContext *ctx, JSValueConst this_val, int argc,
 }
 
 /* tlsPending(conn): decrypted bytes already buffered (readable without a socket event). */
-static JSValue js_tls_pending(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+JSValue native_tls_pending(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     TlsConn *c = get_conn(ctx, argv[0]);
     if (!c)
@@ -474,7 +471,7 @@ static JSValue js_tls_pending(JSContext *ctx, JSValueConst this_val, int argc, J
     return JS_NewInt32(ctx, (int)mbedtls_ssl_get_bytes_avail(&c->ssl));
 }
 
-static JSValue js_tls_close_notify(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+JSValue native_tls_close_notify(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     TlsConn *c = get_conn(ctx, argv[0]);
     if (!c)
@@ -484,7 +481,7 @@ static JSValue js_tls_close_notify(JSContext *ctx, JSValueConst this_val, int ar
 }
 
 /* tlsInfo(conn): "TLSv1.2 TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256" */
-static JSValue js_tls_info(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+JSValue native_tls_info(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     TlsConn *c = get_conn(ctx, argv[0]);
     char s[128];
@@ -495,7 +492,7 @@ static JSValue js_tls_info(JSContext *ctx, JSValueConst this_val, int argc, JSVa
 }
 
 /* tlsFree(conn): release the TLS state now (the fd is not closed). Idempotent. */
-static JSValue js_tls_free(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+JSValue native_tls_free(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     TlsConn *c = JS_GetOpaque2(ctx, argv[0], tls_class_id);
     if (!c)
@@ -503,16 +500,3 @@ static JSValue js_tls_free(JSContext *ctx, JSValueConst this_val, int argc, JSVa
     conn_free(c);
     return JS_UNDEFINED;
 }
-
-const JSCFunctionListEntry flussonic_tls_funcs[] = {
-    JS_CFUNC_DEF("tlsNew", 2, js_tls_new),
-    JS_CFUNC_DEF("tlsHandshake", 1, js_tls_handshake),
-    JS_CFUNC_DEF("tlsRead", 2, js_tls_read),
-    JS_CFUNC_DEF("tlsWrite", 4, js_tls_write),
-    JS_CFUNC_DEF("tlsWriteTwo", 3, js_tls_write_two),
-    JS_CFUNC_DEF("tlsPending", 1, js_tls_pending),
-    JS_CFUNC_DEF("tlsCloseNotify", 1, js_tls_close_notify),
-    JS_CFUNC_DEF("tlsInfo", 1, js_tls_info),
-    JS_CFUNC_DEF("tlsFree", 1, js_tls_free),
-};
-const int flussonic_tls_funcs_count = sizeof(flussonic_tls_funcs) / sizeof(flussonic_tls_funcs[0]);

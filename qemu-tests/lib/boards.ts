@@ -1,7 +1,7 @@
 /**
  * One emulated camera board per guest architecture: which Debian kernel boots it, which QEMU
  * machine, which modules the initramfs must load for its NIC and the test-rig control channel.
- * Facts measured on Debian 12 / QEMU 7.2 (see issue "Emulated cameras").
+ * Facts measured on Debian 12 / QEMU 7.2.
  */
 export type Arch = "armhf" | "aarch64" | "mipsel" | "armel";
 export const ARCHES: Arch[] = ["armhf", "aarch64", "mipsel", "armel"];

@@ -26,9 +26,9 @@ declare module "flussonic:native" {
   export function setKeepAlive(fd: number, idleSec: number, intervalSec: number, count: number): void;
   export function setNoDelay(fd: number, on: boolean): void;
   /** data, null at EOF, undefined when nothing is ready */
-  export function read(fd: number, max?: number): ArrayBuffer | null | undefined;
+  export function read(fd: number): ArrayBuffer | null | undefined;
   /** bytes taken; 0 when the socket buffer is full */
-  export function write(fd: number, data: Bytes, offset?: number, length?: number): number;
+  export function write(fd: number, data: Bytes): number;
   /** write() of head followed by body, in one sendmsg */
   export function writeTwo(fd: number, head: Bytes, body: Bytes): number;
   export function shutdownWrite(fd: number): void;
@@ -37,8 +37,8 @@ declare module "flussonic:native" {
   export function tlsNew(fd: number, opts: { caPem?: string; spkiSha256?: string[]; serverName?: string }): TlsConn;
   /** 0 done and verified, 1 wants readable, 2 wants writable */
   export function tlsHandshake(c: TlsConn): 0 | 1 | 2;
-  export function tlsRead(c: TlsConn, max?: number): ArrayBuffer | null | undefined;
-  export function tlsWrite(c: TlsConn, data: Bytes, offset?: number, length?: number): number;
+  export function tlsRead(c: TlsConn): ArrayBuffer | null | undefined;
+  export function tlsWrite(c: TlsConn, data: Bytes): number;
   /** tlsWrite() of head followed by body, without concatenating them in JS; retry the rest with tlsWrite() */
   export function tlsWriteTwo(c: TlsConn, head: Bytes, body: Bytes): number;
   export function tlsPending(c: TlsConn): number;

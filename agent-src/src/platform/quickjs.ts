@@ -20,7 +20,7 @@ const HIGH_WATER = 64 * 1024;
 const MAX_QUEUED = 512 * 1024;
 /** Reads per readiness event, so one fast socket cannot starve the others. */
 const READS_PER_EVENT = 16;
-/** What one native read returns at most (IO_CHUNK in native.c). */
+/** What one native read returns at most (IO_CHUNK in native.h). */
 const READ_MAX = 16384;
 const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 

@@ -133,6 +133,16 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+// readFile's fstat failure path, on the host: agent-src/test/native/read-file-unit.c says why.
+describe.skipIf(!enabled)("host unit: readFile", () => {
+  it("a failed fstat is reported with its errno, never read as a size; the file is closed", async () => {
+    const r = await execa(join(BUILD, "host/read-file-unit"), [], { reject: false, timeout: 30_000 });
+    expect(String(r.stdout)).not.toMatch(/^not ok/m);
+    expect(String(r.stdout)).toMatch(/^ok a failed fstat is reported with its errno/m);
+    expect(r.exitCode).toBe(0);
+  });
+});
+
 describe.skipIf(!enabled).each(arches)("%s", (arch) => {
   const qemu = ARCHES[arch];
   const agent = join(BUILD, "agent", arch, "flussonic-agent");
