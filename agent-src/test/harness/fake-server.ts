@@ -8,7 +8,7 @@ import { authMessage, decodeControl, type ErrorMsg, type Hello } from "../../src
 import { FrameType } from "../../src/protocol/frame";
 import { DEFAULT_SESSION_OPTIONS, Session } from "../../src/protocol/session";
 import { NodeSocket } from "../../src/platform/node";
-import { nodeClock } from "../../src/streamer/clock";
+import { nodeClock } from "../../src/server/util/clock";
 import type { Pki } from "./system";
 
 export interface FakeServer {

@@ -1,18 +1,18 @@
 /**
  * Streamer role: keeps authenticated agent links and exposes each camera to ordinary clients
- * over RTSP (rtsp-gateway.ts) and HTTP (http-gateway.ts).
+ * over RTSP (gateways/rtsp/gateway.ts) and HTTP (gateways/http/gateway.ts).
  */
 
 import type * as net from "node:net";
-import { FrameType } from "../protocol/frame";
-import type { LogLevel } from "../platform/platform";
-import type { StreamerConfig } from "./config";
-import { startHttpGateway } from "./http-gateway";
-import { startLinkServer } from "./link-server";
-import type { Metrics } from "./metrics";
-import { Registry } from "./registry";
-import { startRtspGateway } from "./rtsp-gateway";
-import { ViewerAuth } from "./viewer-auth";
+import { FrameType } from "../../protocol/frame";
+import type { LogLevel } from "../../platform/platform";
+import type { StreamerConfig } from "../config";
+import { startHttpGateway } from "../gateways/http/gateway";
+import { startLinkServer } from "../link/server";
+import type { Metrics } from "../metrics";
+import { Registry } from "../link/registry";
+import { startRtspGateway } from "../gateways/rtsp/gateway";
+import { ViewerAuth } from "../gateways/viewer-auth";
 
 export async function startStreamer(
   cfg: StreamerConfig, log: (l: LogLevel, m: string) => void, metrics: Metrics, registry: Registry,

@@ -3,9 +3,9 @@
  * authenticated link replaces the old one (a camera that rebooted, or one moved back here).
  */
 
-import type { Stream } from "../protocol/stream";
-import type { AgentLink } from "./link-server";
-import { DEFAULT_LIMITS } from "./limits";
+import type { Stream } from "../../protocol/stream";
+import type { AgentLink } from "./server";
+import { DEFAULT_LIMITS } from "../limits";
 
 export interface DeviceEntry {
   id: string;

@@ -1,4 +1,4 @@
-import type { Clock } from "../protocol/session";
+import type { Clock } from "../../protocol/session";
 
 /** Node timers as the protocol's Clock. */
 export const nodeClock: Clock = {

@@ -1,5 +1,5 @@
-import { encodeControl } from "../protocol/control";
-import { encodeFrame, type FrameType } from "../protocol/frame";
+import { encodeControl } from "../../protocol/control";
+import { encodeFrame, type FrameType } from "../../protocol/frame";
 
 
 /** A whole control frame, for the rare writes that happen outside a Session. */

@@ -10,14 +10,14 @@
  */
 
 import * as net from "node:net";
-import type { LogLevel } from "../platform/platform";
-import type { Stream } from "../protocol/stream";
-import { ConnectionGuard, type Limits } from "./limits";
-import type { Metrics } from "./metrics";
-import { DeviceOfflineError, ViewerLimitError, type Registry } from "./registry";
-import { RtspParser, getHeader, removeHeader, response, serialize, setHeader, type RtspMessage } from "./rtsp";
-import { ViewerAuth } from "./viewer-auth";
-import { listenOn } from "./listen";
+import type { LogLevel } from "../../../platform/platform";
+import type { Stream } from "../../../protocol/stream";
+import { ConnectionGuard, type Limits } from "../../limits";
+import type { Metrics } from "../../metrics";
+import { DeviceOfflineError, ViewerLimitError, type Registry } from "../../link/registry";
+import { RtspParser, getHeader, removeHeader, response, serialize, setHeader, type RtspMessage } from "../../util/rtsp";
+import { ViewerAuth } from "../viewer-auth";
+import { listenOn } from "../../util/listen";
 
 interface Target {
   deviceId: string;

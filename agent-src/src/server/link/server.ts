@@ -2,24 +2,24 @@
  * TLS listener for agent links, shared by both roles: limits on connections not yet
  * authenticated, the handshake HELLO → CHALLENGE → AUTH (or ACTIVATE, endpoint only) within one
  * deadline from TCP accept, then admission control. What happens after authentication is
- * the role's business (endpoint.ts redirects, streamer.ts keeps the link for viewers).
+ * the role's business (roles/endpoint.ts redirects, roles/streamer.ts keeps the link for viewers).
  */
 
 import type * as net from "node:net";
 import * as tls from "node:tls";
-import { decodeControl } from "../protocol/control";
-import type { Activate, Auth, Hello } from "../protocol/control";
-import { FrameType, PROTOCOL_VERSION, frameTypeName } from "../protocol/frame";
-import { DEFAULT_SESSION_OPTIONS, Session } from "../protocol/session";
-import { NodeSocket } from "../platform/node";
-import type { LogLevel } from "../platform/platform";
+import { decodeControl } from "../../protocol/control";
+import type { Activate, Auth, Hello } from "../../protocol/control";
+import { FrameType, PROTOCOL_VERSION, frameTypeName } from "../../protocol/frame";
+import { DEFAULT_SESSION_OPTIONS, Session } from "../../protocol/session";
+import { NodeSocket } from "../../platform/node";
+import type { LogLevel } from "../../platform/platform";
 import { TokenBucket, jittered } from "./admission";
-import type { Admission, StreamerConfig } from "./config";
-import { newNonce, verifyAuth } from "./keys";
-import type { Metrics } from "./metrics";
-import { nodeClock } from "./clock";
-import { listenOn } from "./listen";
-import { ConnectionGuard } from "./limits";
+import type { Admission, StreamerConfig } from "../config";
+import { newNonce, verifyAuth } from "../keys";
+import type { Metrics } from "../metrics";
+import { nodeClock } from "../util/clock";
+import { listenOn } from "../util/listen";
+import { ConnectionGuard } from "../limits";
 
 export type Role = "endpoint" | "streamer";
 
