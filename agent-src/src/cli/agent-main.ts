@@ -3,7 +3,8 @@
  */
 
 import { Agent } from "../agent/agent";
-import { ConfigError, parseAgentConfig } from "../agent/config";
+import { parseAgentConfig } from "../agent/config";
+import { ConfigError } from "../common/config-fields";
 import { StateError } from "../agent/state";
 import { utf8Decode } from "../protocol/bytes";
 import { PROTOCOL_VERSION } from "../protocol/frame";

@@ -8,7 +8,7 @@
  */
 
 import * as http from "node:http";
-import { parseHostPort } from "../../agent/config";
+import { parseHostPort } from "../../common/config-fields";
 import type { LogLevel } from "../../platform/platform";
 import { FrameType } from "../../protocol/frame";
 import { boundedHttpServer, requestTarget } from "../util/http-server";
