@@ -215,7 +215,7 @@ export class Agent {
           }
         }
       },
-      onClose: (reason) => {
+      onClose: ({ text: reason }) => {
         this.p.clearTimer(hs);
         this.p.clearTimer(stable);
         if (this.session === s) this.session = null;

@@ -104,7 +104,7 @@ export class RawAgent {
         a.waiters.splice(0).forEach((w) => w());
       },
       onClose: (r) => {
-        a.closedReason = r;
+        a.closedReason = r.text;
         a.waiters.splice(0).forEach((w) => w());
       },
     });

@@ -104,7 +104,7 @@ export function fuzz(seed: number, totalFrames: number): FuzzResult {
       },
       onClose: (reason) => {
         closed = true;
-        if (reason !== ROUND_OVER) res.closedByPeerError++;
+        if (reason.text !== ROUND_OVER) res.closedByPeerError++;
       },
     });
     for (let n = 1 + int(300); n > 0 && !closed; n--) {

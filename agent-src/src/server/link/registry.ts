@@ -15,6 +15,21 @@ export interface DeviceEntry {
   bytesOut: number;
 }
 
+/** One device as the admin API lists it (GET /api/devices). */
+export interface DeviceSummary {
+  id: string;
+  state: "online" | "offline";
+  /** ISO time of the last state change. */
+  since: string;
+  /** Bytes on its links, both directions, finished links and the live one. */
+  bytes: number;
+  /** Tunnel streams open on the live link. */
+  streams: number;
+  remote: string | null;
+  agent: string | null;
+  arch: string | null;
+}
+
 export class DeviceOfflineError extends Error {}
 
 /** The viewer already holds its share of the device's streams: HTTP 429, RTSP 453. */
@@ -39,14 +54,14 @@ export class Registry {
     e.link = link;
     e.since = Date.now();
     old?.session.close("replaced by a newer link of the same device");
-    link.onClose = () => {
+    link.whenClosed(() => {
       e.bytesIn += link.session.bytesIn;
       e.bytesOut += link.session.bytesOut;
       if (e.link === link) {
         e.link = null;
         e.since = Date.now();
       }
-    };
+    });
   }
 
   online(id: string): DeviceEntry | null {
@@ -93,7 +108,7 @@ export class Registry {
     return set;
   }
 
-  list(): object[] {
+  list(): DeviceSummary[] {
     return [...this.devices.values()].map((e) => ({
       id: e.id,
       state: e.link ? "online" : "offline",

@@ -22,18 +22,14 @@ export async function startStreamer(
   metrics.gauge("flussonic_streams_active", "tunnel streams open", () =>
     [...registry.devices.values()].reduce((n, e) => n + (e.link?.session.streams.size ?? 0), 0));
   metrics.gauge("flussonic_link_bytes_total", "bytes on agent links, both directions", () =>
-    registry.list().reduce((n, d) => n + (d as { bytes: number }).bytes, 0));
+    registry.list().reduce((n, d) => n + d.bytes, 0));
 
   const links = await startLinkServer({ role: "streamer", cfg, admission: st.admission, log, metrics }, {
     authenticated: (link) => {
       registry.attach(link);
       link.session.sendControl(FrameType.WELCOME, { device_id: link.deviceId });
       log("info", `device ${link.deviceId} online from ${link.remote} (agent ${link.hello.agent} ${link.hello.arch ?? ""})`);
-      const prev = link.onClose;
-      link.onClose = (reason) => {
-        prev?.(reason);
-        log("info", `device ${link.deviceId} offline: ${reason}`);
-      };
+      link.whenClosed((reason) => log("info", `device ${link.deviceId} offline: ${reason.text}`));
     },
   }, st.listen);
   const auth = new ViewerAuth(st.viewers, st.viewerTokenSecret);
