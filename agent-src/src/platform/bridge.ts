@@ -16,7 +16,7 @@
  * 16 KiB chunk host → guest, against ~8 ms for the same chunk as a hex string decoded in QuickJS.
  */
 import type { ConnectCallback, LogLevel, Platform, Socket, TlsOptions } from "../platform/platform";
-import { main } from "./agent-main";
+import { main } from "../cli/agent-main";
 
 /** What the embedder must provide as `globalThis.__host`. */
 export interface BridgeHost {
