@@ -24,7 +24,7 @@ const jobs = [
   },
   // The same agent core with the QuickJS platform replaced by a host bridge: proves the payload is
   // QuickJS-clean inside quickjs-emscripten (agent-src/test/quickjs-emscripten.test.ts).
-  { entry: "platform/bridge.ts", outfile: "agent-bridge.js", platform: "neutral", format: "iife", target: "es2020" },
+  { entry: "cli/agent-bridge.ts", outfile: "agent-bridge.js", platform: "neutral", format: "iife", target: "es2020" },
 ];
 
 for (const j of jobs) {

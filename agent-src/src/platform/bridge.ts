@@ -1,9 +1,8 @@
 /**
- * flussonic-agent over a host bridge: the same CLI and agent core as agent-node.ts and
- * agent-quickjs.ts, with every Platform method forwarded to functions an embedder puts on
- * `globalThis.__host`. Bundled as an ES2020 IIFE with no imports (build/bundle/agent-bridge.js),
- * it runs inside quickjs-emscripten (agent-src/test/quickjs-emscripten.test.ts): proof that the
- * payload needs nothing but the Platform interface.
+ * Platform over a host bridge: every method forwarded to functions an embedder provides
+ * (BridgeHost). cli/agent-bridge.ts runs the agent CLI over it inside quickjs-emscripten
+ * (agent-src/test/quickjs-emscripten.test.ts): proof that the payload needs nothing but the
+ * Platform interface.
  *
  * Calls go guest → host synchronously; results and socket events come back host → guest through
  * `globalThis.__bridgeDispatch(event, id, arg)`, which the host calls from its own event loop
@@ -15,8 +14,7 @@
  * Bytes cross as ArrayBuffer (copied once each way by quickjs-emscripten): measured ~70 µs per
  * 16 KiB chunk host → guest, against ~8 ms for the same chunk as a hex string decoded in QuickJS.
  */
-import type { ConnectCallback, LogLevel, Platform, Socket, TlsOptions } from "../platform/platform";
-import { main } from "../cli/agent-main";
+import type { ConnectCallback, LogLevel, Platform, Socket, TlsOptions } from "./platform";
 
 /** What the embedder must provide as `globalThis.__host`. */
 export interface BridgeHost {
@@ -47,8 +45,6 @@ export interface BridgeHost {
 /** Host → guest events: connect (arg: error or null), data (ArrayBuffer), end, drain, close (arg: error or null), timer. */
 export type BridgeEvent = "connect" | "data" | "end" | "drain" | "close" | "timer";
 export type BridgeDispatch = (event: BridgeEvent, id: number, arg?: ArrayBuffer | string | null) => void;
-
-declare const __host: BridgeHost;
 
 /** An ArrayBuffer holding exactly the view's bytes (no copy when the view already is the whole buffer). */
 function exactBuffer(data: Uint8Array): ArrayBuffer {
@@ -88,8 +84,8 @@ class BridgeSocket implements Socket {
 }
 
 /**
- * State lives in closures, not on `this`: main() wraps the platform with Object.create() to filter
- * log levels, and a `this.counter++` through that wrapper would land on the wrapper instead.
+ * State lives in closures, not on `this`: the platform may be wrapped (withLogLevel), and a
+ * `this.counter++` through a wrapper would land on the wrapper instead.
  */
 export function createBridgePlatform(host: BridgeHost): Platform & { dispatch: BridgeDispatch } {
   let nextSocketId = 1;
@@ -172,12 +168,3 @@ export function createBridgePlatform(host: BridgeHost): Platform & { dispatch: B
     },
   };
 }
-
-const host = __host;
-const platform = createBridgePlatform(host);
-(globalThis as unknown as { __bridgeDispatch: BridgeDispatch }).__bridgeDispatch = platform.dispatch;
-main(platform, host.argv, {
-  exit: (code) => host.exit(code),
-  out: (line) => host.out(line),
-  arch: host.arch,
-});
