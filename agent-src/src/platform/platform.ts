@@ -56,15 +56,19 @@ export interface TlsOptions {
 
 export type ConnectCallback = (err: string | null, sock: Socket | null) => void;
 
-export interface Platform {
-  /** Plain TCP, used only for the agent's configured local targets (camera RTSP/HTTP). */
-  connectTcp(host: string, port: number, timeoutMs: number, cb: ConnectCallback): void;
-  /** TLS client with verification as in opts; the only way the agent talks to the server. */
-  connectTls(host: string, port: number, opts: TlsOptions, timeoutMs: number, cb: ConnectCallback): void;
+/** Timers and a monotonic clock: all a Session needs besides its socket. */
+export interface Clock {
   setTimer(ms: number, fn: () => void): number;
   clearTimer(id: number): void;
   /** Monotonic milliseconds; only differences are meaningful. */
   now(): number;
+}
+
+export interface Platform extends Clock {
+  /** Plain TCP, used only for the agent's configured local targets (camera RTSP/HTTP). */
+  connectTcp(host: string, port: number, timeoutMs: number, cb: ConnectCallback): void;
+  /** TLS client with verification as in opts; the only way the agent talks to the server. */
+  connectTls(host: string, port: number, opts: TlsOptions, timeoutMs: number, cb: ConnectCallback): void;
   /** Cryptographically strong random bytes; must not block at boot. */
   randomBytes(n: number): Uint8Array;
   /** Whole file, or null when it does not exist. Throws on other errors. */

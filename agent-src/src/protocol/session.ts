@@ -3,19 +3,13 @@
  * Used unchanged by the agent (over the Platform's TLS socket) and by the server (over Node's).
  */
 
-import type { LogLevel, Socket } from "../platform/platform";
+import type { Clock, LogLevel, Socket } from "../platform/platform";
 import { encodeControl, decodeControl, type Open, type Reset } from "./control";
 import {
   EMPTY, FrameDecoder, FrameType, HEADER_SIZE, ProtocolError, encodeFrame, frameTypeName, readU32, writeHeader, writeU32,
   type Frame, type ProtocolErrorCode,
 } from "./frame";
 import { Stream } from "./stream";
-
-export interface Clock {
-  setTimer(ms: number, fn: () => void): number;
-  clearTimer(id: number): void;
-  now(): number;
-}
 
 /**
  * Codes of an ERROR this side sends before closing (Session.fail): a peer's protocol violation,

@@ -11,13 +11,12 @@ import { decodeControl } from "../../protocol/control";
 import type { Activate, Auth, Hello } from "../../protocol/control";
 import { FrameType, PROTOCOL_VERSION, frameTypeName } from "../../protocol/frame";
 import { DEFAULT_SESSION_OPTIONS, Session, type CloseCode, type CloseReason } from "../../protocol/session";
-import { NodeSocket } from "../../platform/node";
+import { NodeSocket, nodeClock } from "../../platform/node";
 import type { LogLevel } from "../../platform/platform";
 import { TokenBucket, jittered } from "./admission";
 import type { Admission, StreamerConfig } from "../config";
 import { newNonce, verifyAuth } from "../keys";
 import type { Metrics } from "../metrics";
-import { nodeClock } from "../util/clock";
 import { listenOn } from "../util/listen";
 import { ConnectionGuard } from "../limits";
 
