@@ -53,10 +53,6 @@ export function frameTypeName(t: number): string {
   return NAMES[t] ?? `0x${t.toString(16).padStart(2, "0")}`;
 }
 
-export function isControlType(t: number): boolean {
-  return CONTROL_TYPES.has(t);
-}
-
 export interface Frame {
   type: FrameType;
   stream: number;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { FrameType, encodeFrame } from "../../src/protocol/frame";
 import { encodeControl } from "../../src/protocol/control";
 import { DEFAULT_SESSION_OPTIONS, Session, type CloseCode, type SessionHandler } from "../../src/protocol/session";
-import { HIGH_WATER, type Stream } from "../../src/protocol/stream";
+import { STREAM_HIGH_WATER, type Stream } from "../../src/protocol/stream";
 import { realClock, socketPair, until } from "./memsock";
 
 const WINDOW = 64 * 1024;
@@ -61,7 +61,7 @@ describe("session streams", () => {
     expect(slowGot).toBeLessThanOrEqual(WINDOW);
     const sp = producers.get("slow")!;
     expect(sp.blocked).toBeGreaterThan(0); // the camera side was told to pause
-    expect(sp.stream.bufferedOut).toBeLessThan(HIGH_WATER + 8192);
+    expect(sp.stream.bufferedOut).toBeLessThan(STREAM_HIGH_WATER + 8192);
     // Resuming the consumer lets the rest through.
     slow.onData = (d) => (slowGot += d.length);
     slow.resume();
