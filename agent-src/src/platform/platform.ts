@@ -1,10 +1,10 @@
 /**
  * The only door from the agent core to the operating system.
  *
- * The agent core (src/agent, src/protocol) imports nothing but this interface, so the same
- * bundle runs on Node (platform/node.ts, used by host tests) and on the static QuickJS binary
- * (platform/quickjs.ts over the C module in agent-src/native). Keep it small: every method here
- * has to be implemented in C for four camera CPUs.
+ * The agent core (src/agent, src/protocol, src/common) imports nothing but this interface, so
+ * the same bundle runs on Node (platform/node.ts, used by host tests) and on the static QuickJS
+ * binary (platform/quickjs.ts over the C module in agent-src/native). Keep it small: every method
+ * here has to be implemented in C for four camera CPUs.
  *
  * All callbacks are invoked asynchronously from the event loop, never re-entrantly from inside
  * the call that caused them. Handlers are assigned right after a socket is handed over; the
