@@ -23,7 +23,7 @@ interface StormResult {
   admissionRejects: number;
 }
 
-/** The product's admission defaults (streamer/config.ts), which this row runs with. */
+/** The product's admission defaults (server/config.ts), which this row runs with. */
 const ADMISSION = { rate: 200, burst: 400 };
 /** How long the streamer stays dead before it is restarted (full run). */
 const DOWN_MS = 5000;

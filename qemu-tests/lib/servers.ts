@@ -26,7 +26,7 @@ export interface ServerOptions {
   tokens?: string[];
   dir?: string;
   keepalive?: { ping_interval_ms: number; idle_timeout_ms: number };
-  /** The config's "limits" section (snake_case keys, see streamer/limits.ts). */
+  /** The config's "limits" section (snake_case keys, see server/limits.ts). */
   limits?: Record<string, number>;
   name: string;
 }

@@ -17,7 +17,8 @@ import { FrameType, PROTOCOL_VERSION } from "../protocol/frame";
 import { Session, DEFAULT_SESSION_OPTIONS } from "../protocol/session";
 import { hmacSha256 } from "../protocol/sha256";
 import type { Platform, Socket } from "../platform/platform";
-import { formatHostPort, isHostPort, parseHostPort, type AgentConfig, type HostPort } from "./config";
+import { formatHostPort, isHostPort, parseHostPort, type HostPort } from "../common/config-fields";
+import type { AgentConfig } from "./config";
 import { refusal, type LinkStep } from "./link-steps";
 import { ReconnectPolicy, type Dest } from "./reconnect-policy";
 import { CameraSockets, relayStream } from "./relay";
@@ -214,7 +215,7 @@ export class Agent {
           }
         }
       },
-      onClose: (reason) => {
+      onClose: ({ text: reason }) => {
         this.p.clearTimer(hs);
         this.p.clearTimer(stable);
         if (this.session === s) this.session = null;

@@ -3,19 +3,8 @@
  * ConfigError naming the field, and the CLI exits with code 2.
  */
 
+import { ConfigError, parseHostPort, type HostPort } from "../common/config-fields";
 import type { LogLevel } from "../platform/platform";
-
-export class ConfigError extends Error {
-  constructor(public readonly field: string, message: string) {
-    super(`config error: field "${field}": ${message}`);
-    this.name = "ConfigError";
-  }
-}
-
-export interface HostPort {
-  host: string;
-  port: number;
-}
 
 export interface AgentConfig {
   endpoints: HostPort[];
@@ -51,27 +40,6 @@ const KNOWN = new Set([
   "endpoints", "ca_file", "spki_pins", "server_name", "activation_token_file", "state_file", "targets",
   "snapshot_path", "audio_path", "log_level", "reconnect", "keepalive", "streamer_failures", "connect_timeout_ms",
 ]);
-
-export function parseHostPort(v: unknown, field: string): HostPort {
-  if (typeof v !== "string") throw new ConfigError(field, "expected a \"host:port\" string");
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(v);
-  const port = m ? Number(m[3]) : 0;
-  if (!m || port < 1 || port > 65535) throw new ConfigError(field, `"${v}" is not host:port`);
-  return { host: m[1] ?? m[2], port };
-}
-
-export function isHostPort(s: string): boolean {
-  try {
-    parseHostPort(s, "address");
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export function formatHostPort(hp: HostPort): string {
-  return hp.host.includes(":") ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
-}
 
 /**
  * @param json the config file's text

@@ -7,7 +7,7 @@
 import type { Platform, Socket } from "../platform/platform";
 import type { Stream } from "../protocol/stream";
 import type { AgentConfig } from "./config";
-import { formatHostPort } from "./config";
+import { formatHostPort } from "../common/config-fields";
 
 /**
  * Camera connections the agent holds or is still dialling, across all links. A RESET frees the

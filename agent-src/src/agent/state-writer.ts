@@ -11,7 +11,7 @@
  * 10⁴–10⁵ erases per block, so years, not hours (367 writes in 15 s before this budget).
  */
 
-import type { Clock } from "../protocol/session";
+import type { Clock } from "../platform/platform";
 import type { AgentState } from "./state";
 
 export const STATE_WRITES_PER_WINDOW = 4;

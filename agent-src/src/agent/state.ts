@@ -6,7 +6,7 @@
 
 import { utf8Decode, utf8Encode } from "../protocol/bytes";
 import type { Platform } from "../platform/platform";
-import { isHostPort } from "./config";
+import { isHostPort } from "../common/config-fields";
 
 export interface AgentState {
   device_id: string;

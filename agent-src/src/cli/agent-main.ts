@@ -3,10 +3,12 @@
  */
 
 import { Agent } from "../agent/agent";
-import { ConfigError, parseAgentConfig } from "../agent/config";
+import { parseAgentConfig } from "../agent/config";
+import { ConfigError } from "../common/config-fields";
 import { StateError } from "../agent/state";
 import { utf8Decode } from "../protocol/bytes";
 import { PROTOCOL_VERSION } from "../protocol/frame";
+import { LOG_LEVELS, withLogLevel } from "../platform/log-filter";
 import type { LogLevel, Platform } from "../platform/platform";
 
 export interface MainIo {
@@ -39,8 +41,6 @@ Options:
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.`;
 
-const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-
 export function main(platform: Platform, argv: string[], io: MainIo): void {
   let configPath: string | null = null;
   let checkOnly = false;
@@ -58,7 +58,7 @@ export function main(platform: Platform, argv: string[], io: MainIo): void {
     else if (a.startsWith("--config=")) configPath = a.slice(9);
     else if (a === "--check-config") checkOnly = true;
     else if (a === "--syslog") io.useSyslog?.();
-    else if (a === "--log-level" && i + 1 < argv.length && argv[i + 1] in LEVELS) level = argv[++i] as LogLevel;
+    else if (a === "--log-level" && i + 1 < argv.length && argv[i + 1] in LOG_LEVELS) level = argv[++i] as LogLevel;
     else {
       io.out(`flussonic-agent: unknown or incomplete option "${a}"\n${USAGE}`);
       return io.exit(2);
@@ -87,22 +87,7 @@ export function main(platform: Platform, argv: string[], io: MainIo): void {
     return io.exit(0);
   }
 
-  // Level filter in front of the platform's logger. Explicit delegation (not Object.create):
-  // a platform may keep state on `this` or in private fields.
-  const min = LEVELS[level ?? cfg.logLevel];
-  const p: Platform = {
-    connectTcp: (h, port, t, cb) => platform.connectTcp(h, port, t, cb),
-    connectTls: (h, port, o, t, cb) => platform.connectTls(h, port, o, t, cb),
-    setTimer: (ms, fn) => platform.setTimer(ms, fn),
-    clearTimer: (id) => platform.clearTimer(id),
-    now: () => platform.now(),
-    randomBytes: (n) => platform.randomBytes(n),
-    readFile: (path) => platform.readFile(path),
-    writeFileAtomic: (path, data) => platform.writeFileAtomic(path, data),
-    log: (l, m) => {
-      if (LEVELS[l] >= min) platform.log(l, m);
-    },
-  };
+  const p = withLogLevel(platform, level ?? cfg.logLevel);
   p.log("info", `flussonic-agent ${__VERSION__} starting (${io.arch})`);
   const agent = new Agent(p, cfg, { version: __VERSION__, arch: io.arch });
   try {

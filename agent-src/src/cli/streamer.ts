@@ -4,14 +4,14 @@
 
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { ConfigError, loadStreamerConfig } from "../streamer/config";
-import { startAdmin } from "../streamer/admin";
-import { startEndpoint } from "../streamer/endpoint";
-import { signViewerToken } from "../streamer/keys";
-import { Metrics } from "../streamer/metrics";
-import { installProcessGuard } from "../streamer/process-guard";
-import { Registry } from "../streamer/registry";
-import { startStreamer } from "../streamer/streamer";
+import { ConfigError, loadStreamerConfig } from "../server/config";
+import { startAdmin } from "../server/admin/api";
+import { startEndpoint } from "../server/roles/endpoint";
+import { signViewerToken } from "../server/keys";
+import { Metrics } from "../server/metrics";
+import { installProcessGuard } from "../server/process-guard";
+import { Registry } from "../server/link/registry";
+import { startStreamer } from "../server/roles/streamer";
 import { makeLogger, writeFileAtomicSync } from "../platform/node";
 
 const USAGE = `Usage: flussonic-streamer --config FILE            run the roles configured (endpoint, streamer)

@@ -7,18 +7,24 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import { dirname, basename, join } from "node:path";
 import * as tls from "node:tls";
-import type { ConnectCallback, LogLevel, Platform, Socket, TlsOptions } from "./platform";
+import type { Clock, ConnectCallback, LogLevel, Platform, Socket, TlsOptions } from "./platform";
+import { LOG_LEVELS } from "./log-filter";
 import { escapeLogText } from "./log-text";
-
-const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 /** One line per event: `<time> <LEVEL> <name>: <message>` on stderr. */
 export function makeLogger(name: string, minLevel: LogLevel, sink: (line: string) => void = (l) => process.stderr.write(l)) {
   return (level: LogLevel, msg: string): void => {
-    if (LEVELS[level] < LEVELS[minLevel]) return;
+    if (LOG_LEVELS[level] < LOG_LEVELS[minLevel]) return;
     sink(`${new Date().toISOString()} ${level.toUpperCase()} ${name}: ${escapeLogText(msg)}\n`);
   };
 }
+
+/** Node timers as a Clock: what the server's link sessions run on. */
+export const nodeClock: Clock = {
+  setTimer: (ms, fn) => setTimeout(fn, ms) as unknown as number,
+  clearTimer: (id) => clearTimeout(id as unknown as NodeJS.Timeout),
+  now: () => performance.now(),
+};
 
 /** Adapts a Node socket (plain or TLS) to the Platform's Socket. */
 export class NodeSocket implements Socket {

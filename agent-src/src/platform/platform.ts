@@ -1,10 +1,10 @@
 /**
  * The only door from the agent core to the operating system.
  *
- * The agent core (src/agent, src/protocol) imports nothing but this interface, so the same
- * bundle runs on Node (platform/node.ts, used by host tests) and on the static QuickJS binary
- * (platform/quickjs.ts over the C module in agent-src/native). Keep it small: every method here
- * has to be implemented in C for four camera CPUs.
+ * The agent core (src/agent, src/protocol, src/common) imports nothing but this interface, so
+ * the same bundle runs on Node (platform/node.ts, used by host tests) and on the static QuickJS
+ * binary (platform/quickjs.ts over the C module in agent-src/native). Keep it small: every method
+ * here has to be implemented in C for four camera CPUs.
  *
  * All callbacks are invoked asynchronously from the event loop, never re-entrantly from inside
  * the call that caused them. Handlers are assigned right after a socket is handed over; the
@@ -56,15 +56,19 @@ export interface TlsOptions {
 
 export type ConnectCallback = (err: string | null, sock: Socket | null) => void;
 
-export interface Platform {
-  /** Plain TCP, used only for the agent's configured local targets (camera RTSP/HTTP). */
-  connectTcp(host: string, port: number, timeoutMs: number, cb: ConnectCallback): void;
-  /** TLS client with verification as in opts; the only way the agent talks to the server. */
-  connectTls(host: string, port: number, opts: TlsOptions, timeoutMs: number, cb: ConnectCallback): void;
+/** Timers and a monotonic clock: all a Session needs besides its socket. */
+export interface Clock {
   setTimer(ms: number, fn: () => void): number;
   clearTimer(id: number): void;
   /** Monotonic milliseconds; only differences are meaningful. */
   now(): number;
+}
+
+export interface Platform extends Clock {
+  /** Plain TCP, used only for the agent's configured local targets (camera RTSP/HTTP). */
+  connectTcp(host: string, port: number, timeoutMs: number, cb: ConnectCallback): void;
+  /** TLS client with verification as in opts; the only way the agent talks to the server. */
+  connectTls(host: string, port: number, opts: TlsOptions, timeoutMs: number, cb: ConnectCallback): void;
   /** Cryptographically strong random bytes; must not block at boot. */
   randomBytes(n: number): Uint8Array;
   /** Whole file, or null when it does not exist. Throws on other errors. */

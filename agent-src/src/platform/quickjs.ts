@@ -10,12 +10,16 @@ import * as native from "flussonic:native";
 import * as os from "os";
 import type { ConnectCallback, LogLevel, Platform, Socket, TlsOptions } from "./platform";
 
-/** write() returns false once this much is queued; onDrain fires when the queue is empty again. */
-const HIGH_WATER = 64 * 1024;
+/**
+ * One socket's queue: write() returns false once this much is queued; onDrain fires when the
+ * queue is empty again. Not the tunnel stream's STREAM_HIGH_WATER (protocol/stream.ts), which
+ * happens to be the same size.
+ */
+const SOCKET_HIGH_WATER = 64 * 1024;
 /**
  * Hard cap on one socket's queue (a 32 MB camera): a caller that keeps writing past write()=false
  * gets the socket closed instead of the heap growing. Above the Session's own bound
- * (HIGH_WATER + maxWriteBuffer 256 KiB + one frame), so on a link that one acts first.
+ * (SOCKET_HIGH_WATER + maxWriteBuffer 256 KiB + one frame), so on a link that one acts first.
  */
 const MAX_QUEUED = 512 * 1024;
 /** Reads per readiness event, so one fast socket cannot starve the others. */
@@ -135,7 +139,7 @@ class QjsSocket implements Socket {
 
   write(data: Uint8Array): boolean {
     if (this.closed || this.endRequested) return false;
-    if (data.length === 0) return this.queued < HIGH_WATER;
+    if (data.length === 0) return this.queued < SOCKET_HIGH_WATER;
     if (this.queue.length === 0) {
       let off = 0;
       try {
@@ -187,7 +191,7 @@ class QjsSocket implements Socket {
     this.queue.push(data);
     this.queued += data.length;
     this.watchWrite(true);
-    if (this.queued >= HIGH_WATER) {
+    if (this.queued >= SOCKET_HIGH_WATER) {
       this.needDrain = true;
       return false;
     }

@@ -53,19 +53,21 @@ export function frameTypeName(t: number): string {
   return NAMES[t] ?? `0x${t.toString(16).padStart(2, "0")}`;
 }
 
-export function isControlType(t: number): boolean {
-  return CONTROL_TYPES.has(t);
-}
-
 export interface Frame {
   type: FrameType;
   stream: number;
   payload: Uint8Array;
 }
 
+/** What a peer did wrong, as sent in ERROR {"code"} (docs/PROTOCOL.md). */
+export type ProtocolErrorCode =
+  | "version" | "type" | "flags" | "size" | "stream" | "payload" | "flow" | "forbidden" | "unexpected" | "internal"
+  /** Too many PINGs: not malformed, but the link is cut off all the same. */
+  | "flood";
+
 /** A violation of the protocol by the peer. Fatal for the link; never escapes the connection. */
 export class ProtocolError extends Error {
-  constructor(public readonly code: string, message: string) {
+  constructor(public readonly code: ProtocolErrorCode, message: string) {
     super(message);
     this.name = "ProtocolError";
   }

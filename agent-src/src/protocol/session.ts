@@ -3,19 +3,41 @@
  * Used unchanged by the agent (over the Platform's TLS socket) and by the server (over Node's).
  */
 
-import type { LogLevel, Socket } from "../platform/platform";
+import type { Clock, LogLevel, Socket } from "../platform/platform";
 import { encodeControl, decodeControl, type Open, type Reset } from "./control";
 import {
   EMPTY, FrameDecoder, FrameType, HEADER_SIZE, ProtocolError, encodeFrame, frameTypeName, readU32, writeHeader, writeU32,
-  type Frame,
+  type Frame, type ProtocolErrorCode,
 } from "./frame";
 import { Stream } from "./stream";
 
-export interface Clock {
-  setTimer(ms: number, fn: () => void): number;
-  clearTimer(id: number): void;
-  now(): number;
+/**
+ * Codes of an ERROR this side sends before closing (Session.fail): a peer's protocol violation,
+ * or a refusal (handshake deadline, failed AUTH, activation refused or unavailable; the agent:
+ * the server is not of the role it dialled).
+ */
+export type ErrorCode = ProtocolErrorCode | "timeout" | "auth" | "activation" | "unavailable" | "role";
+
+/**
+ * Why a link ended, as data. `code` is what to act on (count, classify); `text` is the line for
+ * logs, unchanged from when close reasons were plain strings.
+ */
+export interface CloseReason {
+  code: CloseCode;
+  text: string;
 }
+
+export type CloseCode =
+  /** We sent ERROR with this code (fail). */
+  | ErrorCode
+  /** The peer half-closed; the socket failed; the socket closed without error. */
+  | "peer_closed" | "socket_error" | "socket_closed"
+  /** Keepalive: nothing received within idleTimeout; our PING unanswered within it (peer not reading). */
+  | "idle_timeout" | "ping_unanswered"
+  /** The peer does not read: the socket stayed full for idleTimeout, or more than maxWriteBuffer queued. */
+  | "write_stall" | "write_buffer"
+  /** The owner closed it (close/finish); the text says why. */
+  | "local";
 
 export interface SessionOptions {
   /** A PING goes out this often; the peer answers with PONG. */
@@ -66,7 +88,7 @@ export interface SessionHandler {
   /** The peer opened a stream (only when peerMayOpen). Accept with stream.accept() or reset it. */
   onOpen?(stream: Stream, target: string): void;
   /** The link is gone; called once. */
-  onClose(reason: string): void;
+  onClose(reason: CloseReason): void;
 }
 
 export class Session {
@@ -110,8 +132,8 @@ export class Session {
     this.pongTokens = opts.pongsPerSecond;
     this.pongRefill = this.lastRecv;
     sock.onData = (d) => this.onData(d);
-    sock.onEnd = () => this.close("peer closed the link");
-    sock.onClose = (err) => this.close(err ? `link error: ${err}` : "link closed");
+    sock.onEnd = () => this.close("peer closed the link", "peer_closed");
+    sock.onClose = (err) => (err ? this.close(`link error: ${err}`, "socket_error") : this.close("link closed", "socket_closed"));
     sock.onDrain = () => {
       this.linkBlocked = false;
       this.blockedBytes = 0;
@@ -125,16 +147,16 @@ export class Session {
       const now = this.clock.now();
       const idle = this.opts.idleTimeoutMs;
       if (now - this.lastRecv > idle) {
-        this.close(`keepalive timeout: nothing received for ${idle} ms`);
+        this.close(`keepalive timeout: nothing received for ${idle} ms`, "idle_timeout");
         return;
       }
       // A peer that keeps sending but never reads: receiving alone does not prove it is alive.
       if (this.pingOut && now - this.pingSentAt > idle) {
-        this.close(`keepalive timeout: PING not answered for ${idle} ms (peer not reading)`);
+        this.close(`keepalive timeout: PING not answered for ${idle} ms (peer not reading)`, "ping_unanswered");
         return;
       }
       if (this.linkBlocked && now - this.blockedSince > idle) {
-        this.close(`write stall: peer has not read for ${idle} ms`);
+        this.close(`write stall: peer has not read for ${idle} ms`, "write_stall");
         return;
       }
       sincePing += tickMs;
@@ -183,9 +205,9 @@ export class Session {
   }
 
   /** Tear the link down; every stream is reset locally. Idempotent. */
-  close(reason: string): void {
+  close(text: string, code: CloseCode = "local"): void {
     if (this.closed) return;
-    this.shutDown(reason);
+    this.shutDown({ code, text });
     this.sock.destroy();
   }
 
@@ -193,31 +215,31 @@ export class Session {
    * Send a fatal ERROR and close. The socket is half-closed rather than destroyed so the ERROR
    * is flushed; it is destroyed after a grace period in case the peer never closes its side.
    */
-  fail(code: string, message: string): void {
+  fail(code: ErrorCode, message: string): void {
     if (this.closed) return;
     this.log("warn", `link error ${code}: ${message}`);
     this.sendControl(FrameType.ERROR, { code, message });
-    this.finish(`${code}: ${message}`);
+    this.finish(`${code}: ${message}`, code);
   }
 
   /**
    * Close after what was sent (e.g. RETRY_AFTER) has been flushed: half-close now, destroy after
    * the grace period in case the peer never closes its side.
    */
-  finish(reason: string): void {
+  finish(text: string, code: CloseCode = "local"): void {
     if (this.closed) return;
     this.sock.onData = null;
     // Nothing more is read: a flooding peer must not keep us decrypting until the grace ends.
     this.sock.pause();
     this.sock.end();
     this.clock.setTimer(FAIL_GRACE_MS, () => this.sock.destroy());
-    this.shutDown(reason);
+    this.shutDown({ code, text });
   }
 
-  private shutDown(reason: string): void {
+  private shutDown(reason: CloseReason): void {
     this.closed = true;
     this.clock.clearTimer(this.tick);
-    for (const s of [...this.streams.values()]) s.linkClosed(reason);
+    for (const s of [...this.streams.values()]) s.linkClosed(reason.text);
     this.streams.clear();
     this.handler.onClose(reason);
   }
@@ -232,7 +254,7 @@ export class Session {
       // Everything written while the socket is full is memory the peer makes us hold.
       this.blockedBytes += size;
       if (this.blockedBytes > this.opts.maxWriteBuffer) {
-        this.close(`write buffer over ${this.opts.maxWriteBuffer} bytes: peer not reading`);
+        this.close(`write buffer over ${this.opts.maxWriteBuffer} bytes: peer not reading`, "write_buffer");
         return;
       }
     }

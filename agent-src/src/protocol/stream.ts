@@ -2,10 +2,10 @@
  * One multiplexed stream: credit-based flow control in both directions, half-close and reset.
  *
  * Sending: write() queues; bytes leave as DATA only while the peer's window has credit.
- * write() returns false above HIGH_WATER so the source (a camera socket, a viewer socket) pauses;
- * onDrain says when to resume. Receiving: the peer may send at most our window; credit is
- * granted back (WINDOW) only while the consumer is not paused, so a stalled consumer holds
- * at most one window of data and stalls nobody else.
+ * write() returns false above STREAM_HIGH_WATER so the source (a camera socket, a viewer socket)
+ * pauses; onDrain says when to resume. Receiving: the peer may send at most our window; credit
+ * is granted back (WINDOW) only while the consumer is not paused, so a stalled consumer holds at
+ * most one window of data and stalls nobody else.
  */
 
 import type { Reset } from "./control";
@@ -14,7 +14,7 @@ import { FrameType, ProtocolError, writeU32 } from "./frame";
 import type { Session } from "./session";
 
 /** Queued outgoing bytes above which write() asks the source to pause. */
-export const HIGH_WATER = 64 * 1024;
+export const STREAM_HIGH_WATER = 64 * 1024;
 /** Largest DATA frame we send: small enough that streams interleave fairly on the link. */
 export const DATA_CHUNK = 16 * 1024;
 
@@ -22,7 +22,7 @@ export class Stream {
   onData: ((data: Uint8Array) => void) | null = null;
   /** Peer half-closed: no more data will arrive. */
   onEnd: (() => void) | null = null;
-  /** Queue went below HIGH_WATER after write() returned false. */
+  /** Queue went below STREAM_HIGH_WATER after write() returned false. */
   onDrain: (() => void) | null = null;
   /** Peer accepted our OPEN (the camera target is connected). */
   onOpen: (() => void) | null = null;
@@ -75,7 +75,7 @@ export class Stream {
       this.queued += data.length;
       this.flush();
     }
-    if (this.queued >= HIGH_WATER) {
+    if (this.queued >= STREAM_HIGH_WATER) {
       this.wantDrain = true;
       return false;
     }
@@ -125,7 +125,7 @@ export class Stream {
       this.bytesOut += n;
       this.session.sendFrame(FrameType.DATA, this.id, chunk);
     }
-    if (this.wantDrain && this.queued < HIGH_WATER / 2 && !this.done) {
+    if (this.wantDrain && this.queued < STREAM_HIGH_WATER / 2 && !this.done) {
       this.wantDrain = false;
       this.onDrain?.();
     }

@@ -7,8 +7,7 @@ import * as tls from "node:tls";
 import { authMessage, decodeControl, type ErrorMsg, type Hello } from "../../src/protocol/control";
 import { FrameType } from "../../src/protocol/frame";
 import { DEFAULT_SESSION_OPTIONS, Session } from "../../src/protocol/session";
-import { NodeSocket } from "../../src/platform/node";
-import { nodeClock } from "../../src/streamer/clock";
+import { NodeSocket, nodeClock } from "../../src/platform/node";
 import type { Pki } from "./system";
 
 export interface FakeServer {
@@ -104,7 +103,7 @@ export class RawAgent {
         a.waiters.splice(0).forEach((w) => w());
       },
       onClose: (r) => {
-        a.closedReason = r;
+        a.closedReason = r.text;
         a.waiters.splice(0).forEach((w) => w());
       },
     });

@@ -33,7 +33,7 @@ export interface StreamerLaunch {
   dir?: string;
   admission?: { rate: number; burst: number; retry_ms: number };
   keepalive?: { ping_interval_ms: number; idle_timeout_ms: number };
-  /** The config's "limits" section (snake_case keys, see streamer/limits.ts). */
+  /** The config's "limits" section (snake_case keys, see server/limits.ts). */
   limits?: Record<string, number>;
   /** More keys for the config's "streamer" section, e.g. { snapshot_max_age_ms: 0 }. */
   streamerSettings?: Record<string, unknown>;

@@ -14,7 +14,7 @@ import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Challenge } from "../../src/protocol/control";
 import { encodeFrame, FrameType } from "../../src/protocol/frame";
-import { RtspParser, getHeader, serialize, setHeader, removeHeader, type RtspMessage } from "../../src/streamer/rtsp";
+import { RtspParser, getHeader, serialize, setHeader, removeHeader, type RtspMessage } from "../../src/server/util/rtsp";
 import { startCamera, type Camera } from "../harness/camera";
 import { authFor, deviceKeyFor, RawAgent } from "../harness/fake-server";
 import { framemd5 } from "../harness/ffmpeg";

@@ -121,7 +121,8 @@ describe("faults", () => {
     const to = streamers.find((s) => s !== from)!;
     const mark = agent.proc.mark();
     const res = await fetch(`http://127.0.0.1:${from.ports.admin}/api/devices/${id}/move`, {
-      method: "POST", body: JSON.stringify({ streamer: `127.0.0.1:${to.ports.streamer}` }),
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ streamer: `127.0.0.1:${to.ports.streamer}` }),
     });
     expect(res.status).toBe(202);
     await agent.proc.waitForLine(new RegExp(`session live at streamer 127\\.0\\.0\\.1:${to.ports.streamer}`), { timeoutMs: 15_000, after: mark });

@@ -2,7 +2,7 @@
 // be refused with CameraError, quickly, and only complete well-formed answers come back.
 import { Duplex } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { CameraError, cameraExchange } from "../../src/streamer/camera-http";
+import { CameraError, cameraExchange } from "../../src/server/gateways/http/camera-http";
 
 const LIMITS = { cameraTimeoutMs: 1000, cameraResponseMaxBytes: 64 * 1024 };
 

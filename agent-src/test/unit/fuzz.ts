@@ -6,7 +6,8 @@ import type { Socket } from "../../src/platform/platform";
 import { decodeControl } from "../../src/protocol/control";
 import { utf8Encode } from "../../src/protocol/bytes";
 import { FrameType, HEADER_SIZE, MAX_PAYLOAD, encodeFrame } from "../../src/protocol/frame";
-import { DEFAULT_SESSION_OPTIONS, Session, type Clock } from "../../src/protocol/session";
+import type { Clock } from "../../src/platform/platform";
+import { DEFAULT_SESSION_OPTIONS, Session } from "../../src/protocol/session";
 import { rng } from "./memsock";
 
 class SinkSocket implements Socket {
@@ -104,7 +105,7 @@ export function fuzz(seed: number, totalFrames: number): FuzzResult {
       },
       onClose: (reason) => {
         closed = true;
-        if (reason !== ROUND_OVER) res.closedByPeerError++;
+        if (reason.text !== ROUND_OVER) res.closedByPeerError++;
       },
     });
     for (let n = 1 + int(300); n > 0 && !closed; n--) {

@@ -1,7 +1,7 @@
 // An in-memory, asynchronous socket pair implementing the Platform's Socket, for exercising the
 // protocol without the network. Delivery happens on setImmediate, like a real event loop.
 import type { Socket } from "../../src/platform/platform";
-import type { Clock } from "../../src/protocol/session";
+import type { Clock } from "../../src/platform/platform";
 
 export class MemSocket implements Socket {
   onData: ((d: Uint8Array) => void) | null = null;

@@ -3,8 +3,8 @@
 // are not involved).
 import { EventEmitter } from "node:events";
 import { expect, it } from "vitest";
-import { Metrics } from "../../src/streamer/metrics";
-import { installProcessGuard, UNCAUGHT_METRIC } from "../../src/streamer/process-guard";
+import { Metrics } from "../../src/server/metrics";
+import { installProcessGuard, UNCAUGHT_METRIC } from "../../src/server/process-guard";
 
 it("uncaught exceptions and unhandled rejections are logged with their stack and counted", () => {
   const proc = new EventEmitter();

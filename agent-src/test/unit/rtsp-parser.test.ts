@@ -1,7 +1,7 @@
 // The RTSP parser the gateway trusts to see a message exactly as the next hop will: CRLF only,
 // bounded head, header count and body, strict Content-Length and start lines.
 import { describe, expect, it } from "vitest";
-import { MAX_BODY, MAX_HEAD, MAX_HEADERS, RtspError, RtspParser, getHeader, type RtspItem, type RtspMessage } from "../../src/streamer/rtsp";
+import { MAX_BODY, MAX_HEAD, MAX_HEADERS, RtspError, RtspParser, getHeader, type RtspItem, type RtspMessage } from "../../src/server/util/rtsp";
 
 const b = (s: string) => Buffer.from(s, "latin1");
 const OPTIONS = "OPTIONS rtsp://h/cam-1/stream1 RTSP/1.0\r\nCSeq: 1\r\n\r\n";

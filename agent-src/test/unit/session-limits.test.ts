@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { encodeControl } from "../../src/protocol/control";
 import { FrameDecoder, FrameType, encodeFrame, type Frame } from "../../src/protocol/frame";
-import { DEFAULT_SESSION_OPTIONS, Session, type SessionOptions } from "../../src/protocol/session";
+import { DEFAULT_SESSION_OPTIONS, Session, type CloseCode, type SessionOptions } from "../../src/protocol/session";
 import { type MemSocket, realClock, socketPair, until } from "./memsock";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -20,11 +20,11 @@ function rig(o: Partial<SessionOptions> = {}) {
   const got: Frame[] = [];
   const dec = new FrameDecoder();
   raw.onData = (d) => got.push(...dec.push(d));
-  const st = { closed: undefined as string | undefined };
+  const st = { closed: undefined as string | undefined, code: undefined as CloseCode | undefined };
   const session = new Session(sock, realClock, { ...DEFAULT_SESSION_OPTIONS, peerMayOpen: true, ...o }, {
     onControl: () => {},
     onOpen: () => {}, // holds the stream: the test fills maxStreams
-    onClose: (r) => (st.closed = r),
+    onClose: (r) => ((st.closed = r.text), (st.code = r.code)),
   });
   const pongs = () => got.filter((f) => f.type === FrameType.PONG);
   return { raw, sock: sock as MemSocket, session, got, pongs, st };
@@ -41,6 +41,7 @@ describe("PING answers", () => {
     }
     await until(() => st.closed !== undefined, 2000);
     expect(st.closed).toMatch(/^flood: more than 200 PINGs in one second/);
+    expect(st.code).toBe("flood");
     // At most one bucket of PONGs (20 × 20 bytes) and the closing ERROR left this side.
     expect(sock.written).toBeLessThan(20 * 20 + 200);
     expect(session.pingsDropped).toBeGreaterThan(100);
@@ -103,6 +104,7 @@ describe("write buffer", () => {
     }
     await until(() => st.closed !== undefined, 2000);
     expect(st.closed).toMatch(/write buffer over 65536 bytes: peer not reading/);
+    expect(st.code).toBe("write_buffer");
     // Socket buffer + the bound + one frame, not 5000 RESETs (~300 KB).
     expect(sock.written).toBeLessThanOrEqual(16 * 1024 + 64 * 1024 + 200);
   });
@@ -122,6 +124,7 @@ describe("keepalive against a peer that sends but never reads", () => {
       clearInterval(feeder);
     }
     expect(st.closed).toMatch(/keepalive timeout: PING not answered for 350 ms|write stall/);
+    expect(st.code).toMatch(/^(ping_unanswered|write_stall)$/);
     // First PING after 100 ms, unanswered for 350 ms, one 50 ms check tick; slack for loaded CI.
     expect(Date.now() - t0).toBeLessThan(100 + 350 + 50 + 800);
   });
@@ -137,5 +140,6 @@ describe("keepalive against a peer that sends but never reads", () => {
       clearInterval(feeder);
     }
     expect(st.closed).toMatch(/PING not answered/);
+    expect(st.code).toBe("ping_unanswered");
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { FrameType, encodeFrame } from "../../src/protocol/frame";
 import { encodeControl } from "../../src/protocol/control";
-import { DEFAULT_SESSION_OPTIONS, Session, type SessionHandler } from "../../src/protocol/session";
-import { HIGH_WATER, type Stream } from "../../src/protocol/stream";
+import { DEFAULT_SESSION_OPTIONS, Session, type CloseCode, type SessionHandler } from "../../src/protocol/session";
+import { STREAM_HIGH_WATER, type Stream } from "../../src/protocol/stream";
 import { realClock, socketPair, until } from "./memsock";
 
 const WINDOW = 64 * 1024;
@@ -11,16 +11,17 @@ const opts = { ...DEFAULT_SESSION_OPTIONS, initialWindow: WINDOW };
 function pair(agentHandler: Partial<SessionHandler> = {}, serverOpts = {}, agentOpts = {}) {
   const [sa, sb] = socketPair();
   const closed: Record<string, string> = {};
+  const codes: Record<string, CloseCode> = {};
   const server = new Session(sa, realClock, { ...opts, ...serverOpts }, {
     onControl: () => {},
-    onClose: (r) => (closed.server = r),
+    onClose: (r) => ((closed.server = r.text), (codes.server = r.code)),
   });
   const agent = new Session(sb, realClock, { ...opts, peerMayOpen: true, ...agentOpts }, {
     onControl: () => {},
-    onClose: (r) => (closed.agent = r),
+    onClose: (r) => ((closed.agent = r.text), (codes.agent = r.code)),
     ...agentHandler,
   });
-  return { server, agent, sa, sb, closed };
+  return { server, agent, sa, sb, closed, codes };
 }
 
 describe("session streams", () => {
@@ -60,7 +61,7 @@ describe("session streams", () => {
     expect(slowGot).toBeLessThanOrEqual(WINDOW);
     const sp = producers.get("slow")!;
     expect(sp.blocked).toBeGreaterThan(0); // the camera side was told to pause
-    expect(sp.stream.bufferedOut).toBeLessThan(HIGH_WATER + 8192);
+    expect(sp.stream.bufferedOut).toBeLessThan(STREAM_HIGH_WATER + 8192);
     // Resuming the consumer lets the rest through.
     slow.onData = (d) => (slowGot += d.length);
     slow.resume();
@@ -100,7 +101,7 @@ describe("session streams", () => {
   });
 
   it("a peer overrunning the window is a protocol error that closes the link", async () => {
-    const { server, sb, closed } = pair({ onOpen: (s) => s.accept() });
+    const { server, sb, closed, codes } = pair({ onOpen: (s) => s.accept() });
     const s = server.openStream("x");
     s.pause(); // the consumer takes nothing, so no credit goes back
     await until(() => server.streams.size === 1);
@@ -108,13 +109,15 @@ describe("session streams", () => {
     for (let i = 0; i < WINDOW / 16384 + 1; i++) sb.write(encodeFrame(FrameType.DATA, s.id, new Uint8Array(16384)));
     await until(() => closed.server !== undefined);
     expect(closed.server).toMatch(/flow: stream 1: peer sent 16384 bytes with 0 credit/);
+    expect(codes.server).toBe("flow");
   });
 
   it("an agent may not open streams (no media unasked)", async () => {
-    const { sb, closed } = pair();
+    const { sb, closed, codes } = pair();
     sb.write(encodeFrame(FrameType.OPEN, 9, encodeControl({ target: "rtsp" })));
     await until(() => closed.server !== undefined);
     expect(closed.server).toMatch(/forbidden: peer may not open streams/);
+    expect(codes.server).toBe("forbidden");
   });
 
   it("more than maxStreams concurrent OPENs are refused with busy", async () => {
@@ -129,7 +132,7 @@ describe("session streams", () => {
 describe("keepalive", () => {
   it("a blackholed link is detected within the idle timeout on both sides", async () => {
     const ka = { pingIntervalMs: 100, idleTimeoutMs: 350 };
-    const { sa, sb, closed } = pair({}, ka, ka);
+    const { sa, sb, closed, codes } = pair({}, ka, ka);
     await new Promise((r) => setTimeout(r, 500));
     expect(closed).toEqual({}); // pings keep an idle link alive
     sa.blackholed = true;
@@ -139,6 +142,7 @@ describe("keepalive", () => {
     // Bound: idle timeout + one check tick (50 ms); generous slack for a loaded CI machine.
     expect(Date.now() - t0).toBeLessThan(350 + 50 + 600);
     expect(closed.agent).toMatch(/keepalive timeout/);
+    expect(codes.agent).toMatch(/^(idle_timeout|ping_unanswered)$/);
   });
 
   it("default settings detect a dead link within 45 s", () => {

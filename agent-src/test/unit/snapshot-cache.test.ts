@@ -1,13 +1,13 @@
 // The snapshot cache (snapshot-cache.ts) and labelled metrics (metrics.ts) and the talker lock
 // (talker.ts), against a fake registry and a scripted camera fetch.
 import { describe, expect, it, vi } from "vitest";
-import type { CameraResponse } from "../../src/streamer/camera-http";
-import { CameraError } from "../../src/streamer/camera-http";
-import { DEFAULT_LIMITS } from "../../src/streamer/limits";
-import { Metrics } from "../../src/streamer/metrics";
-import { DeviceOfflineError, type Registry } from "../../src/streamer/registry";
-import { SnapshotCache, SnapshotStatusError } from "../../src/streamer/snapshot-cache";
-import { TalkerBusyError, Talkers } from "../../src/streamer/talker";
+import type { CameraResponse } from "../../src/server/gateways/http/camera-http";
+import { CameraError } from "../../src/server/gateways/http/camera-http";
+import { DEFAULT_LIMITS } from "../../src/server/limits";
+import { Metrics } from "../../src/server/metrics";
+import { DeviceOfflineError, type Registry } from "../../src/server/link/registry";
+import { SnapshotCache, SnapshotStatusError } from "../../src/server/gateways/http/snapshot-cache";
+import { TalkerBusyError, Talkers } from "../../src/server/link/talker";
 
 function fakeRegistry() {
   const links = new Map<string, object>([["d1", {}]]);

@@ -2,7 +2,7 @@
 // a used/old nonce with right credentials is answered stale, and the nonce memory is bounded.
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { REALM, ViewerAuth } from "../../src/streamer/viewer-auth";
+import { REALM, ViewerAuth } from "../../src/server/gateways/viewer-auth";
 
 const md5 = (s: string) => createHash("md5").update(s).digest("hex");
 const viewers = [{ name: "nvr", password: "pw", devices: ["*"] }, { name: "one", password: "pw1", devices: ["cam-a"] }];

@@ -5,7 +5,7 @@
 
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { ConfigError, formatHostPort, parseHostPort, type HostPort } from "../agent/config";
+import { ConfigError, formatHostPort, parseHostPort, type HostPort } from "../common/config-fields";
 import type { LogLevel } from "../platform/platform";
 import { DEFAULT_LIMITS, LIMIT_KEYS, type Limits } from "./limits";
 

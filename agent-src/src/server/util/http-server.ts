@@ -7,9 +7,9 @@
 
 import * as http from "node:http";
 import type * as net from "node:net";
-import type { LogLevel } from "../platform/platform";
-import type { ConnectionGuard, Limits } from "./limits";
-import type { Metrics } from "./metrics";
+import type { LogLevel } from "../../platform/platform";
+import type { ConnectionGuard, Limits } from "../limits";
+import type { Metrics } from "../metrics";
 
 /** Header lines a request may carry; Node's own default is 2000. */
 export const MAX_REQUEST_HEADERS = 64;

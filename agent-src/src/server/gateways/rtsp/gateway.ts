@@ -10,14 +10,14 @@
  */
 
 import * as net from "node:net";
-import type { LogLevel } from "../platform/platform";
-import type { Stream } from "../protocol/stream";
-import { ConnectionGuard, type Limits } from "./limits";
-import type { Metrics } from "./metrics";
-import { DeviceOfflineError, ViewerLimitError, type Registry } from "./registry";
-import { RtspParser, getHeader, removeHeader, response, serialize, setHeader, type RtspMessage } from "./rtsp";
-import { ViewerAuth } from "./viewer-auth";
-import { listenOn } from "./listen";
+import type { LogLevel } from "../../../platform/platform";
+import type { Stream } from "../../../protocol/stream";
+import { ConnectionGuard, type Limits } from "../../limits";
+import type { Metrics } from "../../metrics";
+import { DeviceOfflineError, ViewerLimitError, type Registry } from "../../link/registry";
+import { RtspParser, getHeader, removeHeader, response, serialize, setHeader, type RtspMessage } from "../../util/rtsp";
+import { ViewerAuth } from "../viewer-auth";
+import { listenOn } from "../../util/listen";
 
 interface Target {
   deviceId: string;
@@ -101,6 +101,8 @@ class ViewerConnection {
   private tokenTimer: NodeJS.Timeout | null = null;
   /** Token viewers: the token's expiry (ms); the connection ends then. */
   private tokenExpiresAt: number | null = null;
+  /** The viewer's address, taken at accept: Node forgets it once the socket has closed. */
+  private readonly addr: string;
 
   constructor(
     private readonly sock: net.Socket,
@@ -111,6 +113,7 @@ class ViewerConnection {
     private readonly limits: Limits,
     private readonly guard: ConnectionGuard,
   ) {
+    this.addr = sock.remoteAddress ?? "?";
     sock.setNoDelay(true);
     sock.on("data", (d) => this.fromViewer(d));
     sock.on("end", () => (this.stream ? this.stream.end() : this.close()));
@@ -142,7 +145,7 @@ class ViewerConnection {
       return;
     }
     this.guard.timedOut();
-    this.log("debug", `RTSP viewer ${this.sock.remoteAddress}: idle for ${quiet} ms, closed`);
+    this.log("debug", `RTSP viewer ${this.addr}: idle for ${quiet} ms, closed`);
     this.close();
   }
 
@@ -158,7 +161,7 @@ class ViewerConnection {
       if (this.closed) return;
       if (this.viewerPaused) return this.armRequestTimer();
       this.guard.timedOut();
-      this.log("debug", `RTSP viewer ${this.sock.remoteAddress}: request incomplete after ${this.limits.rtspRequestTimeoutMs} ms, closed`);
+      this.log("debug", `RTSP viewer ${this.addr}: request incomplete after ${this.limits.rtspRequestTimeoutMs} ms, closed`);
       this.reply(response(408, "Request Timeout", undefined));
       this.close();
     }, this.limits.rtspRequestTimeoutMs);
@@ -180,7 +183,7 @@ class ViewerConnection {
     } catch (e) {
       // One boundary for everything the viewer's bytes can set off: this connection ends, nothing else.
       this.metrics.inc("flussonic_rtsp_bad_requests_total");
-      this.log("debug", `RTSP viewer ${this.sock.remoteAddress}: ${(e as Error).message}`); // counted; no log flood
+      this.log("debug", `RTSP viewer ${this.addr}: ${(e as Error).message}`); // counted; no log flood
       this.reply(response(400, "Bad Request", undefined));
       this.close();
     }
@@ -206,7 +209,7 @@ class ViewerConnection {
     if (this.deviceId === null) {
       const expiry = this.auth.tokenExpiry(t.token, t.deviceId);
       if (expiry !== null) {
-        this.viewerKey = `address ${this.sock.remoteAddress}`;
+        this.viewerKey = `address ${this.addr}`;
         this.tokenExpiresAt = expiry;
         this.armTokenTimer();
       } else {
@@ -245,7 +248,7 @@ class ViewerConnection {
   /** A token's expiry ends the connection it opened, stream and all. */
   private tokenExpired(cseq: string | undefined): void {
     if (this.closed) return;
-    this.log("info", `RTSP viewer ${this.sock.remoteAddress} of ${this.deviceId}: token expired, closed`);
+    this.log("info", `RTSP viewer ${this.addr} of ${this.deviceId}: token expired, closed`);
     if (cseq !== undefined) this.unauthorized(cseq);
     this.close();
   }
@@ -265,7 +268,7 @@ class ViewerConnection {
         const offline = e instanceof DeviceOfflineError;
         this.reply(response(offline ? 404 : 503, offline ? "Not Found" : "Service Unavailable", cseq));
       }
-      this.log("info", `viewer ${this.sock.remoteAddress}: ${(e as Error).message}`);
+      this.log("info", `viewer ${this.addr}: ${(e as Error).message}`);
       return false;
     }
     this.stream = s;
@@ -276,7 +279,7 @@ class ViewerConnection {
     };
     s.onEnd = () => this.sock.end();
     s.onClose = (reason) => {
-      if (reason) this.log("info", `viewer ${this.sock.remoteAddress} of ${this.deviceId}: ${reason}`);
+      if (reason) this.log("info", `viewer ${this.addr} of ${this.deviceId}: ${reason}`);
       this.stream = null;
       if (reason) this.close();
     };

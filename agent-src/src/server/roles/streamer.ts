@@ -1,18 +1,18 @@
 /**
  * Streamer role: keeps authenticated agent links and exposes each camera to ordinary clients
- * over RTSP (rtsp-gateway.ts) and HTTP (http-gateway.ts).
+ * over RTSP (gateways/rtsp/gateway.ts) and HTTP (gateways/http/gateway.ts).
  */
 
 import type * as net from "node:net";
-import { FrameType } from "../protocol/frame";
-import type { LogLevel } from "../platform/platform";
-import type { StreamerConfig } from "./config";
-import { startHttpGateway } from "./http-gateway";
-import { startLinkServer } from "./link-server";
-import type { Metrics } from "./metrics";
-import { Registry } from "./registry";
-import { startRtspGateway } from "./rtsp-gateway";
-import { ViewerAuth } from "./viewer-auth";
+import { FrameType } from "../../protocol/frame";
+import type { LogLevel } from "../../platform/platform";
+import type { StreamerConfig } from "../config";
+import { startHttpGateway } from "../gateways/http/gateway";
+import { startLinkServer } from "../link/server";
+import type { Metrics } from "../metrics";
+import { Registry } from "../link/registry";
+import { startRtspGateway } from "../gateways/rtsp/gateway";
+import { ViewerAuth } from "../gateways/viewer-auth";
 
 export async function startStreamer(
   cfg: StreamerConfig, log: (l: LogLevel, m: string) => void, metrics: Metrics, registry: Registry,
@@ -22,18 +22,14 @@ export async function startStreamer(
   metrics.gauge("flussonic_streams_active", "tunnel streams open", () =>
     [...registry.devices.values()].reduce((n, e) => n + (e.link?.session.streams.size ?? 0), 0));
   metrics.gauge("flussonic_link_bytes_total", "bytes on agent links, both directions", () =>
-    registry.list().reduce((n, d) => n + (d as { bytes: number }).bytes, 0));
+    registry.list().reduce((n, d) => n + d.bytes, 0));
 
   const links = await startLinkServer({ role: "streamer", cfg, admission: st.admission, log, metrics }, {
     authenticated: (link) => {
       registry.attach(link);
       link.session.sendControl(FrameType.WELCOME, { device_id: link.deviceId });
       log("info", `device ${link.deviceId} online from ${link.remote} (agent ${link.hello.agent} ${link.hello.arch ?? ""})`);
-      const prev = link.onClose;
-      link.onClose = (reason) => {
-        prev?.(reason);
-        log("info", `device ${link.deviceId} offline: ${reason}`);
-      };
+      link.whenClosed((reason) => log("info", `device ${link.deviceId} offline: ${reason.text}`));
     },
   }, st.listen);
   const auth = new ViewerAuth(st.viewers, st.viewerTokenSecret);

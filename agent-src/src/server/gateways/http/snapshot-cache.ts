@@ -18,9 +18,9 @@
  *   rebooted, moved back) starts from an empty entry.
  */
 
-import type { Limits } from "./limits";
+import type { Limits } from "../../limits";
 import { CameraError, cameraRequest, type CameraResponse } from "./camera-http";
-import { DeviceOfflineError, type Registry } from "./registry";
+import { DeviceOfflineError, type Registry } from "../../link/registry";
 
 /** The camera answered something other than 200: the viewer gets 502 "camera answered N". */
 export class SnapshotStatusError extends Error {

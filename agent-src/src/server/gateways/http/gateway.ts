@@ -10,16 +10,16 @@
  */
 
 import * as http from "node:http";
-import type { LogLevel } from "../platform/platform";
-import type { Metrics } from "./metrics";
+import type { LogLevel } from "../../../platform/platform";
+import type { Metrics } from "../../metrics";
 import { CameraError, cameraRequest } from "./camera-http";
-import { ConnectionGuard, type Limits } from "./limits";
-import { DeviceOfflineError, ViewerLimitError, type Registry } from "./registry";
-import { REALM, type ViewerAuth } from "./viewer-auth";
-import { listenOn } from "./listen";
+import { ConnectionGuard, type Limits } from "../../limits";
+import { DeviceOfflineError, ViewerLimitError, type Registry } from "../../link/registry";
+import { TalkerBusyError } from "../../link/talker";
+import { REALM, type ViewerAuth } from "../viewer-auth";
+import { listenOn } from "../../util/listen";
+import { boundedHttpServer, requestTarget } from "../../util/http-server";
 import { SnapshotCache, SnapshotStatusError } from "./snapshot-cache";
-import { TalkerBusyError } from "./talker";
-import { boundedHttpServer, requestTarget } from "./http-server";
 
 const MAX_UPLOAD = 16 * 1024 * 1024;
 

@@ -3,9 +3,9 @@
  * authenticated link replaces the old one (a camera that rebooted, or one moved back here).
  */
 
-import type { Stream } from "../protocol/stream";
-import type { AgentLink } from "./link-server";
-import { DEFAULT_LIMITS } from "./limits";
+import type { Stream } from "../../protocol/stream";
+import type { AgentLink } from "./server";
+import { DEFAULT_LIMITS } from "../limits";
 import { Talkers } from "./talker";
 
 export interface DeviceEntry {
@@ -14,6 +14,21 @@ export interface DeviceEntry {
   since: number; // Unix ms of the last state change
   bytesIn: number; // totals of finished links; live link counters are added on read
   bytesOut: number;
+}
+
+/** One device as the admin API lists it (GET /api/devices). */
+export interface DeviceSummary {
+  id: string;
+  state: "online" | "offline";
+  /** ISO time of the last state change. */
+  since: string;
+  /** Bytes on its links, both directions, finished links and the live one. */
+  bytes: number;
+  /** Tunnel streams open on the live link. */
+  streams: number;
+  remote: string | null;
+  agent: string | null;
+  arch: string | null;
 }
 
 export class DeviceOfflineError extends Error {}
@@ -44,7 +59,7 @@ export class Registry {
     e.link = link;
     e.since = Date.now();
     old?.session.close("replaced by a newer link of the same device");
-    link.onClose = () => {
+    link.whenClosed(() => {
       e.bytesIn += link.session.bytesIn;
       e.bytesOut += link.session.bytesOut;
       if (e.link === link) {
@@ -52,7 +67,7 @@ export class Registry {
         e.since = Date.now();
         for (const fn of this.offlineListeners) fn(e.id);
       }
-    };
+    });
   }
 
   /** Called when a device's live link closes and no newer one replaced it (per-device caches drop their state). */
@@ -109,7 +124,7 @@ export class Registry {
     return set;
   }
 
-  list(): object[] {
+  list(): DeviceSummary[] {
     return [...this.devices.values()].map((e) => ({
       id: e.id,
       state: e.link ? "online" : "offline",

@@ -11,9 +11,9 @@
 
 import * as http from "node:http";
 import { Duplex, type Readable } from "node:stream";
-import type { Stream } from "../protocol/stream";
-import type { Limits } from "./limits";
-import type { Registry } from "./registry";
+import type { Stream } from "../../../protocol/stream";
+import type { Limits } from "../../limits";
+import type { Registry } from "../../link/registry";
 
 /** Header bytes a camera may send (llhttp answers HPE_HEADER_OVERFLOW beyond). */
 export const CAMERA_MAX_HEADER_BYTES = 16 * 1024;

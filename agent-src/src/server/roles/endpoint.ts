@@ -4,13 +4,13 @@
  */
 
 import { createHash } from "node:crypto";
-import { FrameType } from "../protocol/frame";
-import type { Activated, Hello, Redirect } from "../protocol/control";
-import type { LogLevel } from "../platform/platform";
-import type { StreamerConfig } from "./config";
-import { deviceKey, newDeviceId } from "./keys";
-import { startLinkServer } from "./link-server";
-import type { Metrics } from "./metrics";
+import { FrameType } from "../../protocol/frame";
+import type { Activated, Hello, Redirect } from "../../protocol/control";
+import type { LogLevel } from "../../platform/platform";
+import type { StreamerConfig } from "../config";
+import { deviceKey, newDeviceId } from "../keys";
+import { startLinkServer } from "../link/server";
+import type { Metrics } from "../metrics";
 import { TokenStore } from "./tokens";
 import type * as tls from "node:tls";
 

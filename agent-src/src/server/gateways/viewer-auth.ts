@@ -13,8 +13,8 @@
  */
 
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { checkViewerToken } from "./keys";
-import type { Viewer } from "./config";
+import { checkViewerToken } from "../keys";
+import type { Viewer } from "../config";
 
 const NONCE_TTL_MS = 300_000;
 /** Consumed nonces remembered at most; past it the oldest are forgotten and nonces as old turn stale. */

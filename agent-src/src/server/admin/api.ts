@@ -8,14 +8,14 @@
  */
 
 import * as http from "node:http";
-import { parseHostPort } from "../agent/config";
-import type { LogLevel } from "../platform/platform";
-import { FrameType } from "../protocol/frame";
-import { boundedHttpServer, requestTarget } from "./http-server";
-import type { Limits } from "./limits";
-import type { Metrics } from "./metrics";
-import type { Registry } from "./registry";
-import { listenOn } from "./listen";
+import { parseHostPort } from "../../common/config-fields";
+import type { LogLevel } from "../../platform/platform";
+import { FrameType } from "../../protocol/frame";
+import { boundedHttpServer, requestTarget } from "../util/http-server";
+import type { Limits } from "../limits";
+import type { Metrics } from "../metrics";
+import type { Registry } from "../link/registry";
+import { listenOn } from "../util/listen";
 
 export function startAdmin(
   listen: { host: string; port: number }, registry: Registry | null, metrics: Metrics,

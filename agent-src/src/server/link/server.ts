@@ -2,24 +2,23 @@
  * TLS listener for agent links, shared by both roles: limits on connections not yet
  * authenticated, the handshake HELLO → CHALLENGE → AUTH (or ACTIVATE, endpoint only) within one
  * deadline from TCP accept, then admission control. What happens after authentication is
- * the role's business (endpoint.ts redirects, streamer.ts keeps the link for viewers).
+ * the role's business (roles/endpoint.ts redirects, roles/streamer.ts keeps the link for viewers).
  */
 
 import type * as net from "node:net";
 import * as tls from "node:tls";
-import { decodeControl } from "../protocol/control";
-import type { Activate, Auth, Hello } from "../protocol/control";
-import { FrameType, PROTOCOL_VERSION, frameTypeName } from "../protocol/frame";
-import { DEFAULT_SESSION_OPTIONS, Session } from "../protocol/session";
-import { NodeSocket } from "../platform/node";
-import type { LogLevel } from "../platform/platform";
+import { decodeControl } from "../../protocol/control";
+import type { Activate, Auth, Hello } from "../../protocol/control";
+import { FrameType, PROTOCOL_VERSION, frameTypeName } from "../../protocol/frame";
+import { DEFAULT_SESSION_OPTIONS, Session, type CloseCode, type CloseReason } from "../../protocol/session";
+import { NodeSocket, nodeClock } from "../../platform/node";
+import type { LogLevel } from "../../platform/platform";
 import { TokenBucket, jittered } from "./admission";
-import type { Admission, StreamerConfig } from "./config";
-import { newNonce, verifyAuth } from "./keys";
-import type { Metrics } from "./metrics";
-import { nodeClock } from "./clock";
-import { listenOn } from "./listen";
-import { ConnectionGuard } from "./limits";
+import type { Admission, StreamerConfig } from "../config";
+import { newNonce, verifyAuth } from "../keys";
+import type { Metrics } from "../metrics";
+import { listenOn } from "../util/listen";
+import { ConnectionGuard } from "../limits";
 
 export type Role = "endpoint" | "streamer";
 
@@ -28,9 +27,19 @@ export interface AgentLink {
   hello: Hello;
   deviceId: string;
   remote: string;
-  /** Set by the role to hear when the link goes away. */
-  onClose: ((reason: string) => void) | null;
+  /**
+   * Hear when the link goes away: every listener is called once, in the order added (the
+   * registry's first, then the role's). Added after the link closed: called at once.
+   */
+  whenClosed(listener: (reason: CloseReason) => void): void;
 }
+
+/** Closes counted as protocol errors: the peer sent something malformed or out of place. */
+const PROTOCOL_ERRORS: ReadonlySet<CloseCode> = new Set<CloseCode>([
+  "version", "type", "flags", "size", "stream", "payload", "flow", "forbidden", "unexpected", "internal",
+]);
+/** Closes counted as cut off: the peer does not read (write buffer, write stall, unanswered PING) or floods. */
+const CUT_OFF: ReadonlySet<CloseCode> = new Set<CloseCode>(["flood", "write_buffer", "write_stall", "ping_unanswered"]);
 
 export interface RoleHandlers {
   /** The agent proved it holds its device key. */
@@ -135,6 +144,8 @@ function handshake(
   let nonce: string | null = null;
   let answered = false;
   let link: AgentLink | null = null;
+  let closedWith: CloseReason | null = null;
+  const closeListeners: ((reason: CloseReason) => void)[] = [];
   const m = (name: string) => `flussonic_${o.role}_${name}`;
   /** Admission control, once the peer has proved something: RETRY_AFTER (±50 % jitter) and close. */
   const admit = (bucket: TokenBucket): boolean => {
@@ -172,7 +183,10 @@ function handshake(
         }
         pre.done();
         if (!admit(buckets.auth)) return;
-        link = { session: s, hello, deviceId: a.device_id, remote, onClose: null };
+        link = {
+          session: s, hello, deviceId: a.device_id, remote,
+          whenClosed: (fn) => (closedWith ? fn(closedWith) : closeListeners.push(fn)),
+        };
         s.startAnsweringPings();
         o.log("debug", `${a.device_id} authenticated from ${remote}, cipher ${sock.getCipher()?.name ?? "?"}`);
         return h.authenticated(link);
@@ -186,15 +200,12 @@ function handshake(
       return s.fail("unexpected", `${frameTypeName(type)} not expected now`);
     },
     onClose: (reason) => {
+      closedWith = reason;
       pre.done();
-      if (/^(version|type|flags|size|stream|payload|flow|forbidden|unexpected|internal)/.test(reason)) {
-        o.metrics.inc(m("protocol_errors_total"));
-      }
-      if (/^(flood|write buffer|write stall|keepalive timeout: PING not answered)/.test(reason)) {
-        o.metrics.inc(m("links_cut_off_total"));
-      }
-      o.log("debug", `link from ${remote} closed: ${reason}`);
-      link?.onClose?.(reason);
+      if (PROTOCOL_ERRORS.has(reason.code)) o.metrics.inc(m("protocol_errors_total"));
+      if (CUT_OFF.has(reason.code)) o.metrics.inc(m("links_cut_off_total"));
+      o.log("debug", `link from ${remote} closed: ${reason.text}`);
+      for (const fn of closeListeners.splice(0)) fn(reason);
     },
   }, o.log);
   pre.session = s;
