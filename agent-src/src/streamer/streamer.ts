@@ -12,6 +12,7 @@ import { startLinkServer } from "./link-server";
 import type { Metrics } from "./metrics";
 import { Registry } from "./registry";
 import { startRtspGateway } from "./rtsp-gateway";
+import { Sources } from "../server/media/sources";
 import { ViewerAuth } from "./viewer-auth";
 
 export async function startStreamer(
@@ -37,7 +38,9 @@ export async function startStreamer(
     },
   }, st.listen);
   const auth = new ViewerAuth(st.viewers, st.viewerTokenSecret);
-  const rtsp = await startRtspGateway(st.rtspListen, registry, auth, log, metrics, cfg.limits);
+  const sources = new Sources(registry, st.media, log);
+  sources.requestTimeoutMs = cfg.limits.cameraTimeoutMs;
+  const rtsp = await startRtspGateway(st.rtspListen, registry, auth, log, metrics, cfg.limits, sources);
   const http = await startHttpGateway(st.httpListen, registry, auth, log, metrics, cfg.limits);
   log("info", `streamer: agents on ${st.listen.port}, RTSP on ${st.rtspListen.port}, HTTP on ${st.httpListen.port}`);
   return [links, rtsp, http];

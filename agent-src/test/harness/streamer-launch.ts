@@ -35,6 +35,8 @@ export interface StreamerLaunch {
   keepalive?: { ping_interval_ms: number; idle_timeout_ms: number };
   /** The config's "limits" section (snake_case keys, see streamer/limits.ts). */
   limits?: Record<string, number>;
+  /** The streamer's "media" section (snake_case keys, see server/media/sources.ts). */
+  media?: Record<string, unknown>;
   secret: string;
   viewers: { name: string; password: string }[];
   logLevel: "debug" | "info";
@@ -68,7 +70,7 @@ function streamerConfig(o: StreamerLaunch): Record<string, unknown> {
   if (o.roles.includes("streamer")) {
     cfg.streamer = {
       listen: `127.0.0.1:${p.streamer}`, rtsp_listen: `127.0.0.1:${p.rtsp}`, http_listen: `127.0.0.1:${p.http}`,
-      viewers: o.viewers, ...admission,
+      viewers: o.viewers, ...admission, ...(o.media ? { media: o.media } : {}),
     };
   }
   return cfg;

@@ -94,6 +94,8 @@ export interface StreamerOptions {
   keepalive?: { ping_interval_ms: number; idle_timeout_ms: number };
   /** The config's "limits" section (snake_case keys, see streamer/limits.ts). */
   limits?: Record<string, number>;
+  /** The streamer's "media" section: close_after_ms, source_timeout_ms, gop_cache_bytes, always_on… */
+  media?: Record<string, unknown>;
   name?: string;
 }
 

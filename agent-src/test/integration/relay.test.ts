@@ -58,15 +58,20 @@ describe("relay", () => {
     expect(paused.isPaused()).toBe(true);
     const live = await startPull(server.rtspUrl(id, "long"));
     // Viewer 2 keeps getting frames while viewer 1 is stalled (and the direct pull agrees).
+    // The camera path may still be shared from the previous test (close_after): the viewer then starts
+    // at the source's cached keyframe, so its packets are a run of the direct pull's from a keyframe.
     const [direct, second] = await Promise.all([
       framemd5(cam.rtspUrl("stream1"), { timeoutMs: 40_000 }),
-      framemd5(server.rtspUrl(id), { timeoutMs: 40_000 }),
+      framemd5(server.rtspUrl(id), { frames: 100, timeoutMs: 40_000 }),
     ]);
-    expect(comparePackets(direct, second, { minPackets: 150, sameLength: true }).ok).toBe(true);
+    const start = direct.findIndex((p) => p.hash === second[0]?.hash);
+    expect(start % 25, `viewer starts at direct packet #${start}`).toBe(0);
+    expect(comparePackets(direct.slice(start), second, { minPackets: 50, tsTolerance: Infinity }).ok).toBe(true);
     expect(live.packets().length).toBeGreaterThan(100);
+    // Both viewers of /long share one camera session: one tunnel stream per camera path, not per viewer.
     const devs = await server.devices();
-    expect(devs[0].streams).toBeGreaterThanOrEqual(2); // the paused viewer's stream is still open
-    // The paused viewer is held to one stream window in the server (256 KiB) plus socket buffers.
+    expect(devs[0].streams).toBeLessThanOrEqual(2);
+    // The paused viewer is held to the streamer's per-viewer queue bound plus socket buffers.
     expect(paused.bytes()).toBeLessThan(2 * 1024 * 1024);
     paused.close();
     await live.stop();
