@@ -58,15 +58,14 @@ describe("relay", () => {
     expect(paused.isPaused()).toBe(true);
     const live = await startPull(server.rtspUrl(id, "long"));
     // Viewer 2 keeps getting frames while viewer 1 is stalled (and the direct pull agrees).
-    // The camera path may still be shared from the previous test (close_after): the viewer then starts
-    // at the source's cached keyframe, so its packets are a run of the direct pull's from a keyframe.
+    // The first relay test's shared source of /stream1 closes close_after (10 s) after its viewer left;
+    // a fresh one starts at the clip's beginning, so this pull matches a direct one packet for packet.
+    await server.proc.waitForLine(/source .*\/stream1: closed/, { timeoutMs: 30_000 });
     const [direct, second] = await Promise.all([
       framemd5(cam.rtspUrl("stream1"), { timeoutMs: 40_000 }),
-      framemd5(server.rtspUrl(id), { frames: 100, timeoutMs: 40_000 }),
+      framemd5(server.rtspUrl(id), { timeoutMs: 40_000 }),
     ]);
-    const start = direct.findIndex((p) => p.hash === second[0]?.hash);
-    expect(start % 25, `viewer starts at direct packet #${start}`).toBe(0);
-    expect(comparePackets(direct.slice(start), second, { minPackets: 50, tsTolerance: Infinity }).ok).toBe(true);
+    expect(comparePackets(direct, second, { minPackets: 150, sameLength: true }).ok).toBe(true);
     expect(live.packets().length).toBeGreaterThan(100);
     // Both viewers of /long share one camera session: one tunnel stream per camera path, not per viewer.
     const devs = await server.devices();
@@ -75,5 +74,5 @@ describe("relay", () => {
     expect(paused.bytes()).toBeLessThan(2 * 1024 * 1024);
     paused.close();
     await live.stop();
-  }, 90_000);
+  }, 120_000);
 });
