@@ -8,6 +8,7 @@ import { dirname, resolve } from "node:path";
 import { ConfigError, formatHostPort, parseHostPort, type HostPort } from "../common/config-fields";
 import type { LogLevel } from "../platform/platform";
 import { DEFAULT_LIMITS, LIMIT_KEYS, type Limits } from "./limits";
+import { DEFAULT_MEDIA, type MediaSettings } from "../server/media/sources";
 
 export { ConfigError };
 
@@ -56,6 +57,8 @@ export interface StreamerConfig {
     viewerTokenSecret: Buffer;
     /** GET snapshot.jpg is served from a per-device cache at most this old; 0 turns the cache off. */
     snapshotMaxAgeMs: number;
+    /** Shared sources: on-demand life, GOP cache, per-viewer queue (docs/server.md "Media"). */
+    media: MediaSettings;
   };
 }
 
@@ -148,6 +151,7 @@ export function parseStreamerConfig(text: string, baseDir: string): StreamerConf
       viewers,
       viewerTokenSecret: Buffer.from(vts),
       snapshotMaxAgeMs: int(s.snapshot_max_age_ms ?? 2000, "streamer.snapshot_max_age_ms", 0, 3_600_000),
+      media: media(s.media),
     };
   }
   if (!endpoint && !streamer) throw new ConfigError("endpoint", "configure an endpoint section, a streamer section, or both");
@@ -175,6 +179,29 @@ function limits(v: unknown): Limits {
     out[spec[0]] = int(val, `limits.${k}`, spec[1], spec[2]);
   }
   return out;
+}
+
+function media(v: unknown): MediaSettings {
+  const m = v === undefined ? {} : obj(v, "streamer.media");
+  const known = ["close_after_ms", "source_timeout_ms", "gop_cache_bytes", "viewer_queue_bytes", "viewer_max_skips", "always_on"];
+  for (const k of Object.keys(m)) if (!known.includes(k)) throw new ConfigError(`streamer.media.${k}`, "unknown field");
+  const d = DEFAULT_MEDIA;
+  const alwaysOn: Record<string, string[]> = {};
+  const ao = m.always_on === undefined ? {} : obj(m.always_on, "streamer.media.always_on");
+  for (const [id, paths] of Object.entries(ao)) {
+    const field = `streamer.media.always_on.${id}`;
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw new ConfigError(field, "not a device id");
+    alwaysOn[id] = list(paths, field);
+    for (const p of alwaysOn[id]) if (!p.startsWith("/")) throw new ConfigError(field, `camera path "${p}" must start with /`);
+  }
+  return {
+    closeAfterMs: int(m.close_after_ms ?? d.closeAfterMs, "streamer.media.close_after_ms", 0, 3_600_000),
+    sourceTimeoutMs: int(m.source_timeout_ms ?? d.sourceTimeoutMs, "streamer.media.source_timeout_ms", 100, 3_600_000),
+    gopCacheBytes: int(m.gop_cache_bytes ?? d.gopCacheBytes, "streamer.media.gop_cache_bytes", 0, 256 * 1024 * 1024),
+    viewerQueueBytes: int(m.viewer_queue_bytes ?? d.viewerQueueBytes, "streamer.media.viewer_queue_bytes", 64 * 1024, 256 * 1024 * 1024),
+    viewerMaxSkips: int(m.viewer_max_skips ?? d.viewerMaxSkips, "streamer.media.viewer_max_skips", 1, 1000),
+    alwaysOn,
+  };
 }
 
 function admission(v: unknown, field: string): Admission {

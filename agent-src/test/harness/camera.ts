@@ -27,6 +27,7 @@ const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 export const CLIPS = {
   stream1: { packets: 200, fps: 25, width: 640, height: 360, seconds: 8 },
   long: { packets: 3000, fps: 25, width: 320, height: 180, seconds: 120 },
+  gop4: { packets: 1500, fps: 25, width: 320, height: 180, seconds: 60, gop: 100 },
 } as const;
 
 export interface Camera {

@@ -45,6 +45,8 @@ export class Registry {
   readonly talkers = new Talkers();
   private readonly offlineListeners: ((id: string) => void)[] = [];
   private readonly infos: [string, (id: string) => unknown][] = [];
+  /** Shared-source viewer sessions per (device, viewer): they use no tunnel stream of their own but count against the same share. */
+  private readonly viewerSessions = new Map<string, number>();
 
   /** @param viewerStreamsPerDevice streams one viewer may hold on one device (limits.viewerStreamsPerDevice). */
   constructor(private readonly viewerStreamsPerDevice = DEFAULT_LIMITS.viewerStreamsPerDevice) {}
@@ -98,8 +100,9 @@ export class Registry {
     if (viewerKey === undefined) return { entry: e, stream: e.link!.session.openStream(target) };
     const key = `${id}\n${viewerKey}`;
     const mine = this.liveStreams(key);
-    if (mine.size >= this.viewerStreamsPerDevice) {
-      throw new ViewerLimitError(`viewer ${viewerKey} already holds ${mine.size} streams of device ${id}`);
+    const held = mine.size + (this.viewerSessions.get(key) ?? 0);
+    if (held >= this.viewerStreamsPerDevice) {
+      throw new ViewerLimitError(`viewer ${viewerKey} already holds ${held} streams of device ${id}`);
     }
     const stream = e.link!.session.openStream(target);
     mine.add(stream);
@@ -112,9 +115,31 @@ export class Registry {
     return { entry: e, stream };
   }
 
+  /**
+   * A viewer session of a shared source (RTSP): counts against the viewer's share of the device
+   * like a tunnel stream until the returned function is called. Throws ViewerLimitError over the share.
+   */
+  claimViewerSession(id: string, viewerKey: string): () => void {
+    const key = `${id}\n${viewerKey}`;
+    const held = this.liveStreams(key).size + (this.viewerSessions.get(key) ?? 0);
+    if (held >= this.viewerStreamsPerDevice) {
+      throw new ViewerLimitError(`viewer ${viewerKey} already holds ${held} streams of device ${id}`);
+    }
+    this.viewerSessions.set(key, (this.viewerSessions.get(key) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.viewerSessions.get(key) ?? 1) - 1;
+      if (n > 0) this.viewerSessions.set(key, n);
+      else this.viewerSessions.delete(key);
+    };
+  }
+
   /** Streams this viewer holds open on this device now (what open() counts). */
   viewerStreamCount(id: string, viewerKey: string): number {
-    return this.liveStreams(`${id}\n${viewerKey}`).size;
+    const key = `${id}\n${viewerKey}`;
+    return this.liveStreams(key).size + (this.viewerSessions.get(key) ?? 0);
   }
 
   private liveStreams(key: string): Set<Stream> {

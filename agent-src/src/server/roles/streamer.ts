@@ -12,6 +12,7 @@ import { startLinkServer } from "../link/server";
 import type { Metrics } from "../metrics";
 import { Registry } from "../link/registry";
 import { startRtspGateway } from "../gateways/rtsp/gateway";
+import { Sources } from "../media/sources";
 import { ViewerAuth } from "../gateways/viewer-auth";
 
 export async function startStreamer(
@@ -33,7 +34,9 @@ export async function startStreamer(
     },
   }, st.listen);
   const auth = new ViewerAuth(st.viewers, st.viewerTokenSecret);
-  const rtsp = await startRtspGateway(st.rtspListen, registry, auth, log, metrics, cfg.limits);
+  const sources = new Sources(registry, st.media, log);
+  sources.requestTimeoutMs = cfg.limits.cameraTimeoutMs;
+  const rtsp = await startRtspGateway(st.rtspListen, registry, auth, log, metrics, cfg.limits, sources);
   const http = await startHttpGateway(st.httpListen, registry, auth, log, metrics, cfg.limits, { snapshotMaxAgeMs: st.snapshotMaxAgeMs });
   log("info", `streamer: agents on ${st.listen.port}, RTSP on ${st.rtspListen.port}, HTTP on ${st.httpListen.port}`);
   return [links, rtsp, http];

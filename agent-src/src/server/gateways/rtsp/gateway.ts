@@ -1,21 +1,27 @@
 /**
- * rtsp://HOST:8554/<device-id>/<camera path>: an RTSP proxy (TCP interleaved) whose upstream is a
- * tunnel stream to the device's "rtsp" target. Requests go down with the URL rewritten to the
- * camera's; responses come up with Content-Base/RTP-Info/SDP URLs rewritten back to ours, so
- * ordinary clients work unchanged. Interleaved RTP/RTCP passes through byte for byte.
+ * rtsp://HOST:8554/<device-id>/<camera path>: an RTSP server (RTP over TCP interleaved) for
+ * viewers of shared sources (server/media/source.ts). The camera is pulled once per (device,
+ * path + query) whatever the number of viewers; each viewer gets the source's SDP with our URLs,
+ * SETUP of any subset of its tracks, PLAY from the GOP cache's keyframe (or the next live one)
+ * with its own sequence numbers, PAUSE, TEARDOWN and keep-alives. A viewer uses no tunnel stream
+ * of its own, but its session counts against the per-viewer share (viewer_streams_per_device).
  *
  * The port is on the Internet: every connection is counted (ConnectionGuard), has a bounded life
  * (request and idle timeouts, token expiry), and anything it sends that we cannot handle closes
  * that connection alone, never the process.
  */
 
+import { randomBytes } from "node:crypto";
 import * as net from "node:net";
 import type { LogLevel } from "../../../platform/platform";
-import type { Stream } from "../../../protocol/stream";
+import { Reader } from "../../media/reader";
+import type { Source, SourceViewer } from "../../media/source";
+import { SKIP_WINDOW_MS, type Sources } from "../../media/sources";
+import { viewerSdp } from "../../media/sdp";
 import { ConnectionGuard, type Limits } from "../../limits";
 import type { Metrics } from "../../metrics";
 import { DeviceOfflineError, ViewerLimitError, type Registry } from "../../link/registry";
-import { RtspParser, getHeader, removeHeader, response, serialize, setHeader, type RtspMessage } from "../../util/rtsp";
+import { RtspParser, getHeader, response, serialize, type RtspMessage } from "../../util/rtsp";
 import { ViewerAuth } from "../viewer-auth";
 import { listenOn } from "../../util/listen";
 
@@ -40,28 +46,42 @@ export function parseViewerUrl(uri: string): Target | null {
 }
 
 /**
- * The TCP-interleaved alternatives of a SETUP's Transport header, or null if it offers none. The
- * gateway relays only the RTSP connection: a UDP SETUP forwarded to the camera would make it send
- * RTP to its own loopback while the client waits for packets that never come.
+ * The TCP-interleaved alternatives of a SETUP's Transport header, or null if it offers none (UDP
+ * transport for viewers is not served yet: such a SETUP is answered 461 and ffmpeg/VLC retry over TCP).
  */
 export function tcpTransport(transport: string | undefined): string | null {
   const specs = (transport ?? "").split(",").map((s) => s.trim()).filter((s) => /^RTP\/[A-Z]+\/TCP(;|$)/i.test(s));
   return specs.length ? specs.join(",") : null;
 }
 
-const RTSP_URL = /rtsps?:\/\/[^/\s"';,]+/g;
+/** "/long/trackID=1?x=1" → the camera path + query "/long?x=1" and track 1; no track suffix → null track. */
+export function splitTrack(rest: string): { rest: string; track: number | null } {
+  const q = rest.indexOf("?");
+  const path = q < 0 ? rest : rest.slice(0, q);
+  const query = q < 0 ? "" : rest.slice(q);
+  const m = /^(.*)\/trackID=(\d{1,2})$/.exec(path);
+  return m ? { rest: (m[1] || "/") + query, track: Number(m[2]) } : { rest, track: null };
+}
+
+const PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
+/** Viewer session timeout we announce; keep-alives (any request) within it. The idle timer enforces it. */
+const SESSION_TIMEOUT_S = 60;
 /** setTimeout's ceiling; a longer token expiry is re-armed in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function startRtspGateway(
   listen: { host: string; port: number }, registry: Registry, auth: ViewerAuth,
-  log: (l: LogLevel, m: string) => void, metrics: Metrics, limits: Limits,
+  log: (l: LogLevel, m: string) => void, metrics: Metrics, limits: Limits, sources: Sources,
 ): Promise<net.Server> {
   metrics.counter("flussonic_rtsp_sessions_total", "RTSP viewer connections");
   metrics.counter("flussonic_rtsp_unauthorized_total", "RTSP requests answered 401");
   metrics.counter("flussonic_rtsp_bad_requests_total", "RTSP viewer connections closed for malformed input");
   metrics.counter("flussonic_rtsp_udp_refused_total", "RTSP SETUPs asking for UDP, answered 461");
   metrics.counter("flussonic_rtsp_viewer_limit_total", "RTSP streams refused by the per-viewer limit, answered 453");
+  metrics.counter("flussonic_rtsp_slow_viewers_total", "RTSP viewers disconnected for falling behind repeatedly");
+  metrics.gauge("flussonic_media_sources", "shared camera sources open", () => sources.list().length);
+  metrics.gauge("flussonic_media_viewers", "viewers playing from shared sources", () => sources.list().reduce((n, s) => n + s.viewerCount, 0));
+  metrics.gauge("flussonic_media_gop_cache_bytes", "bytes in the GOP caches of all sources", () => sources.list().reduce((n, s) => n + s.cache.bytes, 0));
   const guard = new ConnectionGuard("rtsp", limits.viewerConnectionsTotal, limits.viewerConnectionsPerIp, metrics);
   const server = net.createServer({ allowHalfOpen: true }, (sock) => {
     sock.on("error", () => {});
@@ -71,7 +91,7 @@ export function startRtspGateway(
     }
     metrics.inc("flussonic_rtsp_sessions_total");
     try {
-      new ViewerConnection(sock, registry, auth, log, metrics, limits, guard);
+      new ViewerConnection(sock, registry, auth, log, metrics, limits, guard, sources);
     } catch (e) {
       log("warn", `RTSP viewer ${sock.remoteAddress}: ${(e as Error).message}`);
       sock.destroy();
@@ -84,25 +104,33 @@ export function startRtspGateway(
 
 class ViewerConnection {
   private parser = new RtspParser("viewer");
-  private camParser = new RtspParser("camera");
   private deviceId: string | null = null;
-  /** Whose stream slots this connection uses: the account, or the address for token viewers (the HTTP gateway's keys, so the share is one per viewer across both). */
+  /** Whose share this connection counts against: the account, or the address for token viewers (the HTTP gateway's keys, so the share is one per viewer across both). */
   private viewerKey = "";
   private gwBase = "";
-  private camBase = "";
-  private stream: Stream | null = null;
   private closed = false;
-  /** We stopped reading the viewer because the tunnel is full: its partial request is our delay. */
-  private viewerPaused = false;
-  /** Last complete request from the viewer or data from the camera (ms). */
+  /** Last complete request from the viewer (ms); a playing viewer is never idle. */
   private lastActivity = Date.now();
   private idleTimer: NodeJS.Timeout;
   private requestTimer: NodeJS.Timeout | null = null;
   private tokenTimer: NodeJS.Timeout | null = null;
   /** Token viewers: the token's expiry (ms); the connection ends then. */
   private tokenExpiresAt: number | null = null;
+  /** Requests are answered in order, one at a time (DESCRIBE may wait for the camera). */
+  private chain: Promise<void> = Promise.resolve();
   /** The viewer's address, taken at accept: Node forgets it once the socket has closed. */
   private readonly addr: string;
+  private queuedRequests = 0;
+
+  // The shared source this connection watches, and its place in it.
+  private source: Source | null = null;
+  private sourceRest = "";
+  private releaseSource: (() => void) | null = null;
+  private releaseShare: (() => void) | null = null;
+  private sessionId: string | null = null;
+  private reader: Reader | null = null;
+  private viewer: SourceViewer | null = null;
+  private playing = false;
 
   constructor(
     private readonly sock: net.Socket,
@@ -112,13 +140,13 @@ class ViewerConnection {
     private readonly metrics: Metrics,
     private readonly limits: Limits,
     private readonly guard: ConnectionGuard,
+    private readonly sources: Sources,
   ) {
     this.addr = sock.remoteAddress ?? "?";
     sock.setNoDelay(true);
     sock.on("data", (d) => this.fromViewer(d));
-    sock.on("end", () => (this.stream ? this.stream.end() : this.close()));
+    sock.on("end", () => this.close());
     sock.on("close", () => this.close());
-    sock.on("drain", () => this.stream?.resume());
     this.idleTimer = setTimeout(() => this.checkIdle(), limits.rtspIdleTimeoutMs);
   }
 
@@ -128,17 +156,31 @@ class ViewerConnection {
     clearTimeout(this.idleTimer);
     if (this.requestTimer) clearTimeout(this.requestTimer);
     if (this.tokenTimer) clearTimeout(this.tokenTimer);
-    this.stream?.reset("viewer_gone");
+    this.leaveSource();
     this.sock.destroy();
+  }
+
+  private leaveSource(): void {
+    if (this.viewer) this.source?.detach(this.viewer);
+    this.reader?.close();
+    this.viewer = null;
+    this.reader = null;
+    this.playing = false;
+    this.sessionId = null;
+    this.releaseSource?.();
+    this.releaseShare?.();
+    this.releaseSource = this.releaseShare = null;
+    this.source = null;
   }
 
   private reply(buf: Buffer): void {
     if (!this.closed) this.sock.write(buf);
   }
 
-  /** Idle: no request and nothing from the camera for rtspIdleTimeoutMs. A playing viewer is never idle. */
+  /** Idle: no request for rtspIdleTimeoutMs while not playing. */
   private checkIdle(): void {
     if (this.closed) return;
+    if (this.playing) this.lastActivity = Date.now();
     const quiet = Date.now() - this.lastActivity;
     if (quiet < this.limits.rtspIdleTimeoutMs) {
       this.idleTimer = setTimeout(() => this.checkIdle(), this.limits.rtspIdleTimeoutMs - quiet);
@@ -159,7 +201,6 @@ class ViewerConnection {
     this.requestTimer ??= setTimeout(() => {
       this.requestTimer = null;
       if (this.closed) return;
-      if (this.viewerPaused) return this.armRequestTimer();
       this.guard.timedOut();
       this.log("debug", `RTSP viewer ${this.addr}: request incomplete after ${this.limits.rtspRequestTimeoutMs} ms, closed`);
       this.reply(response(408, "Request Timeout", undefined));
@@ -171,27 +212,25 @@ class ViewerConnection {
     try {
       for (const it of this.parser.push(d)) {
         if (this.closed) return;
-        if (it.kind === "interleaved") {
-          // RTCP receiver reports from the viewer; meaningless before a stream exists.
-          if (this.stream && !this.stream.write(it.raw)) this.pauseViewer();
-          continue;
-        }
+        if (it.kind === "interleaved") continue; // RTCP receiver reports: the source does not need them
         this.lastActivity = Date.now();
-        this.request(it);
+        // A client pipelining requests while one waits for the camera: a few are fine, a flood is not.
+        if (++this.queuedRequests > 16) throw new Error("more than 16 RTSP requests waiting for answers");
+        this.chain = this.chain.then(() => this.request(it)).catch((e) => this.failed(e)).finally(() => void this.queuedRequests--);
       }
       if (!this.closed) this.armRequestTimer();
     } catch (e) {
-      // One boundary for everything the viewer's bytes can set off: this connection ends, nothing else.
-      this.metrics.inc("flussonic_rtsp_bad_requests_total");
-      this.log("debug", `RTSP viewer ${this.addr}: ${(e as Error).message}`); // counted; no log flood
-      this.reply(response(400, "Bad Request", undefined));
-      this.close();
+      this.failed(e);
     }
   }
 
-  private pauseViewer(): void {
-    this.viewerPaused = true;
-    this.sock.pause();
+  /** One boundary for everything the viewer's bytes can set off: this connection ends, nothing else. */
+  private failed(e: unknown): void {
+    if (this.closed) return;
+    this.metrics.inc("flussonic_rtsp_bad_requests_total");
+    this.log("debug", `RTSP viewer ${this.addr}: ${(e as Error).message}`); // counted; no log flood
+    this.reply(response(400, "Bad Request", undefined));
+    this.close();
   }
 
   private unauthorized(cseq: string | undefined, stale = false): void {
@@ -199,7 +238,8 @@ class ViewerConnection {
     this.reply(response(401, "Unauthorized", cseq, [["WWW-Authenticate", this.auth.digestChallenge(stale)]]));
   }
 
-  private request(m: RtspMessage): void {
+  private async request(m: RtspMessage): Promise<void> {
+    if (this.closed) return;
     // The parser only lets through "METHOD URI RTSP/1.0".
     const [method, uri] = m.startLine.split(" ");
     const cseq = getHeader(m.headers, "cseq");
@@ -225,19 +265,159 @@ class ViewerConnection {
     }
     if (this.tokenExpiresAt !== null && Date.now() >= this.tokenExpiresAt) return this.tokenExpired(cseq);
 
-    if (method === "SETUP") {
-      const tcp = tcpTransport(getHeader(m.headers, "transport"));
-      if (!tcp) {
-        this.metrics.inc("flussonic_rtsp_udp_refused_total");
-        return this.reply(response(461, "Unsupported Transport", cseq));
+    const ok = (extra: [string, string][] = [], body?: { type: string; data: Buffer }) => {
+      const h: [string, string][] = [];
+      if (cseq !== undefined) h.push(["CSeq", cseq]);
+      h.push(...extra, ["Server", "flussonic-streamer"]);
+      if (body) h.push(["Content-Type", body.type]);
+      return serializeReply(200, "OK", h, body?.data);
+    };
+    const session = (): [string, string] => ["Session", `${this.sessionId};timeout=${SESSION_TIMEOUT_S}`];
+    const sessionOk = () => {
+      const s = getHeader(m.headers, "session")?.split(";")[0].trim();
+      if (!this.sessionId || s !== this.sessionId) {
+        this.reply(response(454, "Session Not Found", cseq));
+        return false;
       }
-      setHeader(m.headers, "Transport", tcp);
-    }
+      return true;
+    };
 
-    if (!this.stream && !this.openUpstream(cseq)) return;
-    m.startLine = `${method} ${this.camBase}${t.rest} RTSP/1.0`;
-    removeHeader(m.headers, "authorization"); // the viewer's credentials are ours, not the camera's
-    if (!this.stream!.write(serialize(m))) this.pauseViewer();
+    switch (method) {
+      case "OPTIONS":
+        return this.reply(ok([["Public", PUBLIC]]));
+      case "GET_PARAMETER":
+      case "SET_PARAMETER":
+        return this.reply(ok(this.sessionId ? [session()] : []));
+      case "DESCRIBE": {
+        if (getHeader(m.headers, "require")) return this.reply(response(551, "Option not supported", cseq, [["Unsupported", getHeader(m.headers, "require")!]]));
+        const { rest } = splitTrack(t.rest);
+        const src = await this.useSource(rest, cseq);
+        if (!src) return;
+        const q = rest.indexOf("?");
+        const [path, query] = q < 0 ? [rest, ""] : [rest.slice(0, q), rest.slice(q)];
+        const base = `${this.gwBase}${path.replace(/\/$/, "")}`;
+        const sdp = viewerSdp(src.sdp!, (i) => `${base}/trackID=${i}${query}`);
+        return this.reply(ok([["Content-Base", `${base}/${query}`]], { type: "application/sdp", data: Buffer.from(sdp, "latin1") }));
+      }
+      case "SETUP": {
+        const tcp = tcpTransport(getHeader(m.headers, "transport"));
+        if (!tcp) {
+          this.metrics.inc("flussonic_rtsp_udp_refused_total");
+          return this.reply(response(461, "Unsupported Transport", cseq));
+        }
+        if (this.sessionId && getHeader(m.headers, "session") !== undefined && !sessionOk()) return;
+        const st = splitTrack(t.rest);
+        const src = await this.useSource(st.rest, cseq);
+        if (!src) return;
+        const tracks = src.sdp!.tracks;
+        const track = st.track ?? (tracks.length === 1 ? 0 : -1);
+        if (track < 0 || track >= tracks.length) return this.reply(response(404, "Not Found", cseq));
+        const im = /interleaved=(\d{1,3})(?:-(\d{1,3}))?/.exec(tcp);
+        const channel = im ? Number(im[1]) : 2 * track;
+        if (channel > 254) return this.reply(response(461, "Unsupported Transport", cseq));
+        this.sessionId ??= randomBytes(8).toString("hex");
+        if (!this.reader) {
+          this.reader = new Reader({ write: (b) => void this.sock.write(b), buffered: () => this.sock.writableLength }, {
+            queueBytes: this.sources.settings.viewerQueueBytes,
+            maxSkips: this.sources.settings.viewerMaxSkips,
+            skipWindowMs: SKIP_WINDOW_MS,
+            keyTrack: src.sdp!.keyTrack,
+          });
+          this.reader.onTooSlow = (why) => this.tooSlow(why);
+        }
+        this.reader.addTrack(track, channel);
+        return this.reply(ok([["Transport", `RTP/AVP/TCP;unicast;interleaved=${channel}-${channel + 1}`], session()]));
+      }
+      case "PLAY": {
+        if (!sessionOk()) return;
+        if (!this.reader || !this.source || this.reader.tracks.size === 0) return this.reply(response(455, "Method Not Valid in This State", cseq));
+        const src = this.source;
+        const cached = src.cache.snapshot();
+        const info = [...this.reader.tracks].map(([track, out]) => {
+          const first = cached.find((p) => p.track === track && !p.rtcp);
+          const ts = first ? first.data.readUInt32BE(4) : src.lastTimestamp(track);
+          return `url=${this.gwBase}${controlPath(this.sourceRest, track)};seq=${out.seq};rtptime=${ts}`;
+        });
+        this.reply(ok([["Range", "npt=0.000-"], ["RTP-Info", info.join(",")], session()]));
+        if (!this.playing) {
+          this.playing = true;
+          this.viewer = { reader: this.reader, end: (why) => this.sourceEnded(why) };
+          src.attach(this.viewer);
+        }
+        return;
+      }
+      case "PAUSE":
+        if (!sessionOk()) return;
+        if (this.viewer) this.source?.detach(this.viewer);
+        this.viewer = null;
+        this.playing = false;
+        return this.reply(ok([session()]));
+      case "TEARDOWN":
+        if (!sessionOk()) return;
+        this.reply(ok());
+        this.leaveSource();
+        return;
+      default:
+        return this.reply(response(405, "Method Not Allowed", cseq, [["Allow", PUBLIC]]));
+    }
+  }
+
+  /** The shared source of the device's camera path (opened if needed), once it plays; null after answering an error. */
+  private async useSource(rest: string, cseq: string | undefined): Promise<Source | null> {
+    if (this.source && !this.source.isClosed && this.sourceRest === rest) {
+      await this.source.ready().catch(() => {});
+      if (this.source?.sdp) return this.source;
+    } else if (this.source && this.sessionId) {
+      this.reply(response(455, "Method Not Valid in This State", cseq)); // one source per session
+      return null;
+    } else {
+      this.leaveSource();
+      try {
+        this.releaseShare = this.registry.claimViewerSession(this.deviceId!, this.viewerKey);
+        const src = this.sources.get(this.deviceId!, rest);
+        this.source = src;
+        this.sourceRest = rest;
+        this.releaseSource = src.hold();
+        await src.ready();
+        if (this.closed || this.source !== src) return null;
+        return src;
+      } catch (e) {
+        this.leaveSource();
+        if (this.closed) return null;
+        const msg = (e as Error).message;
+        if (e instanceof ViewerLimitError) {
+          this.metrics.inc("flussonic_rtsp_viewer_limit_total");
+          this.reply(response(453, "Not Enough Bandwidth", cseq));
+        } else if (e instanceof DeviceOfflineError) {
+          this.reply(response(404, "Not Found", cseq));
+        } else {
+          // The camera's own refusal (404 for an unknown path, 401…) is passed on; anything else is ours to report.
+          const cam = /camera answered (\d{3}) ([^\n]*?) to /.exec(msg);
+          const status = cam && cam[1].startsWith("4") ? Number(cam[1]) : 503;
+          this.reply(response(status, status === 503 ? "Service Unavailable" : cam![2], cseq));
+        }
+        this.log("info", `viewer ${this.addr} of ${this.deviceId}${rest}: ${msg}`);
+        return null;
+      }
+    }
+    this.reply(response(503, "Service Unavailable", cseq));
+    return null;
+  }
+
+  /** The source ended for good (camera gone past source_timeout, SDP changed): a clean end, not a hang. */
+  private sourceEnded(why: string): void {
+    if (this.closed) return;
+    this.log("info", `RTSP viewer ${this.addr} of ${this.deviceId}${this.sourceRest}: ${why}, ending`);
+    this.viewer = null;
+    this.sock.end();
+    this.close();
+  }
+
+  private tooSlow(why: string): void {
+    if (this.closed) return;
+    this.metrics.inc("flussonic_rtsp_slow_viewers_total");
+    this.log("info", `RTSP viewer ${this.addr} of ${this.deviceId}${this.sourceRest}: too slow (${why}), disconnected`);
+    this.close();
   }
 
   private armTokenTimer(): void {
@@ -252,70 +432,15 @@ class ViewerConnection {
     if (cseq !== undefined) this.unauthorized(cseq);
     this.close();
   }
+}
 
-  private openUpstream(cseq: string | undefined): boolean {
-    let s: Stream;
-    try {
-      const { entry, stream } = this.registry.open(this.deviceId!, "rtsp", this.viewerKey);
-      s = stream;
-      const cam = entry.link!.hello.targets?.rtsp ?? "127.0.0.1:554";
-      this.camBase = `rtsp://${cam}`;
-    } catch (e) {
-      if (e instanceof ViewerLimitError) {
-        this.metrics.inc("flussonic_rtsp_viewer_limit_total");
-        this.reply(response(453, "Not Enough Bandwidth", cseq));
-      } else {
-        const offline = e instanceof DeviceOfflineError;
-        this.reply(response(offline ? 404 : 503, offline ? "Not Found" : "Service Unavailable", cseq));
-      }
-      this.log("info", `viewer ${this.addr}: ${(e as Error).message}`);
-      return false;
-    }
-    this.stream = s;
-    s.onData = (d) => this.fromCamera(d);
-    s.onDrain = () => {
-      this.viewerPaused = false;
-      this.sock.resume();
-    };
-    s.onEnd = () => this.sock.end();
-    s.onClose = (reason) => {
-      if (reason) this.log("info", `viewer ${this.addr} of ${this.deviceId}: ${reason}`);
-      this.stream = null;
-      if (reason) this.close();
-    };
-    return true;
-  }
+/** "/long?x=1", track 0 → "/long/trackID=0?x=1" (what DESCRIBE announced). */
+function controlPath(rest: string, track: number): string {
+  const q = rest.indexOf("?");
+  const [path, query] = q < 0 ? [rest, ""] : [rest.slice(0, q), rest.slice(q)];
+  return `${path.replace(/\/$/, "")}/trackID=${track}${query}`;
+}
 
-  private fromCamera(d: Uint8Array): void {
-    this.lastActivity = Date.now();
-    // One syscall for the whole batch of RTP packets, not one per packet.
-    this.sock.cork();
-    try {
-      let full = false;
-      for (const it of this.camParser.push(d)) {
-        const buf = it.kind === "interleaved" ? it.raw : serialize(this.rewriteResponse(it));
-        full = !this.sock.write(buf) || full;
-      }
-      // A viewer that stops reading stops our credit to the agent; nobody else waits for it.
-      if (full) this.stream?.pause();
-    } catch (e) {
-      // A camera that speaks bad RTSP loses this viewer, not the process or its other viewers.
-      this.log("warn", `camera of ${this.deviceId} sent bad RTSP: ${(e as Error).message}`);
-      this.close();
-    } finally {
-      this.sock.uncork();
-    }
-  }
-
-  private rewriteResponse(m: RtspMessage): RtspMessage {
-    const fix = (v: string) => v.replace(RTSP_URL, this.gwBase);
-    for (const h of ["Content-Base", "Content-Location", "RTP-Info", "Location"]) {
-      const v = getHeader(m.headers, h);
-      if (v !== undefined) setHeader(m.headers, h, fix(v));
-    }
-    if (m.body.length && /sdp/i.test(getHeader(m.headers, "content-type") ?? "")) {
-      m.body = Buffer.from(fix(m.body.toString("latin1")), "latin1");
-    }
-    return m;
-  }
+function serializeReply(status: number, reason: string, headers: [string, string][], body?: Buffer): Buffer {
+  return serialize({ kind: "message", startLine: `RTSP/1.0 ${status} ${reason}`, headers, body: body ?? Buffer.alloc(0) });
 }
