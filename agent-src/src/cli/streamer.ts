@@ -8,7 +8,7 @@ import { ConfigError, loadStreamerConfig } from "../streamer/config";
 import { startAdmin } from "../streamer/admin";
 import { startEndpoint } from "../streamer/endpoint";
 import { signViewerToken } from "../streamer/keys";
-import { Metrics } from "../streamer/metrics";
+import { Metrics, eventLoopDelayMetrics } from "../streamer/metrics";
 import { installProcessGuard } from "../streamer/process-guard";
 import { Registry } from "../streamer/registry";
 import { startStreamer } from "../streamer/streamer";
@@ -86,6 +86,7 @@ async function run(argv: string[]): Promise<void> {
   const log = makeLogger("streamer", cfg.logLevel);
   const metrics = new Metrics();
   installProcessGuard(log, metrics);
+  eventLoopDelayMetrics(metrics);
   const registry = cfg.streamer ? new Registry(cfg.limits.viewerStreamsPerDevice) : null;
   try {
     if (cfg.endpoint) await startEndpoint(cfg, log, metrics);

@@ -1,4 +1,6 @@
 /** Counters behind GET /metrics (Prometheus text format). */
+import { monitorEventLoopDelay } from "node:perf_hooks";
+
 export class Metrics {
   counters = new Map<string, number>();
   private gauges = new Map<string, () => number>();
@@ -26,4 +28,20 @@ export class Metrics {
     }
     return out.join("\n") + "\n";
   }
+}
+
+/**
+ * How late the event loop runs (timers, socket callbacks): every connection's timeouts and every
+ * viewer's packets wait behind it. Gauges over the last completed 10 s window, in ms.
+ */
+export function eventLoopDelayMetrics(metrics: Metrics, windowMs = 10_000): void {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  let last = { max: 0, p99: 0 };
+  setInterval(() => {
+    last = { max: h.max / 1e6, p99: h.percentile(99) / 1e6 };
+    h.reset();
+  }, windowMs).unref();
+  metrics.gauge("flussonic_event_loop_delay_max_ms", "longest event-loop delay in the last 10 s window", () => Math.round(last.max));
+  metrics.gauge("flussonic_event_loop_delay_p99_ms", "99th percentile event-loop delay in the last 10 s window", () => Math.round(last.p99));
 }
