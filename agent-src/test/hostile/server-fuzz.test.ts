@@ -432,7 +432,7 @@ async function rtspStep(sock: net.Socket, st: { buf: Buffer; closed: boolean }, 
   sock.write(bytes);
   const until = Date.now() + waitMs;
   while (Date.now() < until && !st.closed) {
-    const p = new RtspParser();
+    const p = new RtspParser("camera"); // the server answers with status lines
     try {
       const items = p.push(st.buf).filter((x) => x.kind === "message") as RtspMessage[];
       if (items.length) {
