@@ -32,7 +32,8 @@ export class Metrics {
 
 /**
  * How late the event loop runs (timers, socket callbacks): every connection's timeouts and every
- * viewer's packets wait behind it. Gauges over the last completed 10 s window, in ms.
+ * viewer's packets wait behind it. In ms: the max over the window under way and the last
+ * completed 10 s one, the p99 of the last completed one.
  */
 export function eventLoopDelayMetrics(metrics: Metrics, windowMs = 10_000): void {
   const h = monitorEventLoopDelay({ resolution: 10 });
@@ -42,6 +43,7 @@ export function eventLoopDelayMetrics(metrics: Metrics, windowMs = 10_000): void
     last = { max: h.max / 1e6, p99: h.percentile(99) / 1e6 };
     h.reset();
   }, windowMs).unref();
-  metrics.gauge("flussonic_event_loop_delay_max_ms", "longest event-loop delay in the last 10 s window", () => Math.round(last.max));
-  metrics.gauge("flussonic_event_loop_delay_p99_ms", "99th percentile event-loop delay in the last 10 s window", () => Math.round(last.p99));
+  // The window under way counts too: a stall in the last seconds shows at once, not 10 s later.
+  metrics.gauge("flussonic_event_loop_delay_max_ms", "longest event-loop delay in the last 10-20 s", () => Math.round(Math.max(last.max, h.max / 1e6)));
+  metrics.gauge("flussonic_event_loop_delay_p99_ms", "99th percentile event-loop delay in the last completed 10 s window", () => Math.round(last.p99));
 }
