@@ -8,7 +8,7 @@ import { ConfigError, loadStreamerConfig } from "../server/config";
 import { startAdmin } from "../server/admin/api";
 import { startEndpoint } from "../server/roles/endpoint";
 import { signViewerToken } from "../server/keys";
-import { Metrics } from "../server/metrics";
+import { Metrics, eventLoopDelayMetrics } from "../server/metrics";
 import { installProcessGuard } from "../server/process-guard";
 import { Registry } from "../server/link/registry";
 import { startStreamer } from "../server/roles/streamer";
@@ -86,6 +86,7 @@ async function run(argv: string[]): Promise<void> {
   const log = makeLogger("streamer", cfg.logLevel);
   const metrics = new Metrics();
   installProcessGuard(log, metrics);
+  eventLoopDelayMetrics(metrics);
   const registry = cfg.streamer ? new Registry(cfg.limits.viewerStreamsPerDevice) : null;
   try {
     if (cfg.endpoint) await startEndpoint(cfg, log, metrics);

@@ -11,6 +11,8 @@
  * went offline, a source closed), which Prometheus reads as the end of that series. Label values
  * are escaped here (backslash, double quote, newline), so any string may be passed.
  */
+import { monitorEventLoopDelay } from "node:perf_hooks";
+
 export type Sample = readonly [labelValues: readonly string[], value: number];
 
 interface Family {
@@ -76,4 +78,22 @@ function formatValue(v: number): string {
   if (v === Infinity) return "+Inf";
   if (v === -Infinity) return "-Inf";
   return String(v);
+}
+
+/**
+ * How late the event loop runs (timers, socket callbacks): every connection's timeouts and every
+ * viewer's packets wait behind it. In ms: the max over the window under way and the last
+ * completed 10 s one, the p99 of the last completed one.
+ */
+export function eventLoopDelayMetrics(metrics: Metrics, windowMs = 10_000): void {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  let last = { max: 0, p99: 0 };
+  setInterval(() => {
+    last = { max: h.max / 1e6, p99: h.percentile(99) / 1e6 };
+    h.reset();
+  }, windowMs).unref();
+  // The window under way counts too: a stall in the last seconds shows at once, not 10 s later.
+  metrics.gauge("flussonic_event_loop_delay_max_ms", "longest event-loop delay in the last 10-20 s", () => Math.round(Math.max(last.max, h.max / 1e6)));
+  metrics.gauge("flussonic_event_loop_delay_p99_ms", "99th percentile event-loop delay in the last completed 10 s window", () => Math.round(last.p99));
 }

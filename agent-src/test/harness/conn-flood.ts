@@ -4,7 +4,10 @@
 //
 //   const f = await openFlood({ port, count: 2000, slowloris: SLOW.rtsp, intervalMs: 1000 });
 //   …
-//   f.summary()  // { opened, refused, closedByServer, open, closeAfterMs: { max, p50 } }
+//   f.summary()  // { opened, refused, refusedBy, closedByServer, open, idle: {…}, slow: {…} }
+//
+// At thousands of connections, run it in a child process of its own (flood-proc.ts), so its
+// event loop is neither the test's nor shared with what the test measures.
 //   f.stop()     // destroys whatever is left
 import * as net from "node:net";
 
@@ -37,20 +40,39 @@ interface Conn {
   slow: boolean;
   openedAt: number;
   sent: number;
+  /** When the first slowloris byte was written (a request timeout runs from there); null before. */
+  firstByteAt: number | null;
   /** ms after open when the server closed it (EOF or reset); null while open. */
   closedAfter: number | null;
+  closedAt: number | null;
   refused: boolean;
+  /** Why it counts as refused: the connect error's code, or "closed before connect" / "closed within N ms". */
+  reason: string | null;
 }
 
 export interface FloodSummary {
   opened: number;
+  /** Longest a net.connect() call (bind + connect syscalls) blocked, and one chunk of deferred work (closes, reconnects, slowloris writes). */
+  connectSyncMaxMs: number;
+  chunkMaxMs: number;
   /** Connect failed, or closed by the server within refusedWithinMs of opening (a limit, not a timeout). */
   refused: number;
+  /** Refusals by cause and kind, e.g. { "idle ECONNRESET": 3, "slowloris closed after 12 ms": 1 }. */
+  refusedBy: Record<string, number>;
   closedByServer: number;
   open: number;
   /** Per kind: closed by the server (not refused), the longest it took, and the oldest still open. */
-  idle: { closed: number; maxCloseMs: number; maxOpenMs: number };
-  slow: { closed: number; maxCloseMs: number; maxOpenMs: number };
+  idle: FloodKind;
+  slow: FloodKind;
+}
+
+/** Per kind, ms from connect; for slowloris also from its first byte (where request timeouts start). */
+export interface FloodKind {
+  closed: number;
+  maxCloseMs: number;
+  maxOpenMs: number;
+  maxCloseAfterFirstByteMs: number;
+  maxOpenAfterFirstByteMs: number;
 }
 
 export interface Flood {
@@ -63,27 +85,71 @@ export interface Flood {
 export async function openFlood(o: FloodOptions): Promise<Flood> {
   const conns: Conn[] = [];
   let stopped = false;
+  const stats = { connectSyncMaxMs: 0, chunkMaxMs: 0 };
+  // Work that costs syscalls runs at most CHUNK jobs per loop turn, with the poll phase (where
+  // closes are seen and timed) in between: 2,000 connections timing out together would otherwise
+  // hold the loop for seconds, and every close behind them would be read that much late.
+  const CHUNK = 50;
+  const jobs: (() => void)[] = [];
+  let jobHead = 0;
+  let scheduled = false;
+  const runJobs = () => {
+    const t = performance.now();
+    const end = Math.min(jobs.length, jobHead + CHUNK);
+    while (jobHead < end) jobs[jobHead++]();
+    stats.chunkMaxMs = Math.max(stats.chunkMaxMs, performance.now() - t);
+    if (jobHead === jobs.length) {
+      jobs.length = 0;
+      jobHead = 0;
+      scheduled = false;
+    } else setImmediate(runJobs);
+  };
+  const later = (job: () => void) => {
+    jobs.push(job);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(runJobs);
+    }
+  };
   const connectOne = (slow: boolean) =>
     new Promise<void>((resolve) => {
+      const t = performance.now();
       const sock = net.connect({ port: o.port, host: "127.0.0.1", localAddress: o.localAddress });
-      const c: Conn = { sock, slow, openedAt: Date.now(), sent: 0, closedAfter: null, refused: false };
+      stats.connectSyncMaxMs = Math.max(stats.connectSyncMaxMs, performance.now() - t);
+      const c: Conn = { sock, slow, openedAt: Date.now(), sent: 0, firstByteAt: null, closedAfter: null, closedAt: null, refused: false, reason: null };
+      let connected = false;
       conns.push(c);
       const serverClosed = () => {
         if (stopped || c.closedAfter !== null) return;
-        c.closedAfter = Date.now() - c.openedAt;
-        if (c.closedAfter < (o.refusedWithinMs ?? 500)) c.refused = true;
-        sock.destroy();
-        // Refused ones are not replaced at once: that would spin against a limit.
-        if (o.refill && !c.refused) void connectOne(slow);
+        c.closedAt = Date.now();
+        c.closedAfter = c.closedAt - c.openedAt;
+        if (c.closedAfter < (o.refusedWithinMs ?? 500)) {
+          c.refused = true;
+          c.reason ??= connected ? `closed after <${[50, 500].find((b) => c.closedAfter! < b) ?? (o.refusedWithinMs ?? 500)} ms` : "closed before connect";
+        }
+        // The timestamp is taken; the costly part (close, and a new connect: ~1 ms of syscalls
+        // and loopback TCP each) waits its turn, so a wave of closes is timed as it arrives,
+        // not as late as the replacements opened before it make us read it.
+        later(() => {
+          sock.destroy();
+          // Refused ones are not replaced at once: that would spin against a limit.
+          if (o.refill && !c.refused && !stopped) void connectOne(slow);
+        });
       };
       sock.on("connect", () => {
+        connected = true;
         c.openedAt = Date.now();
         resolve();
       });
       sock.on("data", () => {}); // whatever the server says (400, RETRY_AFTER), keep reading
       sock.on("end", serverClosed);
-      sock.on("error", () => {
-        if (sock.connecting) c.refused = true;
+      sock.on("error", (e: NodeJS.ErrnoException) => {
+        if (sock.connecting) {
+          c.refused = true;
+          c.reason = `connect ${e.code ?? e.message}`;
+        } else if (c.closedAfter === null && Date.now() - c.openedAt < (o.refusedWithinMs ?? 500)) {
+          c.reason = `${e.code ?? e.message}`;
+        }
         serverClosed();
         resolve();
       });
@@ -93,13 +159,17 @@ export async function openFlood(o: FloodOptions): Promise<Flood> {
   for (let i = 0; i < o.count; i += batch) {
     await Promise.all(Array.from({ length: Math.min(batch, o.count - i) }, (_, k) => connectOne(!!o.slowloris && (i + k) % 2 === 1)));
   }
-  // One timer for all slowloris sockets: a byte each per interval.
+  // One timer for all slowloris sockets: a byte each per interval, written in chunks (above).
   const timer = o.slowloris
     ? setInterval(() => {
         for (const c of conns) {
           if (c.slow && c.closedAfter === null && !c.sock.destroyed && c.sent < o.slowloris!.length) {
-            c.sock.write(o.slowloris!.subarray(c.sent, c.sent + 1));
-            c.sent++;
+            later(() => {
+              if (c.closedAfter !== null || c.sock.destroyed) return;
+              c.sock.write(o.slowloris!.subarray(c.sent, c.sent + 1));
+              c.firstByteAt ??= Date.now();
+              c.sent++;
+            });
           }
         }
       }, o.intervalMs ?? 1000)
@@ -109,15 +179,27 @@ export async function openFlood(o: FloodOptions): Promise<Flood> {
       const closed = conns.filter((c) => c.slow === slow && !c.refused && c.closedAfter !== null);
       const open = conns.filter((c) => c.slow === slow && c.closedAfter === null);
       const now = Date.now();
+      const fromFirstByte = (c: Conn, t: number) => t - (c.firstByteAt ?? c.openedAt);
       return {
         closed: closed.length,
         maxCloseMs: closed.reduce((m, c) => Math.max(m, c.closedAfter!), 0),
         maxOpenMs: open.reduce((m, c) => Math.max(m, now - c.openedAt), 0),
+        maxCloseAfterFirstByteMs: closed.reduce((m, c) => Math.max(m, fromFirstByte(c, c.closedAt!)), 0),
+        maxOpenAfterFirstByteMs: open.reduce((m, c) => Math.max(m, fromFirstByte(c, now)), 0),
       };
     };
+    const refusedBy: Record<string, number> = {};
+    for (const c of conns) {
+      if (!c.refused) continue;
+      const k = `${c.slow ? "slowloris" : "idle"} ${c.reason ?? "?"}`;
+      refusedBy[k] = (refusedBy[k] ?? 0) + 1;
+    }
     return {
       opened: conns.length,
+      connectSyncMaxMs: Math.round(stats.connectSyncMaxMs),
+      chunkMaxMs: Math.round(stats.chunkMaxMs),
       refused: conns.filter((c) => c.refused).length,
+      refusedBy,
       closedByServer: conns.filter((c) => c.closedAfter !== null).length,
       open: conns.filter((c) => c.closedAfter === null).length,
       idle: part(false),

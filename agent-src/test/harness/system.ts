@@ -97,12 +97,14 @@ export interface StreamerOptions {
   /** More keys for the config's "streamer" section, e.g. { snapshot_max_age_ms: 0 }. */
   streamerSettings?: Record<string, unknown>;
   name?: string;
+  /** Default "debug". "info" for a flood: a debug line per junk connection closed is ~600 lines/s the test reads. */
+  logLevel?: "debug" | "info";
 }
 
 export async function startStreamer(o: StreamerOptions): Promise<StreamerProc> {
   const p = o.ports ?? (await ports());
   const { proc, dir, configFile } = await launchStreamer({
-    ...o, script: join(BUNDLE, "streamer.cjs"), ports: p, secret: SECRET, viewers: [VIEWER], logLevel: "debug",
+    ...o, script: join(BUNDLE, "streamer.cjs"), ports: p, secret: SECRET, viewers: [VIEWER], logLevel: o.logLevel ?? "debug",
     name: o.name ?? `streamer(${o.roles.join("+")})`, readyTimeoutMs: 15_000,
   });
   return {

@@ -99,6 +99,19 @@ async function ensureUp(): Promise<void> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * 'drain' or ms, whichever first, leaving no listener behind: a server that stops reading never
+ * drains, and a once("drain") per round raced against a sleep piled up (MaxListenersExceededWarning).
+ */
+const drainOr = (sock: NodeJS.EventEmitter, ms: number) => new Promise<void>((res) => {
+  const done = () => {
+    clearTimeout(t);
+    sock.removeListener("drain", done);
+    res();
+  };
+  const t = setTimeout(done, ms);
+  sock.once("drain", done);
+});
 
 // ---------------------------------------------------------------------------------------------
 // Phase bookkeeping: cases run with bounded concurrency, a ring of recent cases for failure
@@ -419,7 +432,7 @@ async function rtspStep(sock: net.Socket, st: { buf: Buffer; closed: boolean }, 
   sock.write(bytes);
   const until = Date.now() + waitMs;
   while (Date.now() < until && !st.closed) {
-    const p = new RtspParser();
+    const p = new RtspParser("camera"); // the server answers with status lines
     try {
       const items = p.push(st.buf).filter((x) => x.kind === "message") as RtspMessage[];
       if (items.length) {
@@ -692,7 +705,7 @@ describe.runIf(PHASES.includes("frames"))("server fuzz: frames from an authentic
           const until = Date.now() + 2000;
           while (bytes < 8 * 1024 * 1024 && Date.now() < until && !a.socket.destroyed) {
             bytes += batch.length;
-            if (!a.socket.write(batch)) await Promise.race([new Promise((res) => a.socket.once("drain", res)), sleep(200)]);
+            if (!a.socket.write(batch)) await drainOr(a.socket, 200);
           }
         }
         log(`${id} ${authed ? "authenticated" : "before AUTH"}, ${nonReader ? "not reading, PING flood" : `${count} frames`} (${bytes} bytes)`);
