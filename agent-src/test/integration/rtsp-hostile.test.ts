@@ -18,8 +18,9 @@ const REQUEST_MS = 800;
 
 let pki: Pki, cam: Camera, server: StreamerProc, agent: AgentProc, id: string;
 let evilCam: Server, evilAgent: AgentProc, evilId: string;
-/** What the hostile camera answers to every request it gets. */
+/** What the hostile camera answers to every request it gets, and how long it waits first. */
 let evilAnswer = "";
+let evilDelayMs = 0;
 
 beforeAll(async () => {
   pki = makePki();
@@ -27,13 +28,19 @@ beforeAll(async () => {
   server = await startStreamer({
     roles: ["endpoint", "streamer"], pki, tokens: ["tok-good", "tok-evil"],
     limits: { rtsp_idle_timeout_ms: IDLE_MS, rtsp_request_timeout_ms: REQUEST_MS, viewer_streams_per_device: 2 },
+    // Snapshots from the camera, not the cache: the fairness test counts one share across protocols.
+    streamerSettings: { snapshot_max_age_ms: 0 },
   });
   agent = await startAgent({ pki, endpoints: [`127.0.0.1:${server.ports.endpoint}`], targets: cameraTargets(cam), token: "tok-good" });
   id = agent.deviceId()!;
   // A camera that answers every request with whatever the test put in evilAnswer.
   evilCam = createServer((s) => {
     s.on("error", () => {});
-    s.on("data", () => s.write(Buffer.from(evilAnswer, "latin1")));
+    s.on("data", () => {
+      const answer = Buffer.from(evilAnswer, "latin1");
+      if (evilDelayMs) setTimeout(() => s.writable && s.write(answer), evilDelayMs);
+      else s.write(answer);
+    });
   });
   await new Promise<void>((r) => evilCam.listen(0, "127.0.0.1", r));
   const evilPort = (evilCam.address() as { port: number }).port;
@@ -132,6 +139,25 @@ describe("strict RTSP from viewers", () => {
 });
 
 describe("timeouts", () => {
+  it("a viewer waiting for a slow camera is not idle, and gets the whole idle time after our answer", async () => {
+    evilAnswer = "RTSP/1.0 404 Not Found\r\nCSeq: 1\r\n\r\n";
+    evilDelayMs = IDLE_MS + 700;
+    try {
+      const c = await RawRtsp.connect(server.ports.rtsp);
+      c.send(`DESCRIBE ${tokenUrl(evilId, "slow", signUrl(evilId, 60))} RTSP/1.0\r\nCSeq: 1\r\n\r\n`);
+      const r = await c.response(IDLE_MS + 5000);
+      expect(r.status).toBeGreaterThanOrEqual(400);
+      expect(c.closedAt).toBeNull();
+      // Most of an idle period after the answer, the next request is still answered.
+      await new Promise((res) => setTimeout(res, IDLE_MS * 0.75));
+      c.send(`OPTIONS ${tokenUrl(evilId, "slow", signUrl(evilId, 60))} RTSP/1.0\r\nCSeq: 2\r\n\r\n`);
+      expect((await c.response(3000)).status).toBe(200);
+      c.close();
+    } finally {
+      evilDelayMs = 0;
+    }
+  }, 30_000);
+
   it("idle, slowloris and half-sent-body connections are closed in time; a playing viewer is not idle", async () => {
     const tok = signUrl(id, 120);
     const timeoutsBefore = await metric("flussonic_rtsp_timeouts_total");

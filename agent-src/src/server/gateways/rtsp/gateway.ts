@@ -174,13 +174,18 @@ class ViewerConnection {
   }
 
   private reply(buf: Buffer): void {
-    if (!this.closed) this.sock.write(buf);
+    if (this.closed) return;
+    // The idle time runs from our last answer: a DESCRIBE that waited for the camera must not
+    // leave the viewer less time for its next request.
+    this.lastActivity = Date.now();
+    this.sock.write(buf);
   }
 
   /** Idle: no request for rtspIdleTimeoutMs while not playing. */
   private checkIdle(): void {
     if (this.closed) return;
-    if (this.playing) this.lastActivity = Date.now();
+    // Playing, or waiting for our answer to a request (DESCRIBE may wait for the camera): not idle.
+    if (this.playing || this.queuedRequests > 0) this.lastActivity = Date.now();
     const quiet = Date.now() - this.lastActivity;
     if (quiet < this.limits.rtspIdleTimeoutMs) {
       this.idleTimer = setTimeout(() => this.checkIdle(), this.limits.rtspIdleTimeoutMs - quiet);
