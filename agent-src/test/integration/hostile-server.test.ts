@@ -44,8 +44,15 @@ async function countingCamera() {
     peak = Math.max(peak, ++open);
     socks.add(c);
     c.on("error", () => {});
+    // A connection stops counting when the agent lets go of it: its FIN ('end'), or a reset.
+    let counted = true;
+    const gone = () => {
+      if (counted) open--;
+      counted = false;
+    };
+    c.on("end", gone);
     c.on("close", () => {
-      open--;
+      gone();
       socks.delete(c);
     });
   });
