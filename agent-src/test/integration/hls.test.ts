@@ -133,7 +133,7 @@ describe("who may watch", () => {
 
   it("a second account sees none of the first's devices, and opening one by URL looks like a missing device", async () => {
     const cookie = await login(OTHER.name, OTHER.password);
-    const list = await (await fetch(`${sys.base}/api/devices`, { headers: { cookie } })).json();
+    const list = (await (await fetch(`${sys.base}/api/devices`, { headers: { cookie } })).json()) as { devices: { id: string }[] };
     expect(list.devices.map((d: { id: string }) => d.id)).not.toContain(sys.id);
     for (const path of ["long/", "long/index.m3u8", "long/init.mp4", "snapshot.jpg"]) {
       const mine = await fetch(`${sys.base}/${sys.id}/${path}`, { headers: { cookie } });
@@ -143,7 +143,7 @@ describe("who may watch", () => {
       expect(await mine.text()).toBe(await none.text());
     }
     // The admin action of another account's device: also "not found".
-    const me = await (await fetch(`${sys.base}/api/me`, { headers: { cookie } })).json();
+    const me = (await (await fetch(`${sys.base}/api/me`, { headers: { cookie } })).json()) as { csrf: string };
     const r = await fetch(`${sys.base}/api/devices/${sys.id}/disconnect`, { method: "POST", headers: { cookie, "Content-Type": "application/json", "X-CSRF-Token": me.csrf }, body: "{}" });
     expect(r.status).toBe(404);
   });
@@ -162,7 +162,7 @@ describe("who may watch", () => {
     expect(form.status).toBe(403);
     const crossSite = await fetch(`${sys.base}/api/login`, { method: "POST", headers: { "Content-Type": "application/json", Origin: "http://evil.example" }, body: JSON.stringify({ name: ADMIN.name, password: ADMIN.password }) });
     expect(crossSite.status).toBe(403);
-    const me = await (await fetch(`${sys.base}/api/me`, { headers: { cookie } })).json();
+    const me = (await (await fetch(`${sys.base}/api/me`, { headers: { cookie } })).json()) as { csrf: string };
     const out = await fetch(`${sys.base}/api/logout`, { method: "POST", headers: { cookie, "Content-Type": "application/json", "X-CSRF-Token": me.csrf }, body: "{}" });
     expect(out.status).toBe(200);
     expect(out.headers.get("set-cookie")).toMatch(/Max-Age=0/);

@@ -93,6 +93,7 @@ export function startHttpGateway(
     const path = url.pathname;
     const get = req.method === "GET" || req.method === "HEAD";
     if (path === "/") return get ? sendHtml(res, 200, consolePage()) : send(res, 405, "method not allowed\n");
+    if (path === "/favicon.ico") return void res.writeHead(204, { "Cache-Control": "public, max-age=86400" }).end();
     if (path.startsWith("/assets/")) return get && sendAsset(res, path.slice(8)) ? undefined : send(res, 404, "not found\n");
     if (path.startsWith("/api/")) {
       return consoleApi(req, res, path, { registry, sessions, viewersOf, defaultPath: opts.webDefaultPath, log });
