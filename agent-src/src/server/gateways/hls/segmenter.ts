@@ -169,7 +169,7 @@ export class HlsSegmenter implements PacketReader {
     }
     cur.complete = true;
     this.maxSegmentS = Math.max(this.maxSegmentS, cur.duration);
-    while (this.segments.length > MAX_SEGMENTS + 1) this.drop();
+    while (this.segments.length > MAX_SEGMENTS) this.drop();
     this.wake();
   }
 
