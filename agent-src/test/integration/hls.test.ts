@@ -179,3 +179,12 @@ describe("who may watch", () => {
     expect(css.headers.get("content-type")).toBe("text/css; charset=utf-8");
   });
 });
+
+describe("on demand", () => {
+  it("the muxer detaches after HLS_IDLE_MS without a request, and the source then closes after close_after", async () => {
+    await sys.server.proc.waitForLine(/HLS cam-[0-9a-f]+\/long: no request for 6000 ms, detached/, { timeoutMs: 20_000 });
+    await sys.server.proc.waitForLine(/source cam-[0-9a-f]+\/long: closed \(no viewers for 2000 ms\)/, { timeoutMs: 10_000 });
+    const d = (await sys.server.devices()).find((x) => x.id === sys.id) as unknown as { streams: number; hls: { streams: number; viewers: number } };
+    expect(d.hls).toEqual({ streams: 0, viewers: 0 });
+  }, 40_000);
+});
