@@ -31,6 +31,7 @@ help:
 # Host packages (apt) and npm packages. Both steps are idempotent.
 deps: node_modules/.installed
 	@scripts/install-deps.sh
+	@scripts/install-browser.sh
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund

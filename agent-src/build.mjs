@@ -2,7 +2,9 @@
 //   agent-node.mjs      agent CLI on Node (host tests, development)
 //   agent-quickjs.js    agent payload for the static QuickJS binary: ES2020, no Node imports;
 //                       only the runtime's own modules ("qjs:os", "qjs:std", "flussonic:native") stay external
-//   streamer.cjs        flussonic-streamer on Node (CommonJS: what Node's single-executable support runs)
+//   streamer.cjs        flussonic-streamer on Node (CommonJS: what Node's single-executable support runs),
+//                       with the browser code (agent-src/web/: player with hls.js, console, css) embedded
+//                       as strings through the virtual module "web-assets": no CDN, works offline
 // Usage: node agent-src/build.mjs OUTDIR
 import { build } from "esbuild";
 import { existsSync } from "node:fs";
@@ -27,12 +29,37 @@ const jobs = [
   { entry: "cli/agent-bridge.ts", outfile: "agent-bridge.js", platform: "neutral", format: "iife", target: "es2020" },
 ];
 
+// The browser bundles first: ES2019 for the browsers hls.js supports, minified, in memory.
+const web = (p) => join(here, "web", p);
+const browserBundle = async (entry) => {
+  const r = await build({
+    entryPoints: [web(entry)], bundle: true, write: false, platform: "browser", format: "iife", target: "es2019",
+    minify: true, legalComments: "none", logLevel: "warning",
+  });
+  return r.outputFiles[0].text;
+};
+const webAssets = {
+  PLAYER_JS: await browserBundle("player.js"),
+  CONSOLE_JS: await browserBundle("console.js"),
+  APP_CSS: (await import("node:fs")).readFileSync(web("app.css"), "utf8"),
+};
+const webAssetsPlugin = {
+  name: "web-assets",
+  setup(b) {
+    b.onResolve({ filter: /^web-assets$/ }, () => ({ path: "web-assets", namespace: "web-assets" }));
+    b.onLoad({ filter: /.*/, namespace: "web-assets" }, () => ({
+      contents: Object.entries(webAssets).map(([k, v]) => `export const ${k} = ${JSON.stringify(v)};`).join("\n"),
+      loader: "js",
+    }));
+  },
+};
+
 for (const j of jobs) {
   if (!existsSync(src(j.entry))) continue; // an area not written yet
   await build({
     entryPoints: [src(j.entry)], outfile: join(out, j.outfile), bundle: true, platform: j.platform,
     format: j.format, target: j.target, external: j.external ?? [], define, minify: false,
-    legalComments: "none", logLevel: "warning",
+    legalComments: "none", logLevel: "warning", plugins: j.platform === "node" ? [webAssetsPlugin] : [],
     // The neutral bundles must not silently pull in Node built-ins.
     ...(j.platform === "neutral" ? { mainFields: ["module", "main"], conditions: ["import"] } : {}),
   });

@@ -1,7 +1,7 @@
 # Core: protocol, agent core, streamer gateway (TypeScript on Node), and the esbuild bundles
 # of them ($(BUNDLE_DIR)) that the native agent, the streamer executable and the tests run.
 
-CORE_SRC := $(shell find agent-src/src -name '*.ts') agent-src/build.mjs
+CORE_SRC := $(shell find agent-src/src -name '*.ts') $(wildcard agent-src/web/*) agent-src/build.mjs
 
 .PHONY: bundle test-core
 # esbuild bundles: agent for Node, agent for QuickJS (no Node imports), streamer for Node.

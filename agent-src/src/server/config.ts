@@ -25,6 +25,8 @@ export interface Viewer {
   password: string;
   /** Device ids this viewer may watch; "*" for all. */
   devices: string[];
+  /** Web console: may disconnect and move the devices it sees (the admin API's actions). */
+  admin?: boolean;
 }
 
 export interface StreamerConfig {
@@ -59,6 +61,8 @@ export interface StreamerConfig {
     snapshotMaxAgeMs: number;
     /** Shared sources: on-demand life, GOP cache, per-viewer queue (docs/server.md "Media"). */
     media: MediaSettings;
+    /** Camera path the web console's device list opens in the player. */
+    webDefaultPath: string;
   };
 }
 
@@ -139,6 +143,7 @@ export function parseStreamerConfig(text: string, baseDir: string): StreamerConf
         name: str(o.name, `streamer.viewers[${i}].name`),
         password: str(o.password, `streamer.viewers[${i}].password`),
         devices: o.devices === undefined ? ["*"] : list(o.devices, `streamer.viewers[${i}].devices`),
+        admin: o.admin === undefined ? false : bool(o.admin, `streamer.viewers[${i}].admin`),
       };
     });
     const vts = s.viewer_token_secret_file === undefined ? secretText + "\nviewer-token" : read(s.viewer_token_secret_file, "streamer.viewer_token_secret_file").trim();
@@ -152,7 +157,11 @@ export function parseStreamerConfig(text: string, baseDir: string): StreamerConf
       viewerTokenSecret: Buffer.from(vts),
       snapshotMaxAgeMs: int(s.snapshot_max_age_ms ?? 2000, "streamer.snapshot_max_age_ms", 0, 3_600_000),
       media: media(s.media),
+      webDefaultPath: str(s.web_default_path ?? "/stream1", "streamer.web_default_path"),
     };
+    if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(streamer.webDefaultPath) || streamer.webDefaultPath.includes("/..")) {
+      throw new ConfigError("streamer.web_default_path", "a camera path like /stream1 (letters, digits, . _ ~ -)");
+    }
   }
   if (!endpoint && !streamer) throw new ConfigError("endpoint", "configure an endpoint section, a streamer section, or both");
 
@@ -225,6 +234,10 @@ function list(v: unknown, field: string): string[] {
   const a = arr(v, field);
   if (!a.every((x) => typeof x === "string" && x.length > 0)) throw new ConfigError(field, "expected a list of strings");
   return a as string[];
+}
+function bool(v: unknown, field: string): boolean {
+  if (typeof v !== "boolean") throw new ConfigError(field, "expected true or false");
+  return v;
 }
 function str(v: unknown, field: string): string {
   if (typeof v !== "string" || !v) throw new ConfigError(field, "expected a non-empty string");

@@ -1,6 +1,8 @@
 /**
  * Operator API, on 127.0.0.1 by default: GET /api/devices, GET /metrics,
- * POST /api/devices/<id>/move {"streamer": "host:port"} (sends MOVE to a live agent).
+ * POST /api/devices/<id>/move {"streamer": "host:port"} (sends MOVE to a live agent),
+ * POST /api/devices/<id>/disconnect (closes its link; the agent reconnects). The actions are
+ * actions.ts's, shared with the web console's admin accounts.
  *
  * POSTs must say Content-Type: application/json. A browser sends that cross-origin only after a
  * CORS preflight, which we never grant, so a web page cannot drive this API through a browser on
@@ -8,9 +10,8 @@
  */
 
 import * as http from "node:http";
-import { parseHostPort } from "../../common/config-fields";
 import type { LogLevel } from "../../platform/platform";
-import { FrameType } from "../../protocol/frame";
+import { disconnectDevice, moveDevice, type ActionResult } from "./actions";
 import { boundedHttpServer, requestTarget } from "../util/http-server";
 import type { Limits } from "../limits";
 import type { Metrics } from "../metrics";
@@ -51,8 +52,8 @@ export function startAdmin(
       return res.end(metrics.render());
     }
     if (req.method === "GET" && path === "/api/devices") return json(200, { devices: registry?.list() ?? [] });
-    const mv = /^\/api\/devices\/([A-Za-z0-9._-]{1,64})\/move$/.exec(path);
-    if (req.method === "POST" && mv && registry) {
+    const act = /^\/api\/devices\/([A-Za-z0-9._-]{1,64})\/(move|disconnect)$/.exec(path);
+    if (req.method === "POST" && act && registry) {
       if (!/^application\/json\s*(;|$)/i.test(req.headers["content-type"] ?? "")) {
         return json(415, { error: "Content-Type must be application/json" });
       }
@@ -60,17 +61,19 @@ export function startAdmin(
       req.setEncoding("utf8");
       req.on("data", (d) => (body.length < 4096 ? (body += d) : req.destroy()));
       req.on("end", () => guarded(req, res, () => {
-        let streamer: string;
-        try {
-          streamer = JSON.parse(body).streamer;
-          parseHostPort(streamer, "streamer");
-        } catch {
-          return json(400, { error: "body must be {\"streamer\": \"host:port\"}" });
+        let r: ActionResult;
+        if (act[2] === "move") {
+          let streamer: unknown;
+          try {
+            streamer = JSON.parse(body).streamer;
+          } catch {
+            streamer = undefined;
+          }
+          r = moveDevice(registry, act[1], streamer);
+        } else {
+          r = disconnectDevice(registry, act[1], "the admin API");
         }
-        const e = registry.online(mv[1]);
-        if (!e) return json(404, { error: "device not connected here" });
-        e.link!.session.sendControl(FrameType.MOVE, { streamer });
-        return json(202, { moved: mv[1], streamer });
+        return r.ok ? json(r.status, r.body) : json(r.status, { error: r.error });
       }));
       return;
     }

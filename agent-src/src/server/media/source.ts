@@ -15,7 +15,6 @@
 import type { LogLevel } from "../../platform/platform";
 import { RtspParser, getHeader, serialize, type RtspMessage } from "../util/rtsp";
 import { GopCache, type MediaPacket } from "./gop-cache";
-import type { Reader } from "./reader";
 import { KeyframeTagger } from "./rtp/keyframes";
 import { parseRtp, restampRtcpSr, restampRtp } from "./rtp/packet";
 import { parseCameraSdp, type CameraSdp } from "./sdp";
@@ -40,8 +39,20 @@ export interface SourceOptions {
   alwaysOn: boolean;
 }
 
+/**
+ * What a source feeds: the RTSP gateway's Reader, or any other output (HLS muxer) that takes the
+ * same re-stamped, keyframe-tagged packets. It must never block or throw back into the source.
+ */
+export interface PacketReader {
+  /** Starts at the GOP cache (begins with a keyframe packet, or is empty). */
+  start(cache: MediaPacket[]): void;
+  /** The camera session was re-established: the next key packet starts a new unit line. */
+  restart(): void;
+  push(p: MediaPacket): void;
+}
+
 export interface SourceViewer {
-  reader: Reader;
+  reader: PacketReader;
   /** The source is gone for good (camera away past sourceTimeoutMs, SDP changed, source closed). */
   end(reason: string): void;
 }

@@ -37,7 +37,9 @@ export async function startStreamer(
   const sources = new Sources(registry, st.media, log);
   sources.requestTimeoutMs = cfg.limits.cameraTimeoutMs;
   const rtsp = await startRtspGateway(st.rtspListen, registry, auth, log, metrics, cfg.limits, sources);
-  const http = await startHttpGateway(st.httpListen, registry, auth, log, metrics, cfg.limits, { snapshotMaxAgeMs: st.snapshotMaxAgeMs });
+  const http = await startHttpGateway(st.httpListen, registry, auth, log, metrics, cfg.limits, {
+    snapshotMaxAgeMs: st.snapshotMaxAgeMs, sources, viewers: st.viewers, webDefaultPath: st.webDefaultPath,
+  });
   log("info", `streamer: agents on ${st.listen.port}, RTSP on ${st.rtspListen.port}, HTTP on ${st.httpListen.port}`);
   return [links, rtsp, http];
 }

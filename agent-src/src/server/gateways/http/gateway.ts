@@ -1,6 +1,10 @@
 /**
  * HTTP for viewers: GET /<device-id>/snapshot.jpg and POST /<device-id>/audio (backchannel), each
- * one exchange with the camera's "http" target through a tunnel stream (camera-http.ts).
+ * one exchange with the camera's "http" target through a tunnel stream (camera-http.ts); HLS of
+ * the shared sources, GET /<device-id>/<camera path>/index.m3u8 and its segments (../hls/); the
+ * player page /<device-id>/<camera path>/ and the operator console / with its /api/ and /assets/
+ * (web/). Who may: a console session (cookie), a signed ?token= for the device, or Basic auth;
+ * an unauthenticated request learns nothing about which devices exist (401, or the login page).
  * Snapshots come from a per-device cache (snapshot-cache.ts) unless snapshot_max_age_ms is 0;
  * audio uploads are exclusive per device (talker.ts): a second talker gets 409.
  *
@@ -20,13 +24,28 @@ import { REALM, type ViewerAuth } from "../viewer-auth";
 import { listenOn } from "../../util/listen";
 import { boundedHttpServer, requestTarget } from "../../util/http-server";
 import { SnapshotCache, SnapshotStatusError } from "./snapshot-cache";
+import type { Sources } from "../../media/sources";
+import type { Viewer } from "../../config";
+import { HlsService, parseHlsFile } from "../hls/service";
+import { consoleApi } from "./web/console-api";
+import { SECURITY_HEADERS, consolePage, playerPage, sendAsset, sendHtml } from "./web/pages";
+import { Sessions, mayWatch } from "./web/sessions";
 
 const MAX_UPLOAD = 16 * 1024 * 1024;
 
 export interface HttpGatewayOptions {
   /** Snapshots are served from a cache at most this old; 0: every request asks the camera. */
   snapshotMaxAgeMs: number;
+  /** The shared sources HLS is cut from. */
+  sources: Sources;
+  /** Console accounts (streamer.viewers). */
+  viewers: Viewer[];
+  /** Camera path the console opens in the player. */
+  webDefaultPath: string;
 }
+
+/** "/<device>/<camera path>/<file>": camera path of 1…8 plain segments; file "" is the player page. */
+const MEDIA_PATH = /^\/([A-Za-z0-9._-]{1,64})((?:\/[A-Za-z0-9._~-]{1,128}){1,8})\/([A-Za-z0-9.]{0,32})$/;
 
 export function startHttpGateway(
   listen: { host: string; port: number }, registry: Registry, auth: ViewerAuth,
@@ -42,6 +61,26 @@ export function startHttpGateway(
   if (cache) registerSnapshotMetrics(cache, metrics, registry);
   registerTalkerMetrics(registry, metrics);
   const guard = new ConnectionGuard("http", limits.viewerConnectionsTotal, limits.viewerConnectionsPerIp, metrics);
+  const sessions = new Sessions(opts.viewers);
+  const hls = new HlsService(registry, opts.sources, log, metrics);
+  const viewersOf = (id: string) => {
+    const srcs = opts.sources.list().filter((s) => s.name.startsWith(`${id}/`) && !s.isClosed);
+    const h = hls.info(id);
+    return srcs.reduce((n, s) => n + s.viewerCount, 0) - h.streams + h.viewers;
+  };
+
+  /**
+   * Who asks for a device: a valid ?token= for it, a console session, or Basic credentials.
+   * "hidden": logged in, but this account may not watch the device (answered like a missing one).
+   */
+  const who = (req: http.IncomingMessage, url: URL, deviceId: string): { key: string; token: string | null } | "hidden" | null => {
+    const token = url.searchParams.get("token");
+    if (auth.checkToken(token, deviceId)) return { key: `address ${req.socket.remoteAddress}`, token };
+    const s = sessions.fromCookie(req.headers.cookie);
+    if (s) return mayWatch(s.viewer, deviceId) ? { key: `account ${s.viewer.name}`, token: null } : "hidden";
+    if (auth.checkBasic(req.headers.authorization, deviceId)) return { key: `account ${basicUser(req.headers.authorization!)}`, token: null };
+    return null;
+  };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     metrics.inc("flussonic_http_requests_total");
@@ -51,18 +90,27 @@ export function startHttpGateway(
       log("info", `HTTP from ${req.socket.remoteAddress}: bad request target ${JSON.stringify(String(req.url).slice(0, 80))}`);
       return send(res, 400, "bad request\n");
     }
-    const m = /^\/([A-Za-z0-9._-]{1,64})\/(snapshot\.jpg|audio)$/.exec(url.pathname);
+    const path = url.pathname;
+    const get = req.method === "GET" || req.method === "HEAD";
+    if (path === "/") return get ? sendHtml(res, 200, consolePage()) : send(res, 405, "method not allowed\n");
+    if (path === "/favicon.ico") return void res.writeHead(204, { "Cache-Control": "public, max-age=86400" }).end();
+    if (path.startsWith("/assets/")) return get && sendAsset(res, path.slice(8)) ? undefined : send(res, 404, "not found\n");
+    if (path.startsWith("/api/")) {
+      return consoleApi(req, res, path, { registry, sessions, viewersOf, defaultPath: opts.webDefaultPath, log });
+    }
+    const media = MEDIA_PATH.exec(path);
+    if (media && !media[2].split("/").some((x) => x === "." || x === "..")) return mediaRequest(req, res, url, media[1], media[2], media[3]);
+    const m = /^\/([A-Za-z0-9._-]{1,64})\/(snapshot\.jpg|audio)$/.exec(path);
     if (!m) return send(res, 404, "not found\n");
     const [, deviceId, what] = m;
-    const token = url.searchParams.get("token");
-    let viewerKey: string;
-    if (auth.checkToken(token, deviceId)) viewerKey = `address ${req.socket.remoteAddress}`;
-    else if (auth.checkBasic(req.headers.authorization, deviceId)) viewerKey = `account ${basicUser(req.headers.authorization!)}`;
-    else {
+    const w = who(req, url, deviceId);
+    if (w === "hidden") return send(res, 404, "not found\n");
+    if (!w) {
       metrics.inc("flussonic_http_unauthorized_total");
       res.setHeader("WWW-Authenticate", `Basic realm="${REALM}"`);
       return send(res, 401, "unauthorized\n");
     }
+    const viewerKey = w.key;
     const entry = registry.online(deviceId);
     if (!entry) return send(res, 404, "device offline\n");
     try {
@@ -118,14 +166,47 @@ export function startHttpGateway(
     }
   };
 
+  /** The player page (file "") and HLS files of a device's camera path. */
+  const mediaRequest = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL, deviceId: string, camPath: string, file: string) => {
+    if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "method not allowed\n");
+    const w = who(req, url, deviceId);
+    const hlsFile = file === "" ? null : parseHlsFile(file);
+    if (file !== "" && !hlsFile) return send(res, 404, "not found\n");
+    if (w === "hidden") return file === "" ? sendHtml(res, 404, "<!doctype html><title>Not found</title><p>Not found. <a href=\"/\">Cameras</a></p>\n") : send(res, 404, "not found\n");
+    if (!w) {
+      metrics.inc("flussonic_http_unauthorized_total");
+      if (file === "") {
+        // The login page, whatever the device: nothing here says whether it exists.
+        res.writeHead(302, { ...SECURITY_HEADERS, Location: "/", "Cache-Control": "no-store", "Content-Length": 0 });
+        return res.end();
+      }
+      return send(res, 401, "unauthorized\n");
+    }
+    if (file === "") return sendHtml(res, 200, playerPage(deviceId, camPath));
+    if (!registry.online(deviceId)) return send(res, 404, "device offline\n");
+    const suffix = w.token ? `?token=${encodeURIComponent(w.token)}` : "";
+    const a = await hls.answer(deviceId, camPath, hlsFile!, w.key, url.searchParams, suffix);
+    metrics.inc("flussonic_hls_requests_total");
+    const body = typeof a.body === "string" ? Buffer.from(a.body) : a.body;
+    if (res.destroyed) return;
+    res.writeHead(a.status, { "Content-Type": a.type, "Content-Length": body.length, "Cache-Control": a.cache, "X-Content-Type-Options": "nosniff" });
+    res.end(body);
+  };
+
   const server = boundedHttpServer(limits, guard, log, metrics, "flussonic_http_bad_requests_total", (req, res) => {
     // The error boundary: whatever escapes one request is that request's 500, never the process's.
     handle(req, res).catch((e: Error) => {
+      if (e instanceof DeviceOfflineError) return send(res, 404, "device offline\n");
+      if (e instanceof ViewerLimitError) {
+        metrics.inc("flussonic_http_viewer_limited_total");
+        return send(res, 429, "too many streams of this device for one viewer\n");
+      }
       metrics.inc("flussonic_http_errors_total");
       log("error", `HTTP ${req.method} ${String(req.url).slice(0, 80)}: ${e.stack ?? e}`);
       send(res, 500, "internal error\n");
     });
   });
+  server.on("close", () => hls.close());
   return listenOn(server, listen);
 }
 

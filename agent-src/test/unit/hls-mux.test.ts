@@ -1,0 +1,124 @@
+// HLS muxer pieces without processes: RTP H.264 back to access units (FU-A, STAP-A, loss), the
+// segmenter's part/segment cuts, and the playlist it renders.
+import { describe, expect, it } from "vitest";
+import { H264Depacketizer, parseSps, type AccessUnit } from "../../src/server/gateways/hls/h264";
+import { HlsSegmenter, MIN_SEGMENT_S, PART_TARGET_S } from "../../src/server/gateways/hls/segmenter";
+import { mediaPlaylist } from "../../src/server/gateways/hls/playlist";
+
+// SPS/PPS of x264 baseline 320x180 (what the test camera's "long" clip has).
+const SPS = Buffer.from("Z0LAHtoFBn58BEAAAAMAQAAADIPFi6g=", "base64");
+const PPS = Buffer.from("aM48gA==", "base64");
+
+function rtp(seq: number, ts: number, marker: boolean, payload: Buffer): Buffer {
+  const h = Buffer.alloc(12);
+  h[0] = 0x80;
+  h[1] = (marker ? 0x80 : 0) | 96;
+  h.writeUInt16BE(seq & 0xffff, 2);
+  h.writeUInt32BE(ts >>> 0, 4);
+  return Buffer.concat([h, payload]);
+}
+
+function stapA(...nals: Buffer[]): Buffer {
+  return Buffer.concat([Buffer.from([24]), ...nals.flatMap((n) => [Buffer.from([n.length >> 8, n.length & 0xff]), n])]);
+}
+
+function fuA(nal: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  const body = nal.subarray(1);
+  for (let i = 0; i < body.length; i += size) {
+    const s = i === 0 ? 0x80 : 0, e = i + size >= body.length ? 0x40 : 0;
+    out.push(Buffer.concat([Buffer.from([(nal[0] & 0xe0) | 28, s | e | (nal[0] & 0x1f)]), body.subarray(i, i + size)]));
+  }
+  return out;
+}
+
+const idr = Buffer.concat([Buffer.from([0x65]), Buffer.alloc(3000, 7)]);
+const pframe = (n: number) => Buffer.concat([Buffer.from([0x41]), Buffer.alloc(200, n & 0xff)]);
+
+/** 25 fps frames; a keyframe every `gop` frames, sent as STAP-A(SPS, PPS) + FU-A IDR. */
+function stream(frames: number, gop = 25, seq0 = 1): Buffer[] {
+  const pkts: Buffer[] = [];
+  let seq = seq0;
+  for (let f = 0; f < frames; f++) {
+    const ts = 1000 + f * 3600;
+    if (f % gop === 0) {
+      pkts.push(rtp(seq++, ts, false, stapA(SPS, PPS)));
+      const frags = fuA(idr, 1000);
+      frags.forEach((p, i) => pkts.push(rtp(seq++, ts, i === frags.length - 1, p)));
+    } else {
+      pkts.push(rtp(seq++, ts, true, pframe(f)));
+    }
+  }
+  return pkts;
+}
+
+describe("H.264 depacketizer", () => {
+  it("reassembles FU-A and STAP-A into whole access units with their timestamps", () => {
+    const d = new H264Depacketizer();
+    const units: AccessUnit[] = [];
+    d.onUnit = (u) => units.push(u);
+    for (const p of stream(30)) d.push(p);
+    expect(units.length).toBe(30);
+    expect(units[0].key).toBe(true);
+    expect(units[0].nals.map((n) => n[0] & 0x1f)).toEqual([7, 8, 5]);
+    expect(units[0].nals[2].equals(idr)).toBe(true);
+    expect(units[1].key).toBe(false);
+    expect(units[1].ts - units[0].ts).toBe(3600);
+    expect(units[25].key).toBe(true);
+    expect(d.sps!.equals(SPS)).toBe(true);
+  });
+
+  it("a lost packet drops the damaged picture and what follows, up to the next IDR", () => {
+    const d = new H264Depacketizer();
+    const units: AccessUnit[] = [];
+    d.onUnit = (u) => units.push(u);
+    const pkts = stream(50);
+    pkts.splice(10, 1); // a P frame of the first GOP
+    for (const p of pkts) d.push(p);
+    // The first GOP up to the loss survives, then nothing until the second IDR, then all of it.
+    const keys = units.filter((u) => u.key).length;
+    expect(keys).toBe(2);
+    expect(units.length).toBeLessThan(50);
+    expect(units[units.findIndex((u, i) => i > 0 && u.key) - 1].ts).toBeLessThan(1000 + 25 * 3600);
+  });
+
+  it("reads the picture size and codec string from the SPS", () => {
+    expect(parseSps(SPS)).toEqual({ width: 320, height: 180, codec: "avc1.42c01e" });
+  });
+});
+
+describe("segmenter and playlist", () => {
+  it("parts of at most PART-TARGET, segments from keyframes and at least MIN_SEGMENT_S, bounded", () => {
+    const s = new HlsSegmenter(0, undefined, 1 << 20);
+    let seq = 1;
+    for (const p of stream(25 * 30, 25)) s.push({ track: 0, rtcp: false, data: p, key: false }), seq++;
+    expect(s.init).not.toBeNull();
+    expect(s.codec).toBe("avc1.42c01e");
+    const done = s.segments.filter((x) => x.complete);
+    expect(done.length).toBeGreaterThanOrEqual(3);
+    expect(s.segments.length).toBeLessThanOrEqual(7);
+    for (const seg of done) {
+      expect(seg.duration).toBeGreaterThanOrEqual(MIN_SEGMENT_S - 1e-9);
+      expect(seg.parts[0].independent).toBe(true);
+      for (const p of seg.parts) expect(p.duration).toBeLessThanOrEqual(PART_TARGET_S + 1e-9);
+    }
+    const text = mediaPlaylist(s, "?token=x");
+    expect(text).toMatch(/#EXT-X-TARGETDURATION:2\n/);
+    expect(text).toMatch(/#EXT-X-PART-INF:PART-TARGET=0.500\n/);
+    expect(text).toMatch(/#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500\n/);
+    expect(text).toMatch(/#EXT-X-MAP:URI="init.mp4\?token=x"/);
+    expect(text).toMatch(/seg\d+\.m4s\?token=x\n/);
+    expect(text).toMatch(/#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part\d+\.\d+\.m4s\?token=x"\n$/);
+    expect(seq).toBeGreaterThan(0);
+  });
+
+  it("a blocking wait resolves when the part appears, or false at its timeout", async () => {
+    const s = new HlsSegmenter(0, undefined, 1 << 20);
+    const pkts = stream(100, 25);
+    const waited = s.when(() => (s.segments[0]?.parts.length ?? 0) >= 2, 1000);
+    for (const p of pkts) s.push({ track: 0, rtcp: false, data: p, key: false });
+    expect(await waited).toBe(true);
+    expect(await s.when(() => false, 20)).toBe(false);
+    s.close();
+  });
+});
