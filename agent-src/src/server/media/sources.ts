@@ -17,6 +17,8 @@ export interface MediaSettings {
   viewerMaxSkips: number;
   /** Device id → camera paths (with query) kept open without viewers. */
   alwaysOn: Record<string, string[]>;
+  /** Server ports for RTSP viewers over UDP (a pair per viewer track); null: UDP refused with 461. */
+  udpPorts: { first: number; last: number } | null;
 }
 
 export const DEFAULT_MEDIA: MediaSettings = {
@@ -26,6 +28,7 @@ export const DEFAULT_MEDIA: MediaSettings = {
   viewerQueueBytes: 2 * 1024 * 1024,
   viewerMaxSkips: 3,
   alwaysOn: {},
+  udpPorts: { first: 30000, last: 39999 },
 };
 
 /** The window in which viewerMaxSkips skips disconnect a viewer, and the longest a viewer may stay behind. */
