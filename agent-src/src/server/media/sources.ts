@@ -96,6 +96,14 @@ export class Sources {
     return [...this.map.values()];
   }
 
+  /** Open sources with their device and camera path (+ query), for the admin API and metrics. */
+  entries(): { deviceId: string; path: string; source: Source }[] {
+    return [...this.map].map(([key, source]) => {
+      const nl = key.indexOf("\n");
+      return { deviceId: key.slice(0, nl), path: key.slice(nl + 1), source };
+    });
+  }
+
   private keepAlwaysOn(): void {
     for (const [id, paths] of Object.entries(this.settings.alwaysOn)) {
       if (!this.registry.online(id)) continue;
