@@ -206,7 +206,7 @@ function media(v: unknown): MediaSettings {
 }
 
 /** "30000-39999" (at least one even/odd pair inside), or null for no UDP. */
-function udpPorts(v: unknown, field: string): { first: number; last: number } | null {
+export function udpPorts(v: unknown, field: string): { first: number; last: number } | null {
   if (v === null) return null;
   const m = typeof v === "string" ? /^(\d{1,5})-(\d{1,5})$/.exec(v.trim()) : null;
   if (!m) throw new ConfigError(field, 'expected "FIRST-LAST" (e.g. "30000-39999") or null');
