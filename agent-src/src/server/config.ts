@@ -192,7 +192,7 @@ function limits(v: unknown): Limits {
 
 function media(v: unknown): MediaSettings {
   const m = v === undefined ? {} : obj(v, "streamer.media");
-  const known = ["close_after_ms", "source_timeout_ms", "gop_cache_bytes", "viewer_queue_bytes", "viewer_max_skips", "always_on"];
+  const known = ["close_after_ms", "source_timeout_ms", "gop_cache_bytes", "viewer_queue_bytes", "viewer_max_skips", "always_on", "udp_ports"];
   for (const k of Object.keys(m)) if (!known.includes(k)) throw new ConfigError(`streamer.media.${k}`, "unknown field");
   const d = DEFAULT_MEDIA;
   const alwaysOn: Record<string, string[]> = {};
@@ -210,7 +210,19 @@ function media(v: unknown): MediaSettings {
     viewerQueueBytes: int(m.viewer_queue_bytes ?? d.viewerQueueBytes, "streamer.media.viewer_queue_bytes", 64 * 1024, 256 * 1024 * 1024),
     viewerMaxSkips: int(m.viewer_max_skips ?? d.viewerMaxSkips, "streamer.media.viewer_max_skips", 1, 1000),
     alwaysOn,
+    udpPorts: m.udp_ports === undefined ? d.udpPorts : udpPorts(m.udp_ports, "streamer.media.udp_ports"),
   };
+}
+
+/** "30000-39999" (at least one even/odd pair inside), or null for no UDP. */
+export function udpPorts(v: unknown, field: string): { first: number; last: number } | null {
+  if (v === null) return null;
+  const m = typeof v === "string" ? /^(\d{1,5})-(\d{1,5})$/.exec(v.trim()) : null;
+  if (!m) throw new ConfigError(field, 'expected "FIRST-LAST" (e.g. "30000-39999") or null');
+  const first = Number(m[1]), last = Number(m[2]);
+  if (first < 1024 || last > 65535 || last < first) throw new ConfigError(field, "expected ports in [1024, 65535], first ≤ last");
+  if (Math.floor((last - (first + (first % 2)) + 1) / 2) < 1) throw new ConfigError(field, "the range must hold an even port and the next one");
+  return { first, last };
 }
 
 function admission(v: unknown, field: string): Admission {

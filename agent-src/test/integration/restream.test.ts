@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it, beforeAll, afterAll } from "vitest";
 import { startCamera, type Camera } from "../harness/camera";
-import { framemd5, startPull, slowReader, openRtspSession, type Packet } from "../harness/ffmpeg";
+import { framemd5, startPull, slowReader, openRtspSession, type LivePull, type Packet } from "../harness/ffmpeg";
 import { startTap, type Tap } from "../harness/tap";
 import { makePki, startAgent, startStreamer, type AgentProc, type Pki, type StreamerProc } from "../harness/system";
 
@@ -14,7 +14,8 @@ beforeAll(async () => {
   pki = makePki();
   cam = await startCamera();
   tap = await startTap(cam.rtspPort);
-  server = await startStreamer({ roles: ["endpoint", "streamer"], pki, tokens: ["tok-restream", "tok-nocache"], streamerSettings: { media: MEDIA } });
+  // Ten viewers of one account at once (the default share is 8 streams per viewer and device).
+  server = await startStreamer({ roles: ["endpoint", "streamer"], pki, tokens: ["tok-restream", "tok-nocache"], streamerSettings: { media: MEDIA }, limits: { viewer_streams_per_device: 16 } });
   agent = await startAgent({ pki, endpoints: [`127.0.0.1:${server.ports.endpoint}`], targets: { rtsp: `127.0.0.1:${tap.port}`, http: `127.0.0.1:${cam.httpPort}` }, token: "tok-restream" });
   id = agent.deviceId()!;
 }, 90_000);
@@ -64,6 +65,51 @@ describe("shared source", () => {
     console.log(`tunnel bytes ${tunnel}, camera bytes ${camera}, ratio ${ratio.toFixed(3)} for 4 viewers`);
     expect(ratio).toBeLessThanOrEqual(1.1);
     for (const v of [firstPackets, ...others]) expect(contiguousRun(direct, v, 25)).toBeNull();
+  }, 120_000);
+
+  it("10 ffmpeg viewers (5 TCP, 5 UDP): one camera session, tunnel ≤ 1.1× one stream, each a contiguous run from a keyframe; per-source metrics and admin API", async () => {
+    const conns0 = tap.conns.length;
+    const bytes0 = await deviceBytes();
+    const directP = framemd5(cam.rtspUrl("long"), { frames: 400, timeoutMs: 60_000 });
+    const transports = ["tcp", "udp", "tcp", "udp", "tcp", "udp", "tcp", "udp", "tcp", "udp"] as const;
+    const pulls: LivePull[] = [];
+    try {
+    for (const [i, transport] of transports.entries()) {
+      pulls.push(await startPull(server.rtspUrl(id, "long"), { transport }));
+      if (i === 0) await pulls[0].waitForPackets(1, 20_000);
+      else await sleep(150); // joining mid-stream: from the GOP cache
+    }
+    await Promise.all(pulls.map((p) => p.waitForPackets(30, 20_000)));
+    // While all ten play: the source's figures, in /metrics and in /api/devices.
+    const text = await (await fetch(`http://127.0.0.1:${server.ports.admin}/metrics`)).text();
+    const fam = (name: string) => Number(new RegExp(`^${name}\\{device="${id}",path="/long"\\} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+    const dev = (await (await fetch(`http://127.0.0.1:${server.ports.admin}/api/devices`)).json()) as { devices: { id: string; sources: { path: string; viewers: number; bytes_in: number; bytes_out: number; gop_cache_bytes: number; time_to_start_ms: number; reconnects: number }[] }[] };
+    const src = dev.devices.find((d) => d.id === id)!.sources.find((s) => s.path === "/long")!;
+    const udpSent = Number(/^flussonic_rtsp_udp_datagrams_sent_total (\d+)$/m.exec(text)?.[1] ?? NaN);
+    console.log(`source /long with 10 viewers: ${JSON.stringify(src)}; udp datagrams ${udpSent}`);
+    expect(fam("flussonic_source_viewers")).toBe(10);
+    expect(src.viewers).toBe(10);
+    expect(fam("flussonic_source_bytes_in_total")).toBeGreaterThan(0);
+    expect(fam("flussonic_source_bytes_out_total")).toBeGreaterThan(3 * fam("flussonic_source_bytes_in_total")); // several copies out, one in
+    expect(src.bytes_out).toBeGreaterThan(src.bytes_in); // ten copies out, one in
+    expect(fam("flussonic_source_gop_cache_bytes")).toBeGreaterThan(0);
+    expect(fam("flussonic_source_time_to_start_seconds")).toBeGreaterThan(0);
+    expect(fam("flussonic_source_time_to_start_seconds")).toBeLessThan(10);
+    expect(fam("flussonic_source_reconnects_total")).toBe(0);
+    expect(udpSent).toBeGreaterThan(0); // the UDP viewers really are on UDP
+    await Promise.all(pulls.map((p) => p.waitForPackets(120, 30_000)));
+    const tunnel = (await deviceBytes()) - bytes0;
+    const camera = tapBytes(conns0);
+    const got = await Promise.all(pulls.map((p) => p.stop()));
+    const direct = await directP;
+    expect(tap.conns.length - conns0).toBe(1); // the camera saw exactly one RTSP session
+    const ratio = tunnel / camera;
+    console.log(`10 viewers (5 TCP, 5 UDP): tunnel bytes ${tunnel}, camera bytes ${camera}, ratio ${ratio.toFixed(3)}; packets per viewer ${got.map((g) => g.length).join(" ")}`);
+    expect(ratio).toBeLessThanOrEqual(1.1);
+    for (const [i, v] of got.entries()) expect(contiguousRun(direct, v, 25), `viewer ${i} (${transports[i]})`).toBeNull();
+    } finally {
+      await Promise.all(pulls.map((p) => p.stop()));
+    }
   }, 120_000);
 
   it("on demand: the upstream closes close_after after the last viewer leaves; the device has no open stream", async () => {

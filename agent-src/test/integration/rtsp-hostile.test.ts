@@ -2,6 +2,7 @@
 // agent, the streamer with short limits, and ffmpeg/GStreamer/raw sockets as viewers. Each test is a
 // failure the port had (connection, parser, auth or fairness) and checks the port still serves after.
 import { execFileSync } from "node:child_process";
+import { createSocket, type Socket } from "node:dgram";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -201,49 +202,175 @@ describe("timeouts", () => {
   }, 60_000);
 });
 
-describe("UDP SETUP", () => {
-  it("is answered 461 and never forwarded; a TCP alternative in the same offer is kept", async () => {
+/** A viewer's pair of UDP ports on 127.0.0.1: every datagram received, with where it came from. */
+async function udpPair(): Promise<{ rtp: Socket; rtcp: Socket; port: number; got: { rtcp: boolean; from: number; data: Buffer }[]; close(): void }> {
+  for (;;) {
+    const port = 20000 + 2 * Math.floor(Math.random() * 4000);
+    const bindOne = (p: number) => new Promise<Socket | null>((r) => {
+      const s = createSocket("udp4");
+      s.once("error", () => (s.close(), r(null)));
+      s.bind(p, "127.0.0.1", () => r(s));
+    });
+    const rtp = await bindOne(port);
+    const rtcp = rtp && (await bindOne(port + 1));
+    if (!rtp || !rtcp) {
+      rtp?.close();
+      continue;
+    }
+    const got: { rtcp: boolean; from: number; data: Buffer }[] = [];
+    rtp.on("message", (data, r) => got.push({ rtcp: false, from: r.port, data }));
+    rtcp.on("message", (data, r) => got.push({ rtcp: true, from: r.port, data }));
+    return { rtp, rtcp, port, got, close: () => (rtp.close(), rtcp.close()) };
+  }
+}
+
+/** DESCRIBE over a raw connection; the video track's control URL. */
+async function describeTrack(c: RawRtsp, url: string): Promise<string> {
+  c.send(`DESCRIBE ${url} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n`);
+  const d = await c.response(10_000);
+  expect(d.status).toBe(200);
+  const control = /a=control:(\S+)/.exec(d.body.split("m=video")[1])![1];
+  return control.startsWith("rtsp:") ? control : `${d.headers["content-base"].replace(/\/?$/, "/")}${control}`;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A minimal RTCP receiver report (RFC 3550 §6.4.2, no report blocks). */
+const RR = Buffer.from([0x80, 201, 0, 1, 1, 2, 3, 4]);
+
+describe("UDP transport", () => {
+  it("SETUP client_port gets a server_port pair; RTP comes from it to the client port; TEARDOWN stops it", async () => {
     const url = tokenUrl(id, "stream1", signUrl(id, 60));
     const c = await RawRtsp.connect(server.ports.rtsp);
-    c.send(`DESCRIBE ${url} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n`);
-    const d = await c.response(10_000);
-    expect(d.status).toBe(200);
-    const control = /a=control:(\S+)/.exec(d.body.split("m=video")[1])![1];
-    const track = control.startsWith("rtsp:") ? control : `${d.headers["content-base"].replace(/\/?$/, "/")}${control}`;
-    c.send(`SETUP ${track} RTSP/1.0\r\nCSeq: 2\r\nTransport: RTP/AVP;unicast;client_port=40000-40001\r\n\r\n`);
-    const u = await c.response(5000);
-    expect(u.head).toMatch(/^RTSP\/1\.0 461 Unsupported Transport\r\nCSeq: 2$/);
-    c.send(`SETUP ${track} RTSP/1.0\r\nCSeq: 3\r\nTransport: RTP/AVP;unicast;client_port=40000-40001,RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n`);
-    const t = await c.response(10_000);
-    expect(t.status).toBe(200);
-    expect(t.headers.transport).toMatch(/RTP\/AVP\/TCP;unicast;interleaved=0-1/);
+    const track = await describeTrack(c, url);
+    const v = await udpPair();
+    c.send(`SETUP ${track} RTSP/1.0\r\nCSeq: 2\r\nTransport: RTP/AVP;unicast;client_port=${v.port}-${v.port + 1}\r\n\r\n`);
+    const u = await c.response(10_000);
+    expect(u.status).toBe(200);
+    const sp = /server_port=(\d+)-(\d+)/.exec(u.headers.transport);
+    expect(u.headers.transport).toMatch(new RegExp(`^RTP/AVP;unicast;client_port=${v.port}-${v.port + 1};server_port=\\d+-\\d+$`));
+    const [srtp, srtcp] = [Number(sp![1]), Number(sp![2])];
+    expect(srtp % 2).toBe(0);
+    expect(srtcp).toBe(srtp + 1);
+    expect(srtp).toBeGreaterThanOrEqual(30000); // the default range
+    const session = u.headers.session.split(";")[0];
+    c.send(`PLAY ${url} RTSP/1.0\r\nCSeq: 3\r\nSession: ${session}\r\n\r\n`);
+    expect((await c.response(5000)).status).toBe(200);
+    // Junk at our ports (from the viewer and elsewhere) is dropped, the stream goes on.
+    const junk = createSocket("udp4");
+    for (const p of [srtp, srtcp]) for (let i = 0; i < 20; i++) junk.send(Buffer.from("junk junk junk"), p, "127.0.0.1");
+    v.rtcp.send(RR, srtcp, "127.0.0.1");
+    const until = Date.now() + 5000;
+    while (v.got.filter((g) => !g.rtcp).length < 50 && Date.now() < until) await sleep(20);
+    const rtp = v.got.filter((g) => !g.rtcp);
+    expect(rtp.length).toBeGreaterThanOrEqual(50);
+    expect(rtp.every((g) => g.from === srtp && g.data[0] >> 6 === 2)).toBe(true);
+    // Our own sequence numbers: contiguous.
+    for (let i = 1; i < rtp.length; i++) expect(rtp[i].data.readUInt16BE(2)).toBe((rtp[i - 1].data.readUInt16BE(2) + 1) & 0xffff);
+    expect(v.got.filter((g) => g.rtcp).every((g) => g.from === srtcp)).toBe(true);
+    c.send(`TEARDOWN ${url} RTSP/1.0\r\nCSeq: 4\r\nSession: ${session}\r\n\r\n`);
+    expect((await c.response(5000)).status).toBe(200);
+    await sleep(300);
+    const n = v.got.length;
+    await sleep(700);
+    expect(v.got.length).toBe(n);
+    expect(await metric("flussonic_rtsp_udp_junk_in_total")).toBeGreaterThanOrEqual(40);
+    expect(await metric("flussonic_rtsp_udp_rtcp_in_total")).toBeGreaterThanOrEqual(1);
+    junk.close();
+    v.close();
     c.close();
   }, 30_000);
 
-  it("ffmpeg: -rtsp_transport udp fails at once with 461; without the flag it falls back to TCP and plays", async () => {
+  it("461 for multicast, a destination= another host, garbage and client_port-less UDP; never forwarded; a TCP alternative is kept", async () => {
     const url = tokenUrl(id, "stream1", signUrl(id, 60));
-    const udp = await run("ffmpeg", ["-nostdin", "-hide_banner", "-rtsp_transport", "udp", "-i", url, "-frames:v", "5", "-f", "null", "-"], 20_000);
-    expect(udp.code).not.toBe(0);
-    expect(udp.code).not.toBeNull(); // not killed by our timeout: it gave up by itself
-    expect(udp.output).toMatch(/461/);
-    expect(udp.ms).toBeLessThan(5000);
-    const auto = await run("ffmpeg", ["-nostdin", "-hide_banner", "-i", url, "-map", "0:v:0", "-c", "copy", "-frames:v", "25", "-f", "framemd5", "-"], 20_000);
-    expect(auto.code, auto.output.slice(-1500)).toBe(0);
-    expect(auto.ms).toBeLessThan(8000);
-    console.log(`ffmpeg: udp refused in ${udp.ms} ms; default transport played 25 frames in ${auto.ms} ms`);
+    const c = await RawRtsp.connect(server.ports.rtsp);
+    const track = await describeTrack(c, url);
+    const refused0 = await metric("flussonic_rtsp_udp_refused_total");
+    const offers = [
+      "RTP/AVP;multicast;destination=232.1.1.1;port=40000-40001;ttl=16",
+      "RTP/AVP;unicast;destination=192.0.2.7;client_port=40000-40001", // a reflector toward a third host
+      "RTP/AVP/UDP;unicast;client_port=40000-40001;destination=10.9.8.7",
+      "RTP/AVP;unicast",
+      "RTP/AVP;unicast;client_port=0-1",
+      "RTP/SAVP;unicast;client_port=40000-40001",
+      "FOO/BAR;interleaved=0-1",
+      "",
+    ];
+    let cseq = 2;
+    for (const o of offers) {
+      c.send(`SETUP ${track} RTSP/1.0\r\nCSeq: ${cseq}\r\n${o ? `Transport: ${o}\r\n` : ""}\r\n`);
+      const u = await c.response(5000);
+      expect(u.head, o).toMatch(new RegExp(`^RTSP/1\\.0 461 Unsupported Transport\r\nCSeq: ${cseq}$`));
+      cseq++;
+    }
+    expect(await metric("flussonic_rtsp_udp_refused_total")).toBe(refused0 + offers.length);
+    // The viewer's own address as destination is fine; so is a TCP fallback after a refused alternative.
+    c.send(`SETUP ${track} RTSP/1.0\r\nCSeq: ${cseq++}\r\nTransport: RTP/AVP;unicast;destination=192.0.2.7;client_port=40000-40001,RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n`);
+    const t = await c.response(10_000);
+    expect(t.status).toBe(200);
+    expect(t.headers.transport).toBe("RTP/AVP/TCP;unicast;interleaved=0-1");
+    // One transport per session: UDP after TCP is refused too.
+    c.send(`SETUP ${track} RTSP/1.0\r\nCSeq: ${cseq}\r\nSession: ${t.headers.session.split(";")[0]}\r\nTransport: RTP/AVP;unicast;client_port=40000-40001\r\n\r\n`);
+    expect((await c.response(5000)).status).toBe(461);
+    c.close();
+    const c2 = await RawRtsp.connect(server.ports.rtsp);
+    const track2 = await describeTrack(c2, url);
+    c2.send(`SETUP ${track2} RTSP/1.0\r\nCSeq: 2\r\nTransport: RTP/AVP;unicast;destination=127.0.0.1;client_port=40000-40001\r\n\r\n`);
+    const ok = await c2.response(10_000);
+    expect(ok.status).toBe(200);
+    expect(ok.headers.transport).toMatch(/server_port=/);
+    c2.close();
+  }, 30_000);
+
+  it("a UDP session lives by keep-alives or RTCP within the announced timeout, and ends without them", async () => {
+    const url = tokenUrl(id, "stream1", signUrl(id, 60));
+    const open = async () => {
+      const c = await RawRtsp.connect(server.ports.rtsp);
+      const track = await describeTrack(c, url);
+      const v = await udpPair();
+      c.send(`SETUP ${track} RTSP/1.0\r\nCSeq: 2\r\nTransport: RTP/AVP;unicast;client_port=${v.port}-${v.port + 1}\r\n\r\n`);
+      const u = await c.response(10_000);
+      expect(u.headers.session).toMatch(new RegExp(`;timeout=${IDLE_MS / 1000}$`));
+      const srtcp = Number(/server_port=\d+-(\d+)/.exec(u.headers.transport)![1]);
+      c.send(`PLAY ${url} RTSP/1.0\r\nCSeq: 3\r\nSession: ${u.headers.session.split(";")[0]}\r\n\r\n`);
+      expect((await c.response(5000)).status).toBe(200);
+      return { c, v, srtcp };
+    };
+    const silent = await open();
+    const reporting = await open();
+    const timer = setInterval(() => reporting.v.rtcp.send(RR, reporting.srtcp, "127.0.0.1"), 500);
+    await sleep(2 * IDLE_MS + 1000);
+    clearInterval(timer);
+    expect(silent.c.closed).toBe(true); // no keep-alive, no RTCP: the session ended
+    expect(reporting.c.closed).toBe(false);
+    const n = reporting.v.got.length;
+    await sleep(300);
+    expect(reporting.v.got.length).toBeGreaterThan(n); // still playing
+    for (const x of [silent, reporting]) (x.v.close(), x.c.close());
+  }, 30_000);
+
+  it("ffmpeg: -rtsp_transport udp plays over UDP, and so does its default transport (UDP first)", async () => {
+    const url = tokenUrl(id, "long", signUrl(id, 60));
+    for (const transport of [["-rtsp_transport", "udp"], []]) {
+      const sent0 = await metric("flussonic_rtsp_udp_datagrams_sent_total");
+      const r = await run("ffmpeg", ["-nostdin", "-hide_banner", ...transport, "-i", url, "-map", "0:v:0", "-c", "copy", "-frames:v", "100", "-f", "framemd5", "-"], 30_000);
+      expect(r.code, r.output.slice(-1500)).toBe(0);
+      const frames = r.output.split("\n").filter((l) => /^0,/.test(l)).length;
+      expect(frames).toBe(100);
+      const sent = (await metric("flussonic_rtsp_udp_datagrams_sent_total")) - sent0;
+      expect(sent).toBeGreaterThanOrEqual(100); // it really came over UDP
+      console.log(`ffmpeg ${transport.join(" ") || "(default transport)"}: 100 frames in ${r.ms} ms, ${sent} datagrams`);
+    }
   }, 60_000);
 
-  it("GStreamer rtspsrc: protocols=udp fails at once; the default falls back to TCP and plays", async () => {
-    const url = tokenUrl(id, "stream1", signUrl(id, 60));
-    const gst = (extra: string[]) => run("gst-launch-1.0", ["-q", "rtspsrc", `location=${url}`, ...extra, "!", "rtph264depay", "!", "fakesink", "num-buffers=25"], 20_000);
-    const udp = await gst(["protocols=udp"]);
-    expect(udp.code).not.toBe(0);
-    expect(udp.code).not.toBeNull();
-    expect(udp.ms).toBeLessThan(5000);
-    const auto = await gst([]);
-    expect(auto.code, auto.output.slice(-1500)).toBe(0);
-    expect(auto.ms).toBeLessThan(8000);
-    console.log(`gstreamer: udp refused in ${udp.ms} ms; default played in ${auto.ms} ms`);
+  it("GStreamer rtspsrc protocols=udp (what VLC does by default) plays over UDP, keeping its session alive", async () => {
+    const url = tokenUrl(id, "long", signUrl(id, 60));
+    const sent0 = await metric("flussonic_rtsp_udp_datagrams_sent_total");
+    // 125 frames at 25 fps: 5 s, more than twice the 2 s session timeout of this file.
+    const r = await run("gst-launch-1.0", ["-q", "rtspsrc", `location=${url}`, "protocols=udp", "!", "rtph264depay", "!", "fakesink", "num-buffers=125"], 30_000);
+    expect(r.code, r.output.slice(-1500)).toBe(0);
+    const sent = (await metric("flussonic_rtsp_udp_datagrams_sent_total")) - sent0;
+    expect(sent).toBeGreaterThanOrEqual(125);
+    console.log(`gstreamer protocols=udp: 125 frames in ${r.ms} ms, ${sent} datagrams`);
   }, 60_000);
 });
 
@@ -296,7 +423,7 @@ describe("Digest", () => {
     expect(heads[0]).toBe(heads[1]);
   });
 
-  it("ffmpeg (TCP, and default transports: UDP refused, TCP retried) and GStreamer rtspsrc user-id/user-pw still play", async () => {
+  it("ffmpeg (TCP, and default transport: UDP) and GStreamer rtspsrc user-id/user-pw still play", async () => {
     for (let i = 0; i < 2; i++) {
       const pkts = await framemd5(server.rtspUrl(id), { frames: 10, timeoutMs: 20_000 });
       expect(pkts.length).toBeGreaterThanOrEqual(10);
@@ -305,7 +432,8 @@ describe("Digest", () => {
     expect(auto.code, auto.output.slice(-1500)).toBe(0);
     const gst = await run("gst-launch-1.0", ["-q", "rtspsrc", `location=${plainUrl(id)}`, `user-id=${VIEWER.name}`, `user-pw=${VIEWER.password}`,
       "!", "rtph264depay", "!", "fakesink", "num-buffers=10"], 20_000);
-    expect(gst.code, gst.output.slice(-1500)).toBe(0);
+    const serverLog = () => server.proc.output().split("\n").filter((l) => /RTSP viewer|source /.test(l)).slice(-20).join("\n");
+    expect(gst.code, `${gst.output.slice(-1500)}\nstreamer:\n${serverLog()}`).toBe(0);
   }, 90_000);
 });
 

@@ -49,6 +49,8 @@ export interface PacketReader {
   /** The camera session was re-established: the next key packet starts a new unit line. */
   restart(): void;
   push(p: MediaPacket): void;
+  /** Bytes this reader has taken from the source so far (sent to its viewer, or muxed). */
+  readonly bytesOut: number;
 }
 
 export interface SourceViewer {
@@ -91,6 +93,12 @@ export class Source {
   bytesIn = 0;
   reconnects = 0;
   openedAt = Date.now();
+  /** ms from opening to the camera's first PLAY answer (null until then): the "time to start". */
+  startMs: number | null = null;
+  /** Bytes sent to viewers who left (or paused); live viewers' are added by bytesOut. */
+  private bytesOutDone = 0;
+  /** Each attached viewer's reader.bytesOut when it attached. */
+  private outBase = new Map<SourceViewer, number>();
   /** Called once when the source is closed for good (the registry forgets it). */
   onClosed: (() => void) | null = null;
 
@@ -141,11 +149,27 @@ export class Source {
 
   attach(v: SourceViewer): void {
     this.viewers.add(v);
+    this.outBase.set(v, v.reader.bytesOut);
     v.reader.start(this.cache.snapshot());
   }
 
   detach(v: SourceViewer): void {
     this.viewers.delete(v);
+    this.settleOut(v);
+  }
+
+  private settleOut(v: SourceViewer): void {
+    const base = this.outBase.get(v);
+    if (base === undefined) return;
+    this.bytesOutDone += v.reader.bytesOut - base;
+    this.outBase.delete(v);
+  }
+
+  /** Bytes sent to this source's viewers, ever (GOP cache bursts included). */
+  get bytesOut(): number {
+    let n = this.bytesOutDone;
+    for (const [v, base] of this.outBase) n += v.reader.bytesOut - base;
+    return n;
   }
 
   /** Last timestamp sent on a track (for RTP-Info when nothing is cached). */
@@ -170,7 +194,10 @@ export class Source {
     this.dropUpstream();
     for (const w of this.readyWaiters) w.reject(new Error(reason));
     this.readyWaiters = [];
-    for (const v of [...this.viewers]) v.end(reason);
+    for (const v of [...this.viewers]) {
+      this.settleOut(v);
+      v.end(reason);
+    }
     this.viewers.clear();
     this.onClosed?.();
   }
@@ -199,7 +226,10 @@ export class Source {
       const sdp = parseCameraSdp(d.body.toString("latin1"), contentBase);
       if (this.sdp && !sameTracks(this.sdp, sdp)) {
         // New tracks or codecs: viewers' decoders were set up for the old ones; they must start over.
-        for (const v of [...this.viewers]) v.end("the camera changed its stream (SDP)");
+        for (const v of [...this.viewers]) {
+          this.settleOut(v);
+          v.end("the camera changed its stream (SDP)");
+        }
         this.viewers.clear();
         this.clocks = [];
       }
@@ -238,6 +268,7 @@ export class Source {
       this.log("info", `source ${this.name}: playing (${this.sdp!.tracks.map((t) => `${t.type} ${t.codec}`).join(", ")})`);
     }
     this.everPlayed = true;
+    this.startMs ??= Date.now() - this.openedAt;
     this.lostAt = null;
     this.attempt = 0;
     this.lastMedia = Date.now();

@@ -17,6 +17,8 @@ export interface MediaSettings {
   viewerMaxSkips: number;
   /** Device id → camera paths (with query) kept open without viewers. */
   alwaysOn: Record<string, string[]>;
+  /** Server ports for RTSP viewers over UDP (a pair per viewer track); null: UDP refused with 461. */
+  udpPorts: { first: number; last: number } | null;
 }
 
 export const DEFAULT_MEDIA: MediaSettings = {
@@ -26,6 +28,7 @@ export const DEFAULT_MEDIA: MediaSettings = {
   viewerQueueBytes: 2 * 1024 * 1024,
   viewerMaxSkips: 3,
   alwaysOn: {},
+  udpPorts: { first: 30000, last: 39999 },
 };
 
 /** The window in which viewerMaxSkips skips disconnect a viewer, and the longest a viewer may stay behind. */
@@ -91,6 +94,14 @@ export class Sources {
 
   list(): Source[] {
     return [...this.map.values()];
+  }
+
+  /** Open sources with their device and camera path (+ query), for the admin API and metrics. */
+  entries(): { deviceId: string; path: string; source: Source }[] {
+    return [...this.map].map(([key, source]) => {
+      const nl = key.indexOf("\n");
+      return { deviceId: key.slice(0, nl), path: key.slice(nl + 1), source };
+    });
   }
 
   private keepAlwaysOn(): void {

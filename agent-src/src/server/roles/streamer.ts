@@ -13,6 +13,7 @@ import type { Metrics } from "../metrics";
 import { Registry } from "../link/registry";
 import { startRtspGateway } from "../gateways/rtsp/gateway";
 import { Sources } from "../media/sources";
+import { sourceVisibility } from "../media/visibility";
 import { ViewerAuth } from "../gateways/viewer-auth";
 
 export async function startStreamer(
@@ -36,6 +37,7 @@ export async function startStreamer(
   const auth = new ViewerAuth(st.viewers, st.viewerTokenSecret);
   const sources = new Sources(registry, st.media, log);
   sources.requestTimeoutMs = cfg.limits.cameraTimeoutMs;
+  sourceVisibility(registry, metrics, sources);
   const rtsp = await startRtspGateway(st.rtspListen, registry, auth, log, metrics, cfg.limits, sources);
   const http = await startHttpGateway(st.httpListen, registry, auth, log, metrics, cfg.limits, {
     snapshotMaxAgeMs: st.snapshotMaxAgeMs, sources, viewers: st.viewers, webDefaultPath: st.webDefaultPath,

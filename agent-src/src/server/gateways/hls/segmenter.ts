@@ -70,6 +70,8 @@ export class HlsSegmenter implements PacketReader {
   private nextMsn = Math.floor(Date.now() / 1000);
   private waiters = new Set<Waiter>();
   private bytes = 0;
+  /** Media bytes taken from the source (PacketReader): the muxer is one reader of it. */
+  bytesOut = 0;
 
   constructor(private readonly track: number, sprop: string | undefined, private readonly maxBytes: number) {
     this.depack = new H264Depacketizer(sprop);
@@ -99,6 +101,7 @@ export class HlsSegmenter implements PacketReader {
 
   push(p: MediaPacket): void {
     if (this.closed || p.rtcp || p.track !== this.track) return;
+    this.bytesOut += p.data.length;
     this.depack.push(p.data);
   }
 

@@ -24,6 +24,7 @@ import { DeviceOfflineError, ViewerLimitError, type Registry } from "../../link/
 import { RtspParser, getHeader, response, serialize, type RtspMessage } from "../../util/rtsp";
 import { ViewerAuth } from "../viewer-auth";
 import { listenOn } from "../../util/listen";
+import { chooseTransport, UdpPorts, type UdpPair } from "./udp";
 
 interface Target {
   deviceId: string;
@@ -45,15 +46,6 @@ export function parseViewerUrl(uri: string): Target | null {
   return { deviceId: m[2], rest: (m[3] ?? "/") + (q ? `?${q}` : ""), gwBase: `rtsp://${m[1]}/${m[2]}`, token };
 }
 
-/**
- * The TCP-interleaved alternatives of a SETUP's Transport header, or null if it offers none (UDP
- * transport for viewers is not served yet: such a SETUP is answered 461 and ffmpeg/VLC retry over TCP).
- */
-export function tcpTransport(transport: string | undefined): string | null {
-  const specs = (transport ?? "").split(",").map((s) => s.trim()).filter((s) => /^RTP\/[A-Z]+\/TCP(;|$)/i.test(s));
-  return specs.length ? specs.join(",") : null;
-}
-
 /** "/long/trackID=1?x=1" → the camera path + query "/long?x=1" and track 1; no track suffix → null track. */
 export function splitTrack(rest: string): { rest: string; track: number | null } {
   const q = rest.indexOf("?");
@@ -64,8 +56,6 @@ export function splitTrack(rest: string): { rest: string; track: number | null }
 }
 
 const PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
-/** Viewer session timeout we announce; keep-alives (any request) within it. The idle timer enforces it. */
-const SESSION_TIMEOUT_S = 60;
 /** setTimeout's ceiling; a longer token expiry is re-armed in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -76,7 +66,15 @@ export function startRtspGateway(
   metrics.counter("flussonic_rtsp_sessions_total", "RTSP viewer connections");
   metrics.counter("flussonic_rtsp_unauthorized_total", "RTSP requests answered 401");
   metrics.counter("flussonic_rtsp_bad_requests_total", "RTSP viewer connections closed for malformed input");
-  metrics.counter("flussonic_rtsp_udp_refused_total", "RTSP SETUPs asking for UDP, answered 461");
+  metrics.counter("flussonic_rtsp_udp_refused_total", "RTSP SETUPs answered 461: multicast, destination= another host, unknown transport, UDP off or its port range used up");
+  const udp = sources.settings.udpPorts ? new UdpPorts(sources.settings.udpPorts) : null;
+  if (udp) {
+    metrics.gauge("flussonic_rtsp_udp_port_pairs", "UDP port pairs held by RTSP viewer tracks", () => udp.pairs);
+    metrics.family("flussonic_rtsp_udp_datagrams_sent_total", "RTP/RTCP datagrams sent to UDP viewers", "counter", [], () => [[[], udp.stats.sent]]);
+    metrics.family("flussonic_rtsp_udp_send_errors_total", "datagrams to UDP viewers the kernel refused (dropped)", "counter", [], () => [[[], udp.stats.sendErrors]]);
+    metrics.family("flussonic_rtsp_udp_rtcp_in_total", "RTCP packets from UDP viewers (they keep the session alive)", "counter", [], () => [[[], udp.stats.rtcpIn]]);
+    metrics.family("flussonic_rtsp_udp_junk_in_total", "datagrams on viewer ports dropped: not RTCP, or not from the viewer", "counter", [], () => [[[], udp.stats.junkIn]]);
+  }
   metrics.counter("flussonic_rtsp_viewer_limit_total", "RTSP streams refused by the per-viewer limit, answered 453");
   metrics.counter("flussonic_rtsp_slow_viewers_total", "RTSP viewers disconnected for falling behind repeatedly");
   metrics.gauge("flussonic_media_sources", "shared camera sources open", () => sources.list().length);
@@ -91,7 +89,7 @@ export function startRtspGateway(
     }
     metrics.inc("flussonic_rtsp_sessions_total");
     try {
-      new ViewerConnection(sock, registry, auth, log, metrics, limits, guard, sources);
+      new ViewerConnection(sock, registry, auth, log, metrics, limits, guard, sources, udp);
     } catch (e) {
       log("warn", `RTSP viewer ${sock.remoteAddress}: ${(e as Error).message}`);
       sock.destroy();
@@ -131,6 +129,10 @@ class ViewerConnection {
   private reader: Reader | null = null;
   private viewer: SourceViewer | null = null;
   private playing = false;
+  /** UDP viewers: source track → its port pair; the reader's (internal) channel 2×track. Empty for TCP. */
+  private udpPairs = new Map<number, UdpPair>();
+  /** The session's transport, fixed by its first SETUP. */
+  private transport: "tcp" | "udp" | null = null;
 
   constructor(
     private readonly sock: net.Socket,
@@ -141,6 +143,7 @@ class ViewerConnection {
     private readonly limits: Limits,
     private readonly guard: ConnectionGuard,
     private readonly sources: Sources,
+    private readonly udp: UdpPorts | null,
   ) {
     this.addr = sock.remoteAddress ?? "?";
     sock.setNoDelay(true);
@@ -167,6 +170,9 @@ class ViewerConnection {
     this.reader = null;
     this.playing = false;
     this.sessionId = null;
+    this.transport = null;
+    for (const p of this.udpPairs.values()) p.close();
+    this.udpPairs.clear();
     this.releaseSource?.();
     this.releaseShare?.();
     this.releaseSource = this.releaseShare = null;
@@ -181,11 +187,16 @@ class ViewerConnection {
     this.sock.write(buf);
   }
 
-  /** Idle: no request for rtspIdleTimeoutMs while not playing. */
+  /**
+   * Idle: no request for rtspIdleTimeoutMs while not playing. A viewer playing over TCP is alive
+   * while its connection is; one playing over UDP must show life within the same time (the
+   * session timeout we announce): a request (keep-alive) or an RTCP report on its ports.
+   */
   private checkIdle(): void {
     if (this.closed) return;
-    // Playing, or waiting for our answer to a request (DESCRIBE may wait for the camera): not idle.
-    if (this.playing || this.queuedRequests > 0) this.lastActivity = Date.now();
+    // Playing over TCP (a UDP viewer lives by its keep-alives and RTCP), or waiting for our answer
+    // to a request (DESCRIBE may wait for the camera): not idle.
+    if ((this.playing && this.transport === "tcp") || this.queuedRequests > 0) this.lastActivity = Date.now();
     const quiet = Date.now() - this.lastActivity;
     if (quiet < this.limits.rtspIdleTimeoutMs) {
       this.idleTimer = setTimeout(() => this.checkIdle(), this.limits.rtspIdleTimeoutMs - quiet);
@@ -277,7 +288,7 @@ class ViewerConnection {
       if (body) h.push(["Content-Type", body.type]);
       return serializeReply(200, "OK", h, body?.data);
     };
-    const session = (): [string, string] => ["Session", `${this.sessionId};timeout=${SESSION_TIMEOUT_S}`];
+    const session = (): [string, string] => ["Session", `${this.sessionId};timeout=${Math.max(1, Math.ceil(this.limits.rtspIdleTimeoutMs / 1000))}`];
     const sessionOk = () => {
       const s = getHeader(m.headers, "session")?.split(";")[0].trim();
       if (!this.sessionId || s !== this.sessionId) {
@@ -305,11 +316,14 @@ class ViewerConnection {
         return this.reply(ok([["Content-Base", `${base}/${query}`]], { type: "application/sdp", data: Buffer.from(sdp, "latin1") }));
       }
       case "SETUP": {
-        const tcp = tcpTransport(getHeader(m.headers, "transport"));
-        if (!tcp) {
+        const choice = chooseTransport(getHeader(m.headers, "transport"), this.addr, this.udp !== null);
+        const refuse = (why: string) => {
           this.metrics.inc("flussonic_rtsp_udp_refused_total");
-          return this.reply(response(461, "Unsupported Transport", cseq));
-        }
+          this.log("debug", `RTSP viewer ${this.addr}: SETUP refused 461: ${why}`);
+          this.reply(response(461, "Unsupported Transport", cseq));
+        };
+        if (choice.kind === "refuse") return refuse(choice.why);
+        if (this.transport && choice.kind !== this.transport) return refuse("one transport per session");
         if (this.sessionId && getHeader(m.headers, "session") !== undefined && !sessionOk()) return;
         const st = splitTrack(t.rest);
         const src = await this.useSource(st.rest, cseq);
@@ -317,12 +331,42 @@ class ViewerConnection {
         const tracks = src.sdp!.tracks;
         const track = st.track ?? (tracks.length === 1 ? 0 : -1);
         if (track < 0 || track >= tracks.length) return this.reply(response(404, "Not Found", cseq));
-        const im = /interleaved=(\d{1,3})(?:-(\d{1,3}))?/.exec(tcp);
-        const channel = im ? Number(im[1]) : 2 * track;
-        if (channel > 254) return this.reply(response(461, "Unsupported Transport", cseq));
+        let channel = 2 * track;
+        let answer: string;
+        if (choice.kind === "tcp") {
+          const im = /interleaved=(\d{1,3})(?:-(\d{1,3}))?/.exec(choice.spec);
+          channel = im ? Number(im[1]) : 2 * track;
+          if (channel > 254) return refuse(`interleaved channel ${channel}`);
+          answer = `RTP/AVP/TCP;unicast;interleaved=${channel}-${channel + 1}`;
+        } else {
+          this.udpPairs.get(track)?.close();
+          this.udpPairs.delete(track);
+          const pair = await this.udp!.open(this.sock.localAddress ?? "127.0.0.1", this.addr, choice.rtpPort, choice.rtcpPort, () => {
+            this.lastActivity = Date.now();
+          });
+          if (!pair) return refuse(`UDP port range ${this.udp!.range.first}-${this.udp!.range.last} used up`);
+          if (this.closed || this.source !== src) {
+            pair.close();
+            return;
+          }
+          this.udpPairs.set(track, pair);
+          answer = `RTP/AVP;unicast;client_port=${choice.rtpPort}-${choice.rtcpPort};server_port=${pair.port}-${pair.port + 1}`;
+        }
+        this.transport = choice.kind;
         this.sessionId ??= randomBytes(8).toString("hex");
         if (!this.reader) {
-          this.reader = new Reader({ write: (b) => void this.sock.write(b), buffered: () => this.sock.writableLength }, {
+          const sink = this.transport === "tcp"
+            ? { write: (b: Buffer) => void this.sock.write(b), buffered: () => this.sock.writableLength }
+            : {
+              // The reader frames packets for interleaving ($, channel 2×track or +1 for RTCP, length): unframed here.
+              write: (b: Buffer) => this.udpPairs.get(b[1] >> 1)?.send(b.subarray(4), (b[1] & 1) === 1),
+              buffered: () => {
+                let n = 0;
+                for (const p of this.udpPairs.values()) n += p.queued();
+                return n;
+              },
+            };
+          this.reader = new Reader(sink, {
             queueBytes: this.sources.settings.viewerQueueBytes,
             maxSkips: this.sources.settings.viewerMaxSkips,
             skipWindowMs: SKIP_WINDOW_MS,
@@ -331,7 +375,7 @@ class ViewerConnection {
           this.reader.onTooSlow = (why) => this.tooSlow(why);
         }
         this.reader.addTrack(track, channel);
-        return this.reply(ok([["Transport", `RTP/AVP/TCP;unicast;interleaved=${channel}-${channel + 1}`], session()]));
+        return this.reply(ok([["Transport", answer], session()]));
       }
       case "PLAY": {
         if (!sessionOk()) return;
