@@ -182,8 +182,13 @@ describe("who may watch", () => {
 
 describe("on demand", () => {
   it("the muxer detaches after HLS_IDLE_MS without a request, and the source then closes after close_after", async () => {
-    await sys.server.proc.waitForLine(/HLS cam-[0-9a-f]+\/long: no request for 6000 ms, detached/, { timeoutMs: 20_000 });
-    await sys.server.proc.waitForLine(/source cam-[0-9a-f]+\/long: closed \(no viewers for 2000 ms\)/, { timeoutMs: 10_000 });
+    // One more request now, so the detach and close waited for are the ones after it (earlier
+    // tests of this file detached and closed this source before).
+    const cookie = await login(ADMIN.name, ADMIN.password);
+    const after = sys.server.proc.mark();
+    expect((await fetch(`${sys.base}/${sys.id}/long/index.m3u8`, { headers: { cookie } })).status).toBe(200);
+    await sys.server.proc.waitForLine(/HLS cam-[0-9a-f]+\/long: no request for 6000 ms, detached/, { timeoutMs: 20_000, after });
+    await sys.server.proc.waitForLine(/source cam-[0-9a-f]+\/long: closed \(no viewers for 2000 ms\)/, { timeoutMs: 10_000, after });
     const d = (await sys.server.devices()).find((x) => x.id === sys.id) as unknown as { streams: number; hls: { streams: number; viewers: number } };
     expect(d.hls).toEqual({ streams: 0, viewers: 0 });
   }, 40_000);
