@@ -115,9 +115,10 @@ export async function buildrootImage(spec: BuildrootSpec): Promise<Image & { roo
     ...(spec.files ?? []),
   ];
   const postBuild = `#!/bin/sh
-# Test rig: a root shell on the control line (${board.controlTty}, on no network), as the last post-build step.
+# Test rig: a root shell on the control line (${board.controlTty}, on no network), as the last post-build
+# step; once (an incremental build runs it again on the same target/).
 set -e
-echo '${board.controlTty}::respawn:/bin/sh' >>"$1/etc/inittab"
+grep -q '^${board.controlTty}::' "$1/etc/inittab" || echo '${board.controlTty}::respawn:/bin/sh' >>"$1/etc/inittab"
 `;
 
   const h = createHash("sha256");
