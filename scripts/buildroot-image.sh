@@ -5,7 +5,8 @@
 # Usage: scripts/buildroot-image.sh [--stock] ARCH OUT_DIR
 #   ARCH      armhf (configs/flussonic_qemu_arm_virt_defconfig)
 #   --stock   the same defconfig without our package, board overlay, post-build script and BusyBox
-#             fragment: Buildroot's skeleton as it comes (empty root password, BusyBox telnetd)
+#             fragment, plus BusyBox telnetd: Buildroot's skeleton as camera firmware ships it
+#             (empty root password, telnetd on 23 from Buildroot's S50telnet)
 #   OUT_DIR   gets rootfs.cpio, defconfig (what was built) and build.log
 # Environment:
 #   BUILDROOT_DIR        an existing Buildroot tree; else BUILDROOT_VERSION (default 2025.02.16)
@@ -156,6 +157,8 @@ br_toolchain "$CROSS" "$TC"
 		grep -Ev 'FLUSSONIC_AGENT|ROOTFS_POST_BUILD_SCRIPT|ROOTFS_OVERLAY|BUSYBOX_CONFIG_FRAGMENT' "$REPO/configs/$DEFCONFIG"
 		overlay="${BR_IMAGE_OVERLAY:-}"
 		post="${BR_IMAGE_POST_BUILD:-}"
+		# Buildroot's BusyBox configuration has no telnetd; camera firmware usually adds it.
+		echo "BR2_PACKAGE_BUSYBOX_CONFIG_FRAGMENT_FILES=\"$REPO/scripts/buildroot-offline/busybox-stock-telnetd.fragment\""
 	else
 		cat "$REPO/configs/$DEFCONFIG"
 		overlay="\$(BR2_EXTERNAL_FLUSSONIC_AGENT_PATH)/board/flussonic/rootfs-overlay ${BR_IMAGE_OVERLAY:-}"
