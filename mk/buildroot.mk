@@ -18,7 +18,8 @@ test-buildroot: buildroot-deps node_modules/.installed
 		scripts/install-buildroot-deps.sh --check && $(MAKE) --no-print-directory native-tools && \
 		scripts/buildroot-check.sh "$(BUILDROOT_DIR)"; \
 	else \
-		echo "test-buildroot: SKIPPED scripts/buildroot-check.sh: no Buildroot tree (set BUILDROOT_DIR=/path/to/buildroot-2025.02.x)"; \
+		node scripts/test-summary.mjs --skip $(BUILD)/test-results buildroot-check \
+			"scripts/buildroot-check.sh runs with BUILDROOT_DIR=/path/to/buildroot only (test-qemu builds the whole image)"; \
 	fi
 
 buildroot-check:

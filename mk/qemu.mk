@@ -1,7 +1,8 @@
 # Emulated cameras: QEMU images, Mirai/security tests, end-to-end, demo.
 #   make test-qemu              every QEMU suite (QEMU_ARCHES=armhf,aarch64 limits the guest CPUs)
 #   make demo                   boot the armhf hardened camera and watch it through the streamer
-# Images are built by qemu-tests/lib/image.ts (cached by content hash in build/qemu-images).
+# Images are built by qemu-tests/lib/image.ts (Debian-assembled) and lib/buildroot.ts (armhf, by
+# Buildroot: mk/image.mk), cached by content hash in build/qemu-images.
 
 QEMU_ARCHES ?= armhf,aarch64,mipsel,armel
 qemu_comma := ,
@@ -33,7 +34,7 @@ qemu-images: guest-debs fake-camera bundle $(foreach a,$(QEMU_ARCH_LIST),$(BUILD
 TEST_SUITES += test-qemu
 # Test files run one at a time (--no-file-parallelism): every guest is a CPU-bound QEMU on a
 # 2-core machine; inside a file, guests boot one after another and are always stopped.
-test-qemu: qemu-images node_modules/.installed
+test-qemu: qemu-images br-images node_modules/.installed
 	npx tsc -p qemu-tests/tsconfig.json
 	QEMU_ARCHES=$(QEMU_ARCHES) $(VITEST) --outputFile=$(BUILD)/test-results/qemu.json --no-file-parallelism qemu-tests
 

@@ -4,8 +4,7 @@
  * the kernel lists no listening socket except the camera's own 127.0.0.1 services.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildImage } from "./lib/image.js";
-import { hardenedSpec } from "./lib/hardened.js";
+import { hardenedImage } from "./lib/camera-system.js";
 import { CONSOLE_DIAG, consoleLogin, ConsoleResult, miraiCredentials, pool } from "./lib/mirai.js";
 import { BootOptions, bootGuest, freePort, Guest } from "./lib/qemu.js";
 import { portOpen, telnetLogin } from "./lib/telnet.js";
@@ -34,10 +33,10 @@ describe.each(testArches())("hardened camera %s", (arch) => {
 
   beforeAll(async () => {
     for (const p of SCANNED) fwd.set(p, await freePort());
-    const image = await buildImage(hardenedSpec(arch));
+    const image = await hardenedImage(arch);
     bootOpts = { image, hostfwd: [...fwd].map(([guestPort, host]) => ({ host, guest: guestPort })) };
     guest = await bootGuest(bootOpts);
-    console.log(`[${arch}] hardened image ${image.hash} (build ${image.buildMs} ms), boot ${guest.bootMs} ms`);
+    console.log(`[${arch}] hardened image ${image.initrd.split("/").slice(-2)[0]} (build ${image.buildMs} ms), boot ${guest.bootMs} ms`);
     // The camera's services must be up before we judge what listens (rcS has run: bounded wait).
     for (let i = 0; i < 50; i++) {
       const r = await guest.sh("grep -c ' 0100007F:022A .* 0A ' /proc/net/tcp", 5000);

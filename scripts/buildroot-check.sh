@@ -17,6 +17,8 @@
 # mbedtls, host-pkgconf, and host-tar (Buildroot wants tar >= 1.35, Debian 12 has 1.34), all
 # from Debian trixie source packages at pinned versions and sha256 (scripts/debian-source.sh).
 set -euo pipefail
+# shellcheck disable=SC1091 # sourced from this script's own directory
+. "$(dirname "$0")/lib/buildroot-toolchain.sh"
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BR=${1:-${BUILDROOT_DIR:-}}
@@ -62,53 +64,14 @@ say "list-defconfigs lists: $(cd configs && echo *_defconfig)"
 
 # Wrapper toolchain: a copy of Debian's armhf sysroot, gcc told to use it.
 TC=$WORK/toolchain-armhf
-if [ ! -f "$TC/.done" ]; then
-	rm -rf "$TC"
-	mkdir -p "$TC/bin" "$TC/sysroot/usr/$CROSS"
-	cp -a "/usr/$CROSS/include" "$TC/sysroot/usr/include"
-	cp -a "/usr/$CROSS/lib" "$TC/sysroot/usr/lib"
-	ln -s usr/lib "$TC/sysroot/lib"
-	# libc.so and friends are linker scripts naming /usr/arm-linux-gnueabihf/lib/...
-	ln -s ../lib "$TC/sysroot/usr/$CROSS/lib"
-	for t in gcc cpp; do # no g++: the agent is C, and Buildroot would want BR2_TOOLCHAIN_EXTERNAL_CXX
-		[ -x "/usr/bin/$CROSS-$t" ] || continue
-		cat >"$TC/bin/$CROSS-$t" <<-EOF
-			#!/bin/sh
-			# Debian's $CROSS-$t with its own sysroot; -v shows that sysroot, not "/". -B: Buildroot
-			# finds the sysroot from -print-file-name=libc.a, which would else be Debian's tooldir.
-			for a in "\$@"; do
-			  if [ "\$a" = -v ]; then
-			    /usr/bin/$CROSS-$t --sysroot="$TC/sysroot" -B"$TC/sysroot/usr/lib/" "\$@" 2>&1 | sed 's|--with-sysroot=/ |--with-sysroot=$TC/sysroot |' >&2
-			    exit 0
-			  fi
-			done
-			exec /usr/bin/$CROSS-$t --sysroot="$TC/sysroot" -B"$TC/sysroot/usr/lib/" "\$@"
-		EOF
-		chmod +x "$TC/bin/$CROSS-$t"
-	done
-	for t in ar as ld ld.bfd nm objcopy objdump ranlib readelf strip addr2line size strings gcc-ar gcc-nm gcc-ranlib; do
-		[ -x "/usr/bin/$CROSS-$t" ] && ln -s "/usr/bin/$CROSS-$t" "$TC/bin/$CROSS-$t"
-	done
-	touch "$TC/.done"
-fi
-GCC_MAJOR=$("/usr/bin/$CROSS-gcc" -dumpversion | cut -d. -f1)
-HEADERS=$(sed -n 's/^#define LINUX_VERSION_CODE \([0-9]*\)$/\1/p' "/usr/$CROSS/include/linux/version.h")
-HEADERS="$((HEADERS >> 16))_$(((HEADERS >> 8) & 255))"
+br_toolchain "$CROSS" "$TC"
 
 cat >"$WORK/check_defconfig" <<EOF
 BR2_arm=y
 BR2_cortex_a7=y
 BR2_ARM_FPU_NEON_VFPV4=y
 BR2_JLEVEL=2
-BR2_TOOLCHAIN_EXTERNAL=y
-BR2_TOOLCHAIN_EXTERNAL_CUSTOM=y
-BR2_TOOLCHAIN_EXTERNAL_PATH="$TC"
-BR2_TOOLCHAIN_EXTERNAL_CUSTOM_PREFIX="$CROSS"
-BR2_TOOLCHAIN_EXTERNAL_GCC_$GCC_MAJOR=y
-BR2_TOOLCHAIN_EXTERNAL_HEADERS_$HEADERS=y
-BR2_TOOLCHAIN_EXTERNAL_CUSTOM_GLIBC=y
-BR2_TOOLCHAIN_EXTERNAL_OPENMP=y
-# BR2_TOOLCHAIN_EXTERNAL_INET_RPC is not set
+$(br_toolchain_defconfig "$CROSS" "$TC")
 BR2_PACKAGE_FLUSSONIC_AGENT=y
 BR2_PACKAGE_FLUSSONIC_AGENT_ENDPOINTS="endpoint.example.com:7443 [2001:db8::1]:7443"
 BR2_PACKAGE_FLUSSONIC_AGENT_SPKI_PINS="47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="

@@ -163,10 +163,11 @@ describe("package/flussonic-agent", () => {
 });
 
 describe("configs/ and board/", () => {
-  it("four QEMU defconfigs mirroring Buildroot's, with the agent, hardening, overlay and post-build", () => {
+  it("four QEMU defconfigs mirroring Buildroot's and CI's arm virt one, with the agent, hardening, overlay and post-build", () => {
     expect(defconfigs.sort()).toEqual([
       "flussonic_qemu_aarch64_virt_defconfig", "flussonic_qemu_arm_versatile_defconfig",
-      "flussonic_qemu_arm_vexpress_defconfig", "flussonic_qemu_mips32r2el_malta_defconfig"]);
+      "flussonic_qemu_arm_vexpress_defconfig", "flussonic_qemu_arm_virt_defconfig",
+      "flussonic_qemu_mips32r2el_malta_defconfig"]);
     for (const d of defconfigs) {
       const text = read(join(REPO, "configs", d));
       expect(text, d).toMatch(/^BR2_PACKAGE_FLUSSONIC_AGENT=y$/m);

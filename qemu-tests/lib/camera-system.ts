@@ -8,6 +8,7 @@ import { Server, serverPorts, startServer, VIEWER } from "./servers.js";
 import type { Arch } from "./boards.js";
 import { GUEST_ENDPOINT_PORT, GUEST_STREAMER_PORT, hardenedSpec, TEST_TOKEN } from "./hardened.js";
 import { buildImage, Image, ImageFile } from "./image.js";
+import { buildrootImage, useBuildroot } from "./buildroot.js";
 import { qemuPki } from "./pki.js";
 import { bootGuest, BootOptions, Guest, HOST_FROM_GUEST } from "./qemu.js";
 
@@ -44,6 +45,14 @@ export async function waitCameraServices(guest: Guest, timeoutMs = 60_000): Prom
   throw new Error(`fake camera not listening on 127.0.0.1:554 within ${timeoutMs} ms`);
 }
 
+/** The hardened camera for an arch: Buildroot-built where possible (lib/buildroot.ts), else Debian-assembled. */
+export async function hardenedImage(arch: Arch, extraFiles: ImageFile[] = []): Promise<Image> {
+  if (useBuildroot(arch)) return buildrootImage({ arch, variant: "hardened", files: extraFiles });
+  const spec = hardenedSpec(arch);
+  spec.files = [...(spec.files ?? []), ...extraFiles];
+  return buildImage(spec);
+}
+
 export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolean; flash?: boolean; extraFiles?: ImageFile[]; clock?: BootOptions["clock"]; streamerLimits?: Record<string, number> } = {}): Promise<CameraSystem> {
   const pki = qemuPki();
   const streamerPorts = await serverPorts();
@@ -56,9 +65,7 @@ export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolea
   let guest: Guest | undefined;
   const sys: Partial<CameraSystem> = {};
   try {
-    const spec = hardenedSpec(arch);
-    spec.files = [...(spec.files ?? []), ...(opts.extraFiles ?? [])];
-    const image = await buildImage(spec);
+    const image = await hardenedImage(arch, opts.extraFiles);
     guest = await bootGuest({
       image,
       allowReboot: opts.allowReboot,

@@ -39,9 +39,8 @@ function overlayFiles(): ImageFile[] {
   return out;
 }
 
-export function hardenedSpec(arch: Arch): ImageSpec {
-  for (const f of [agentBinary(arch), fakeCameraBinary(arch)])
-    if (!existsSync(f)) throw new Error(`missing ${f}: run make qemu-images (or make agent ARCH=${arch})`);
+/** Per-deployment data a camera maker provisions: agent.json (test timings), the test CA, the token. */
+export function provisionFiles(): ImageFile[] {
   const pki = qemuPki();
   const agentJson = {
     endpoints: [`10.0.2.100:${GUEST_ENDPOINT_PORT}`],
@@ -54,6 +53,26 @@ export function hardenedSpec(arch: Arch): ImageSpec {
     reconnect: { base_ms: 500, cap_ms: 4000, stable_ms: 10000 },
     keepalive: { ping_interval_ms: 2000, idle_timeout_ms: 6000 },
   };
+  return [
+    { path: "/etc/flussonic-agent/agent.json", content: JSON.stringify(agentJson, null, 1) + "\n", mode: 0o644 },
+    { path: "/etc/flussonic-agent/ca.pem", from: pki.caFile, mode: 0o644 },
+    { path: "/etc/flussonic-agent/activation-token", content: TEST_TOKEN + "\n", mode: 0o600 },
+  ];
+}
+
+/** Test rig: the camera's own services (RTSP/HTTP on loopback), standing in for the vendor's. */
+export function rigFiles(arch: Arch): ImageFile[] {
+  if (!existsSync(fakeCameraBinary(arch))) throw new Error(`missing ${fakeCameraBinary(arch)}: run make qemu-images`);
+  return [
+    { path: "/usr/bin/fake-camera", from: fakeCameraBinary(arch), mode: 0o755 },
+    { path: "/usr/share/fake-camera/clip.h264", from: join(FAKE_CAMERA_DIR, "media/clip.h264"), mode: 0o644 },
+    { path: "/usr/share/fake-camera/image.jpg", from: join(FAKE_CAMERA_DIR, "media/image.jpg"), mode: 0o644 },
+  ];
+}
+
+export function hardenedSpec(arch: Arch): ImageSpec {
+  for (const f of [agentBinary(arch), fakeCameraBinary(arch)])
+    if (!existsSync(f)) throw new Error(`missing ${f}: run make qemu-images (or make agent ARCH=${arch})`);
   const files: ImageFile[] = [
     // As flussonic-agent.mk installs them:
     { path: "/usr/bin/flussonic-agent", from: agentBinary(arch), mode: 0o755 },
@@ -63,14 +82,8 @@ export function hardenedSpec(arch: Arch): ImageSpec {
     { path: "/etc/init.d/S05flussonic-harden", from: join(PKG, "S05flussonic-harden"), mode: 0o755 },
     { path: "/etc/init.d/S60flussonic-agent", from: join(PKG, "S60flussonic-agent"), mode: 0o755 },
     ...overlayFiles(),
-    // Per-deployment data a camera maker provisions:
-    { path: "/etc/flussonic-agent/agent.json", content: JSON.stringify(agentJson, null, 1) + "\n", mode: 0o644 },
-    { path: "/etc/flussonic-agent/ca.pem", from: pki.caFile, mode: 0o644 },
-    { path: "/etc/flussonic-agent/activation-token", content: TEST_TOKEN + "\n", mode: 0o600 },
-    // Test rig: the camera's own services.
-    { path: "/usr/bin/fake-camera", from: fakeCameraBinary(arch), mode: 0o755 },
-    { path: "/usr/share/fake-camera/clip.h264", from: join(FAKE_CAMERA_DIR, "media/clip.h264"), mode: 0o644 },
-    { path: "/usr/share/fake-camera/image.jpg", from: join(FAKE_CAMERA_DIR, "media/image.jpg"), mode: 0o644 },
+    ...provisionFiles(),
+    ...rigFiles(arch),
   ];
   return {
     arch,

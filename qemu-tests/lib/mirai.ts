@@ -66,13 +66,14 @@ export async function consoleLogin(con: SerialLine, c: Credential, timeoutMs = 1
   }
   if (!prompt) return "no-prompt";
   con.write(c.user + "\r");
-  const p = await con.expect([/[Pp]assword: /, GETTY_PROMPT], timeoutMs);
+  // An account without a password gets its shell at once, with no "Password:" (Buildroot's root).
+  const p = await con.expect([/[Pp]assword: /, GETTY_PROMPT, /\n[^\n]*[#$] (\x1b\[6n)?/], timeoutMs);
   if (!p) return "no-prompt";
   if (p.index === 1) return "denied";
-  con.write(c.pass + "\r");
+  if (p.index === 0) con.write(c.pass + "\r");
   // Denial: "Login incorrect", or busybox's "bad salt" for a locked ("*") hash, or simply a new
   // login prompt. A shell: a prompt line ending in # or $ (ash may append a cursor query).
-  const v = await con.expect([/incorrect|denied|failed|bad salt/i, GETTY_PROMPT, /\n[^\n]*[#$] (\x1b\[6n)?/], timeoutMs);
+  const v = p.index === 2 ? p : await con.expect([/incorrect|denied|failed|bad salt/i, GETTY_PROMPT, /\n[^\n]*[#$] (\x1b\[6n)?/], timeoutMs);
   if (!v || v.index < 2) return "denied";
   con.write("echo SH''ELL-$(id -u)\r");
   const s = await con.expect([/SHELL-\d+/], 5000);

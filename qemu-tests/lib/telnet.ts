@@ -80,6 +80,11 @@ export function telnetLogin(port: number, user: string, pass: string, timeoutMs 
         sock.write(pass + "\r\n");
         // A shell answers a command; a failed login prints "Login incorrect" and re-prompts.
         sock.write("echo SH''ELL-$(id -u)\r\n");
+      } else if (stage === "password" && /[#$] ?$/.test(buf.trimEnd() + " ")) {
+        // An account without a password: login starts the shell without asking (Buildroot's root).
+        stage = "verdict";
+        buf = "";
+        sock.write("echo SH''ELL-$(id -u)\r\n");
       } else if (stage === "verdict") {
         if (/SHELL-\d+/.test(buf)) finish("shell");
         else if (/incorrect|login:|denied|failed/i.test(buf)) finish("denied");
