@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, hostname, totalmem } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
-import { stopAll } from "../agent-src/test/harness/procs";
+import { stopAll } from "../testkit/procs";
 import { REPO_ROOT } from "./lib/common";
 import { fmt, type BenchOptions, type Row } from "./lib/row";
 import { idleAgents } from "./rows/idle";

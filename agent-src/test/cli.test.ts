@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { agentCommand, BUNDLE, makePki } from "./harness/system";
+import { agentCommand, BUNDLE, makePki } from "../../testkit/system";
 
 const dir = mkdtempSync(join(tmpdir(), "fa-cli-"));
 const pki = makePki();

@@ -9,10 +9,10 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodePlatform, makeLogger } from "../src/platform/node";
-import { REPO_ROOT, startCamera, type Camera } from "./harness/camera";
-import { comparePackets, framemd5 } from "./harness/ffmpeg";
-import { BUNDLE, TEST_RECONNECT, VIEWER, cameraTargets, makePki, startStreamer, type Pki, type StreamerProc } from "./harness/system";
-import { startBridgedAgent, type BridgedAgent } from "./qjs-bridge/host";
+import { REPO_ROOT, startCamera, type Camera } from "../../testkit/camera";
+import { comparePackets, framemd5 } from "../../testkit/ffmpeg";
+import { BUNDLE, TEST_RECONNECT, VIEWER, cameraTargets, makePki, startStreamer, type Pki, type StreamerProc } from "../../testkit/system";
+import { startBridgedAgent, type BridgedAgent } from "../../testkit/qjs-bridge";
 
 const BRIDGE_BUNDLE = join(BUNDLE, "agent-bridge.js");
 const FRAMES = 100;

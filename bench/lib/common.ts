@@ -6,13 +6,13 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { execFileSync } from "node:child_process";
-import { REPO_ROOT } from "../../agent-src/test/harness/camera";
-import { startProc, type Proc } from "../../agent-src/test/harness/procs";
-import { BUNDLE, ports, SECRET, VIEWER, type Pki, type ServerPorts } from "../../agent-src/test/harness/system";
-import { cpuSeconds } from "../../agent-src/test/harness/proc-stats";
+import { REPO_ROOT } from "../../testkit/camera";
+import { startProc, type Proc } from "../../testkit/procs";
+import { BUNDLE, ports, SECRET, VIEWER, type Pki, type ServerPorts } from "../../testkit/system";
+import { cpuSeconds } from "../../testkit/proc-stats";
 
 export { REPO_ROOT, BUNDLE, SECRET, VIEWER };
-export { cpuSeconds, memKb } from "../../agent-src/test/harness/proc-stats";
+export { cpuSeconds, memKb } from "../../testkit/proc-stats";
 export const BENCH_BUILD = join(REPO_ROOT, "build/bench");
 
 /** A path a script printed: absolute, or relative to the repo. */

@@ -5,8 +5,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startProc, type Proc } from "../../agent-src/test/harness/procs";
-import type { Pki } from "../../agent-src/test/harness/system";
+import { freePort, startProc, type Proc } from "../../testkit/procs";
+import type { Pki } from "../../testkit/system";
 import { BENCH_BUILD, BUNDLE, provisionAgent, sleep, treeCpuSeconds, type BenchStreamer } from "./common";
 
 /** Runs argv inside a network namespace when one is given. */

@@ -4,8 +4,8 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startProc, type Proc } from "../../agent-src/test/harness/procs";
-import type { Pki } from "../../agent-src/test/harness/system";
+import { freePort, startProc, type Proc } from "../../testkit/procs";
+import type { Pki } from "../../testkit/system";
 import { waitPort } from "./flows";
 
 export interface Sshd {

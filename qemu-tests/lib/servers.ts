@@ -1,13 +1,13 @@
 /**
  * flussonic-streamer processes for the emulated cameras, started by the same code as the integration
- * harness (agent-src/test/harness/streamer-launch.ts, no vitest dependency, so `make demo` uses it
+ * harness (testkit/streamer-launch.ts, no vitest dependency, so `make demo` uses it
  * too): a config, `node build/bundle/streamer.cjs --config F`, its ready line, and a kill of its
  * process group on stop or on exit.
  */
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import type { Proc } from "../../agent-src/test/harness/child-procs.js";
-import { launchStreamer, serverPorts, type ServerPorts } from "../../agent-src/test/harness/streamer-launch.js";
+import type { Proc } from "../../testkit/child-procs.js";
+import { launchStreamer, serverPorts, type ServerPorts } from "../../testkit/streamer-launch.js";
 import { REPO } from "./paths.js";
 import type { QemuPki } from "./pki.js";
 

@@ -2,10 +2,10 @@
 // restart from the cached streamer, MOVE, and admission control's RETRY_AFTER.
 import * as net from "node:net";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startCamera, type Camera } from "../harness/camera";
-import { comparePackets, framemd5, startPull } from "../harness/ffmpeg";
-import { freePort } from "../harness/procs";
-import { cameraTargets, makePki, ports, startAgent, startStreamer, type AgentProc, type Pki, type StreamerProc } from "../harness/system";
+import { startCamera, type Camera } from "../../../testkit/camera";
+import { comparePackets, framemd5, startPull } from "../../../testkit/ffmpeg";
+import { freePort } from "../../../testkit/procs";
+import { cameraTargets, makePki, ports, startAgent, startStreamer, type AgentProc, type Pki, type StreamerProc } from "../../../testkit/system";
 
 let pki: Pki, cam: Camera;
 const running: { stop(): Promise<void> }[] = [];

@@ -9,8 +9,8 @@ import type * as net from "node:net";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rawRequest, startHostileCamera, type HostileCamera } from "../harness/hostile-camera";
-import { BUNDLE, makePki, startAgent, startStreamer, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../harness/system";
+import { rawRequest, startHostileCamera, type HostileCamera } from "../../../testkit/hostile-camera";
+import { BUNDLE, makePki, startAgent, startStreamer, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../../../testkit/system";
 
 const LIMITS = {
   camera_timeout_ms: 1500,

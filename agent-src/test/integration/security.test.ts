@@ -6,12 +6,12 @@ import * as tls from "node:tls";
 import { describe, expect, it } from "vitest";
 import { FrameType } from "../../src/protocol/frame";
 import type { Challenge, ErrorMsg, Reset } from "../../src/protocol/control";
-import type { Camera } from "../harness/camera";
-import { framemd5, startPull } from "../harness/ffmpeg";
-import { authFor, deviceKeyFor, RawAgent, startFakeStreamer } from "../harness/fake-server";
-import { useRelaySystem } from "../harness/relay-system";
-import { cameraTargets, SECRET, startAgent, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../harness/system";
-import { BUNDLE } from "../harness/system";
+import type { Camera } from "../../../testkit/camera";
+import { framemd5, startPull } from "../../../testkit/ffmpeg";
+import { authFor, deviceKeyFor, RawAgent, startFakeStreamer } from "../../../testkit/fake-server";
+import { useRelaySystem } from "../../../testkit/relay-system";
+import { cameraTargets, SECRET, startAgent, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../../../testkit/system";
+import { BUNDLE } from "../../../testkit/system";
 import { join } from "node:path";
 
 let pki: Pki, cam: Camera, server: StreamerProc, agent: AgentProc, id: string;

@@ -6,9 +6,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureMedia, FIXTURES_DIR } from "../harness/camera";
-import { startProc, type Proc } from "../harness/procs";
-import { makePki, startAgent, startStreamer, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../harness/system";
+import { ensureMedia, FIXTURES_DIR } from "../../../testkit/camera";
+import { startProc, type Proc } from "../../../testkit/procs";
+import { makePki, startAgent, startStreamer, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../../../testkit/system";
 
 const MAX_AGE = 3000;
 const BASIC = "Basic " + Buffer.from(`${VIEWER.name}:${VIEWER.password}`).toString("base64");

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FrameType } from "../../src/protocol/frame";
-import { startFakeStreamer, type FakeServer } from "../harness/fake-server";
-import { makePki, startAgent, type Pki } from "../harness/system";
+import { startFakeStreamer, type FakeServer } from "../../../testkit/fake-server";
+import { makePki, startAgent, type Pki } from "../../../testkit/system";
 
 const ITERATIONS = Number(process.env.KILL_ITERATIONS ?? 40);
 let pki: Pki, a: FakeServer, b: FakeServer;

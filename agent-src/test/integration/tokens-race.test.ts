@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Activated, Challenge } from "../../src/protocol/control";
 import { FrameType } from "../../src/protocol/frame";
-import { RawAgent } from "../harness/fake-server";
-import { makePki, startStreamer, type Pki, type StreamerProc } from "../harness/system";
+import { RawAgent } from "../../../testkit/fake-server";
+import { makePki, startStreamer, type Pki, type StreamerProc } from "../../../testkit/system";
 
 const ROUNDS = 12;
 const TOKENS = Array.from({ length: ROUNDS + 1 }, (_, i) => `race-token-${i}`);

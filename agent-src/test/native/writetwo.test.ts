@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makePki, type Pki } from "../harness/system";
-import { startProc } from "../harness/procs";
+import { makePki, type Pki } from "../../../testkit/system";
+import { startProc } from "../../../testkit/procs";
 
 const ROOT = resolve(__dirname, "../../..");
 const enabled = process.env.NATIVE_TESTS === "1" && (!process.env.NATIVE_ARCHES || process.env.NATIVE_ARCHES.split(",").includes("armhf"));

@@ -3,7 +3,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FrameType } from "../../src/protocol/frame";
+import { FrameType } from "../agent-src/src/protocol/frame";
 import type { FakeScript } from "./fake-server";
 
 export const HOSTILE_DEVICE = "cam-hostile";

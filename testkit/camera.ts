@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { startProc, type Proc } from "./procs";
 
-export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 export const FIXTURES_DIR = join(REPO_ROOT, "agent-src/test/fixtures");
 /** Where make-media.sh caches the generated media. */
 export const MEDIA_DIR = join(REPO_ROOT, "build/fixtures");
