@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startProc, type Proc } from "./child-procs";
+import { freePort, startProc, type Proc } from "./procs";
 
 export interface ServerPorts {
   endpoint: number;

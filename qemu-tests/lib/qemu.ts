@@ -48,7 +48,7 @@ process.once("exit", () => {
 });
 
 /** Ports for hostfwd and host services: the test harness's picker (below the ephemeral range, never twice). */
-export { freePort } from "../../testkit/child-procs.js";
+export { freePort } from "../../testkit/procs.js";
 
 export function qemuArgs(opts: BootOptions, dir: string): string[] {
   const { image } = opts;

@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import type { Proc } from "../../testkit/child-procs.js";
+import type { Proc } from "../../testkit/procs.js";
 import { launchStreamer, serverPorts, type ServerPorts } from "../../testkit/streamer-launch.js";
 import { REPO } from "./paths.js";
 import type { QemuPki } from "./pki.js";

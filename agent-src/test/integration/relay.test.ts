@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { Camera } from "../../../testkit/camera";
 import { comparePackets, framemd5, slowReader, startPull } from "../../../testkit/ffmpeg";
-import { useRelaySystem } from "../../../testkit/relay-system";
+import { useRelaySystem } from "../../../testkit/vitest";
 import { VIEWER, type AgentProc, type StreamerProc } from "../../../testkit/system";
 
 let cam: Camera, server: StreamerProc, agent: AgentProc, id: string;

@@ -9,7 +9,7 @@ import type { Challenge, ErrorMsg, Reset } from "../../src/protocol/control";
 import type { Camera } from "../../../testkit/camera";
 import { framemd5, startPull } from "../../../testkit/ffmpeg";
 import { authFor, deviceKeyFor, RawAgent, startFakeStreamer } from "../../../testkit/fake-server";
-import { useRelaySystem } from "../../../testkit/relay-system";
+import { useRelaySystem } from "../../../testkit/vitest";
 import { cameraTargets, SECRET, startAgent, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../../../testkit/system";
 import { BUNDLE } from "../../../testkit/system";
 import { join } from "node:path";
