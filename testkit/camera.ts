@@ -12,11 +12,10 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { REPO_ROOT } from "./paths";
 import { startProc, type Proc } from "./procs";
 
-export const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 export const FIXTURES_DIR = join(REPO_ROOT, "agent-src/test/fixtures");
 /** Where make-media.sh caches the generated media. */
 export const MEDIA_DIR = join(REPO_ROOT, "build/fixtures");

@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
-import { REPO_ROOT } from "../../testkit/camera";
+import { REPO_ROOT } from "../../testkit/paths";
 
 test("every bench row runs in tiny mode and reports ours, the peer's figure and the ratio", async () => {
   const out = mkdtempSync(join(tmpdir(), "fa-bench-test-"));

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../../../testkit/camera";
+import { REPO_ROOT } from "../../../testkit/paths";
 import { cleanup, startProc, tempDir } from "../../../testkit/procs";
 
 describe("testkit", () => {
