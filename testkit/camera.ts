@@ -8,13 +8,12 @@
 //   cam.audioReceived()     // what POST /play_audio has received so far
 //   await cam.stop();
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { existsSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { REPO_ROOT } from "./paths";
-import { startProc, type Proc } from "./procs";
+import { type Proc, startProc, tempDir } from "./procs";
 
 export const FIXTURES_DIR = join(REPO_ROOT, "agent-src/test/fixtures");
 /** Where make-media.sh caches the generated media. */
@@ -78,7 +77,7 @@ export function ensureMedia(): Promise<string> {
 export async function startCamera(opts: CameraOptions = {}): Promise<Camera> {
   const mediaDir = await ensureMedia();
   const jpegPath = join(mediaDir, "snapshot.jpg");
-  const tmp = await mkdtemp(join(tmpdir(), "camera-"));
+  const tmp = tempDir("fa-camera-");
   const audioFile = join(tmp, "play_audio.bin");
   const env = { ...process.env, GST_DEBUG: process.env.GST_DEBUG ?? "0", PYTHONUNBUFFERED: "1" };
 

@@ -13,6 +13,7 @@ import { useRelaySystem } from "../../../testkit/vitest";
 import { cameraTargets, SECRET, startAgent, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../../../testkit/system";
 import { BUNDLE } from "../../../testkit/system";
 import { join } from "node:path";
+import { tempDir } from "../../../testkit/procs";
 
 let pki: Pki, cam: Camera, server: StreamerProc, agent: AgentProc, id: string;
 useRelaySystem(["tok-a", "tok-pin", "tok-wrongca", "tok-wrongpin"], (s) => ({ pki, cam, server, agent, id } = s));
@@ -165,9 +166,8 @@ describe("hostile server", () => {
         st.onClose = (r) => (results[target] ??= r ?? "closed");
       }
     });
-    const { mkdtempSync, mkdirSync, writeFileSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
-    const dir = mkdtempSync(join(tmpdir(), "fa-hostile-"));
+    const { mkdirSync, writeFileSync } = await import("node:fs");
+    const dir = tempDir("fa-hostile-");
     mkdirSync(join(dir, "state"));
     writeFileSync(join(dir, "state", "state.json"), JSON.stringify({ device_id: "cam-hostile", key: "00".repeat(32), endpoints: [fake.addr], streamer: fake.addr }));
     const a = await startAgent({ pki, dir, endpoints: [fake.addr], targets: cameraTargets(cam), name: "agent-hostile" });
