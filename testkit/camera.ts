@@ -17,16 +17,9 @@ import { type Proc, startProc, tempDir } from "./procs";
 
 export const FIXTURES_DIR = join(REPO_ROOT, "agent-src/test/fixtures");
 /** Where make-media.sh caches the generated media. */
-export const MEDIA_DIR = join(REPO_ROOT, "build/fixtures");
+const MEDIA_DIR = join(REPO_ROOT, "build/fixtures");
 /** Debian's interpreter: python3-gi is installed for it, not for a pyenv/venv python on PATH. */
 const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-
-/** Facts about the served clips that tests can assert against. */
-export const CLIPS = {
-  stream1: { packets: 200, fps: 25, width: 640, height: 360, seconds: 8 },
-  long: { packets: 3000, fps: 25, width: 320, height: 180, seconds: 120 },
-  gop4: { packets: 1500, fps: 25, width: 320, height: 180, seconds: 60, gop: 100 },
-} as const;
 
 export interface Camera {
   rtspPort: number;

@@ -16,7 +16,7 @@ export { cpuSeconds, memKb } from "../../testkit/proc-stats";
 export const BENCH_BUILD = join(REPO_ROOT, "build/bench");
 
 /** A path a script printed: absolute, or relative to the repo. */
-export const repoPath = (p: string) => (isAbsolute(p) ? p : join(REPO_ROOT, p));
+const repoPath = (p: string) => (isAbsolute(p) ? p : join(REPO_ROOT, p));
 
 /** Runs one of the bench's shell helpers and returns the last line it printed (a path). */
 export function helperPath(script: string): string {
@@ -35,7 +35,7 @@ function ppidOf(pid: number): number {
 }
 
 /** pid and all its live descendants. */
-export function processTree(root: number): number[] {
+function processTree(root: number): number[] {
   const all = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
   const kids = new Map<number, number[]>();
   for (const p of all) {

@@ -24,7 +24,7 @@ import { watchViewer, type WatchedViewer } from "../../../testkit/watch-viewer";
 
 const CONNS = Number(process.env.SOAK_CONNS ?? 2000);
 const SOAK_S = Number(process.env.SOAK_SECONDS ?? 60);
-const FPS = 25; // CLIPS.long
+const FPS = 25; // the camera's "long" clip (fixtures/make-media.sh)
 // Timeouts short enough that every slot turns over at least three times in the soak (the longest,
 // RTSP idle, is a third of it), long enough that the churn (CONNS per timeout per listener, some
 // 600 new connections a second over the five) leaves the flood and the streamer CPU to spare on a
