@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { freePort, type Proc, startProc, tempDir } from "../../testkit/procs";
+import { freePort, startProc, tempDir, type Proc } from "../../testkit/procs";
 import type { Pki } from "../../testkit/system";
 import { BENCH_BUILD, BUNDLE, provisionAgent, sleep, treeCpuSeconds, type BenchStreamer } from "./common";
 

@@ -3,7 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, type Proc, startProc, tempDir } from "../../testkit/procs";
+import { freePort, startProc, tempDir, type Proc } from "../../testkit/procs";
 import type { Pki } from "../../testkit/system";
 import { waitPort } from "./flows";
 
