@@ -1,11 +1,11 @@
-// Bundles the bench scripts (TypeScript, reusing the test harness) into build/bench/*.mjs so
+// Bundles the bench scripts (TypeScript, reusing the test kit, testkit/) into build/bench/*.mjs so
 // they run with plain `node`, outside vitest. Usage: node bench/build.mjs [OUTDIR]
 import { build } from "esbuild";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-// The harness and the qemu-tests helpers find the repo from import.meta.url: give each bundled
+// The test kit and the qemu-tests helpers find the repo from import.meta.url: give each bundled
 // source file its own original URL, so those relative paths keep working from build/bench/.
 const sourceUrls = {
   name: "source-urls",
@@ -24,10 +24,9 @@ for (const e of entries) {
   await build({
     entryPoints: [join(here, e)], outfile: join(out, e.replace(/\.ts$/, ".mjs")), bundle: true,
     platform: "node", format: "esm", target: "node20", logLevel: "warning",
-    alias: { vitest: join(here, "lib", "vitest-shim.ts") },
     // execa (used by the qemu-tests helpers) is CommonJS inside: load it from node_modules.
     external: ["execa"],
-    // The harness locates the repo from import.meta.url; keep it pointing at the sources' layout.
+    // The test kit locates the repo from import.meta.url; keep it pointing at the sources' layout.
     define: { __VERSION__: '"bench"' },
     plugins: [sourceUrls],
   });

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, hostname, totalmem } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
-import { stopAll } from "../agent-src/test/harness/procs";
+import { cleanup } from "../testkit/procs";
 import { REPO_ROOT } from "./lib/common";
 import { fmt, type BenchOptions, type Row } from "./lib/row";
 import { idleAgents } from "./rows/idle";
@@ -78,7 +78,7 @@ async function main() {
       errors.push(`${id}: ${(e as Error).stack ?? e}`);
       o.log(`${id}: FAILED: ${(e as Error).message}`);
     } finally {
-      await stopAll();
+      await cleanup();
     }
     o.log(`${id}: ${((Date.now() - t) / 1000).toFixed(1)} s`);
   }

@@ -2,7 +2,7 @@
 // not the measured process's): N sessions PLAYing one URL over TCP; counts interleaved bytes.
 //   node build/bench/viewers.mjs '{"urls":["rtsp://…"],"n":4,"warmupMs":1000,"durationMs":10000}'   (n per URL)
 // Prints "RESULT {bytes, seconds, sessions}" (bytes counted after the warm-up only), then exits.
-import { openRtspSession, type RtspSession } from "../agent-src/test/harness/rtsp-client";
+import { openRtspSession, type RtspSession } from "../testkit/rtsp-client";
 
 const a = JSON.parse(process.argv[2]) as { urls: string[]; n: number; warmupMs: number; durationMs: number };
 const sessions: RtspSession[] = [];

@@ -9,7 +9,7 @@ BENCH_SRC := $(wildcard bench/*.ts bench/lib/*.ts bench/rows/*.ts) bench/build.m
 bench-tools:
 	@scripts/install-bench.sh
 
-$(BENCH_BUILD)/.stamp: $(BENCH_SRC) $(wildcard agent-src/test/harness/*.ts) $(BUNDLE_DIR)/.stamp node_modules/.installed
+$(BENCH_BUILD)/.stamp: $(BENCH_SRC) $(wildcard testkit/*.ts) $(BUNDLE_DIR)/.stamp node_modules/.installed
 	node bench/build.mjs $(BENCH_BUILD)
 	@touch $@
 

@@ -7,8 +7,8 @@
 QEMU_ARCHES ?= armhf,aarch64,mipsel,armel
 qemu_comma := ,
 QEMU_ARCH_LIST := $(subst $(qemu_comma), ,$(QEMU_ARCHES))
-# The tools bundle the vitest-free harness modules they share with the integration tests.
-QEMU_TEST_SRC := $(shell find qemu-tests -name "*.ts") $(wildcard agent-src/test/harness/*.ts)
+# The tools bundle the test kit (testkit/, vitest-free) they share with the integration tests.
+QEMU_TEST_SRC := $(shell find qemu-tests -name "*.ts") $(wildcard testkit/*.ts)
 FAKE_CAMERA_DIR := $(BUILD)/fake-camera
 FAKE_CAMERA_SRC := $(wildcard qemu-tests/fake-camera/src/*.ts) qemu-tests/fake-camera/build.mjs \
 	agent-src/src/platform/quickjs.ts agent-src/src/platform/platform.ts

@@ -4,21 +4,21 @@
  * against the real streamer on 127.0.0.1 — same checks as the system-emulated cameras.
  */
 import { ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentBinary, fakeCameraBinary, TEST_TOKEN } from "./lib/hardened.js";
 import { buildFakeCamera, clipMd5s, FAKE_CAMERA_DIR, frameMd5s, JPEG } from "./lib/media.js";
 import { qemuPki } from "./lib/pki.js";
 import { freePort } from "./lib/qemu.js";
-import { Server, serverPorts, startServer, VIEWER } from "./lib/servers.js";
+import { serverPorts, startStreamer, VIEWER, type StreamerProc } from "../testkit/streamer.js";
+import { tempDir } from "../testkit/procs.js";
 import { portOpen } from "./lib/telnet.js";
 
 const ARM926 = ["qemu-arm-static", "-cpu", "arm926"];
 
 describe("ARMv5 camera (ARM926 under qemu-user)", () => {
-  let server: Server | undefined;
+  let server: StreamerProc | undefined;
   const procs: ChildProcess[] = [];
   const logs: string[] = [];
   let deviceId = "";
@@ -35,11 +35,11 @@ describe("ARMv5 camera (ARM926 under qemu-user)", () => {
   beforeAll(async () => {
     await buildFakeCamera();
     const pki = qemuPki();
-    server = await startServer({ roles: ["endpoint", "streamer"], pki, ports: await serverPorts(), tokens: [TEST_TOKEN], name: "armv5" });
+    server = await startStreamer({ logLevel: "info", readyTimeoutMs: 20_000, roles: ["endpoint", "streamer"], pki, ports: await serverPorts(), tokens: [TEST_TOKEN], name: "armv5" });
     const rtsp = await freePort();
     const http = await freePort();
     run([fakeCameraBinary("armel"), "--rtsp", String(rtsp), "--http", String(http), "--dir", join(FAKE_CAMERA_DIR, "media"), "--audio", "/dev/null"]);
-    const dir = mkdtempSync(join(tmpdir(), "armv5-agent-"));
+    const dir = tempDir("fa-armv5-agent-");
     writeFileSync(join(dir, "token"), TEST_TOKEN + "\n");
     writeFileSync(join(dir, "agent.json"), JSON.stringify({
       endpoints: [`127.0.0.1:${server.ports.endpoint}`], ca_file: pki.caFile,
@@ -48,10 +48,10 @@ describe("ARMv5 camera (ARM926 under qemu-user)", () => {
     }));
     run([agentBinary("armel"), "--config", join(dir, "agent.json")]);
     for (let i = 0; i < 300 && !deviceId; i++) {
-      deviceId = (await server.devices().catch(() => [])).find((d) => d.state === "online")?.id ?? "";
+      deviceId = (await server.devices(3000).catch(() => [])).find((d) => d.state === "online")?.id ?? "";
       if (!deviceId) await new Promise((r) => setTimeout(r, 200));
     }
-    if (!deviceId) throw new Error(`ARMv5 agent never came online:\n${logs.join("\n---\n")}\n${server.output.slice(-2000)}`);
+    if (!deviceId) throw new Error(`ARMv5 agent never came online:\n${logs.join("\n---\n")}\n${server.proc.output().slice(-2000)}`);
     // The agent can be online before the fake camera listens (it parses its clip in interpreted JS
     // under emulation first): a viewer then would get "connection refused" relayed, not video.
     let listening = false;

@@ -21,7 +21,7 @@ async function playable(sys: CameraSystem, frames = 50): Promise<void> {
 async function waitState(sys: CameraSystem, state: "online" | "offline", timeoutMs: number): Promise<number> {
   const t0 = Date.now();
   for (let i = 0; Date.now() - t0 < timeoutMs && i < 10000; i++) {
-    const d = (await sys.streamer.devices().catch(() => [])).find((x) => x.id === sys.deviceId);
+    const d = (await sys.streamer.devices(3000).catch(() => [])).find((x) => x.id === sys.deviceId);
     if ((d?.state ?? "offline") === state) return Date.now() - t0;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -45,7 +45,7 @@ describe.each(arches)("camera %s under faults", (arch) => {
 
   it("keeps streaming when the endpoint dies", async () => {
     sys!.endpoint.kill("SIGKILL");
-    await sys!.endpoint.exited;
+    await sys!.endpoint.proc.exited;
     await playable(sys!);
   }, 90_000);
 
@@ -67,7 +67,7 @@ describe.each(arches)("camera %s under faults", (arch) => {
   }, 120_000);
 
   it.runIf(arch === "armhf" || arch === "aarch64")("after a reboot, goes straight to the cached streamer (endpoint down)", async () => {
-    expect(sys!.endpoint.proc.exitCode !== null || sys!.endpoint.proc.signalCode !== null).toBe(true);
+    expect(sys!.endpoint.proc.child.exitCode !== null || sys!.endpoint.proc.child.signalCode !== null).toBe(true);
     const before = await sys!.guest.run("cat /var/lib/flussonic-agent/state.json");
     const bootMs = await sys!.guest.reboot(120_000);
     expect(await sys!.guest.run("cat /var/lib/flussonic-agent/state.json")).toBe(before);

@@ -1,12 +1,12 @@
 // Both command lines: --help, --version, and one clear error naming the field (exit 2) for bad configs.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { agentCommand, BUNDLE, makePki } from "./harness/system";
+import { agentCommand, BUNDLE, makePki } from "../../testkit/system";
+import { tempDir } from "../../testkit/procs";
 
-const dir = mkdtempSync(join(tmpdir(), "fa-cli-"));
+const dir = tempDir("fa-cli-");
 const pki = makePki();
 
 function agent(args: string[]) {

@@ -6,9 +6,9 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCamera, type Camera } from "./harness/camera";
-import { comparePackets, ffprobe, framemd5, openRtspSession, parseFramemd5, slowReader, startPull } from "./harness/ffmpeg";
-import { freePort, startProc } from "./harness/procs";
+import { startCamera, type Camera } from "../../testkit/camera";
+import { comparePackets, ffprobe, framemd5, openRtspSession, parseFramemd5, slowReader, startPull } from "../../testkit/ffmpeg";
+import { freePort, startProc } from "../../testkit/procs";
 
 let cam: Camera;
 beforeAll(async () => {

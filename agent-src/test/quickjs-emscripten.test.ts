@@ -3,16 +3,17 @@
 // and streamer roles) over real TLS with a CA made here, then relays RTSP and a snapshot from the
 // real third-party camera. Proof that the bundle needs nothing from Node.
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodePlatform, makeLogger } from "../src/platform/node";
-import { REPO_ROOT, startCamera, type Camera } from "./harness/camera";
-import { comparePackets, framemd5 } from "./harness/ffmpeg";
-import { BUNDLE, TEST_RECONNECT, VIEWER, cameraTargets, makePki, startStreamer, type Pki, type StreamerProc } from "./harness/system";
-import { startBridgedAgent, type BridgedAgent } from "./qjs-bridge/host";
+import { startCamera, type Camera } from "../../testkit/camera";
+import { REPO_ROOT } from "../../testkit/paths";
+import { comparePackets, framemd5 } from "../../testkit/ffmpeg";
+import { BUNDLE, TEST_RECONNECT, VIEWER, cameraTargets, makePki, startStreamer, type Pki, type StreamerProc } from "../../testkit/system";
+import { startBridgedAgent, type BridgedAgent } from "../../testkit/qjs-bridge";
+import { tempDir } from "../../testkit/procs";
 
 const BRIDGE_BUNDLE = join(BUNDLE, "agent-bridge.js");
 const FRAMES = 100;
@@ -60,7 +61,7 @@ function agentConfig(name: string, o: { caFile: string; token: string }): { file
 }
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), "qjs-bridge-"));
+  tmp = tempDir("fa-qjs-bridge-");
   pki = makePki();
   [, cam] = await Promise.all([ensureBundles(), startCamera()]);
   srv = await startStreamer({ roles: ["endpoint", "streamer"], pki, tokens: [TOKEN, SPARE_TOKEN], name: "streamer" });
@@ -69,7 +70,6 @@ beforeAll(async () => {
 afterAll(async () => {
   agent?.dispose();
   await Promise.all([srv?.stop(), cam?.stop()]);
-  for (const d of [tmp, pki?.dir, srv?.dir]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
 describe("agent bundle inside quickjs-emscripten", () => {

@@ -1,22 +1,22 @@
 // Shared pieces of the bench rows: process CPU/memory from /proc, a quiet streamer, provisioned
 // agent state (device keys derive from the cluster secret, so no activation round is needed).
 import { createHmac } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { execFileSync } from "node:child_process";
-import { REPO_ROOT } from "../../agent-src/test/harness/camera";
-import { startProc, type Proc } from "../../agent-src/test/harness/procs";
-import { BUNDLE, ports, SECRET, VIEWER, type Pki, type ServerPorts } from "../../agent-src/test/harness/system";
-import { cpuSeconds } from "../../agent-src/test/harness/proc-stats";
+import { BUNDLE, REPO_ROOT } from "../../testkit/paths";
+import { tempDir } from "../../testkit/procs";
+import { cpuSeconds } from "../../testkit/proc-stats";
+import { SECRET, startStreamer, type ServerPorts, type StreamerOptions, type StreamerProc } from "../../testkit/streamer";
+import type { Pki } from "../../testkit/system";
 
-export { REPO_ROOT, BUNDLE, SECRET, VIEWER };
-export { cpuSeconds, memKb } from "../../agent-src/test/harness/proc-stats";
+export { REPO_ROOT, BUNDLE };
+export { cpuSeconds, memKb } from "../../testkit/proc-stats";
 export const BENCH_BUILD = join(REPO_ROOT, "build/bench");
 
 /** A path a script printed: absolute, or relative to the repo. */
-export const repoPath = (p: string) => (isAbsolute(p) ? p : join(REPO_ROOT, p));
+const repoPath = (p: string) => (isAbsolute(p) ? p : join(REPO_ROOT, p));
 
 /** Runs one of the bench's shell helpers and returns the last line it printed (a path). */
 export function helperPath(script: string): string {
@@ -35,7 +35,7 @@ function ppidOf(pid: number): number {
 }
 
 /** pid and all its live descendants. */
-export function processTree(root: number): number[] {
+function processTree(root: number): number[] {
   const all = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
   const kids = new Map<number, number[]>();
   for (const p of all) {
@@ -61,70 +61,19 @@ export function deviceKeyHex(id: string): string {
   return createHmac("sha256", Buffer.from(SECRET)).update(`device-key\n${id}`).digest("hex");
 }
 
-export interface BenchStreamer {
-  proc: Proc;
-  ports: ServerPorts;
-  dir: string;
-  configFile: string;
-  rtspUrl(deviceId: string, path: string): string;
-  metrics(): Promise<Record<string, number>>;
-  onlineCount(): Promise<number>;
-}
-
-export interface StreamerOpts {
-  pki: Pki;
-  ports?: ServerPorts;
-  dir?: string;
-  admission?: { rate: number; burst: number; retry_ms: number };
-  /** Extra node flags, e.g. --cpu-prof. */
-  nodeArgs?: string[];
-}
+export type BenchStreamer = StreamerProc;
 
 /** flussonic-streamer (endpoint + streamer in one process, as on one box), logging warnings only:
  *  per-connection debug lines would be a large part of the CPU we are measuring. */
-export async function startBenchStreamer(o: StreamerOpts): Promise<BenchStreamer> {
-  const p = o.ports ?? (await ports());
-  const dir = o.dir ?? mkdtempSync(join(tmpdir(), "fa-bench-streamer-"));
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "secret"), SECRET + "\n");
-  writeFileSync(join(dir, "tokens"), "\n");
-  const admission = o.admission ? { admission: o.admission } : {};
-  const cfg = {
-    tls: { cert_file: o.pki.certFile, key_file: o.pki.keyFile },
-    cluster_secret_file: "secret", state_dir: "state", log_level: "info",
+export async function startBenchStreamer(o: Pick<StreamerOptions, "pki" | "ports" | "dir" | "admission" | "nodeArgs">): Promise<BenchStreamer> {
+  return startStreamer({
+    ...o, roles: ["endpoint", "streamer"], logLevel: "info", name: "streamer",
     // Every simulated camera and viewer comes from 127.0.0.1 and one viewer account: the
     // per-address and per-viewer shares meant for the Internet would refuse the simulated fleet.
     limits: { agent_pending_per_ip: 1_000_000, viewer_connections_per_ip: 1_000_000, viewer_streams_per_device: 1024 },
-    admin_listen: `127.0.0.1:${p.admin}`,
-    endpoint: { listen: `127.0.0.1:${p.endpoint}`, tokens_file: "tokens", streamers: [`127.0.0.1:${p.streamer}`], ...admission },
-    streamer: {
-      listen: `127.0.0.1:${p.streamer}`, rtsp_listen: `127.0.0.1:${p.rtsp}`, http_listen: `127.0.0.1:${p.http}`,
-      viewers: [VIEWER], ...admission,
-    },
-  };
-  const configFile = join(dir, "streamer.json");
-  writeFileSync(configFile, JSON.stringify(cfg, null, 1));
-  const proc = await startProc(process.execPath, [...(o.nodeArgs ?? []), ...(process.env.BENCH_STREAMER_NODE_ARGS?.split(" ").filter(Boolean) ?? []), process.env.BENCH_STREAMER_JS ?? join(BUNDLE, "streamer.cjs"), "--config", configFile], {
-    ready: /flussonic-streamer .* ready/, timeoutMs: 15_000, name: "streamer", cwd: dir,
+    nodeArgs: [...(o.nodeArgs ?? []), ...(process.env.BENCH_STREAMER_NODE_ARGS?.split(" ").filter(Boolean) ?? [])],
+    script: process.env.BENCH_STREAMER_JS,
   });
-  const admin = `http://127.0.0.1:${p.admin}`;
-  return {
-    proc, ports: p, dir, configFile,
-    rtspUrl: (id, path) => `rtsp://${VIEWER.name}:${VIEWER.password}@127.0.0.1:${p.rtsp}/${id}/${path}`,
-    metrics: async () => {
-      const text = await (await fetch(`${admin}/metrics`)).text();
-      const out: Record<string, number> = {};
-      for (const l of text.split("\n")) {
-        const m = /^([a-z_]+)\s+([0-9.e+-]+)$/.exec(l);
-        if (m) out[m[1]] = Number(m[2]);
-      }
-      return out;
-    },
-    onlineCount: async () => {
-      const d = (await (await fetch(`${admin}/api/devices`)).json()) as { devices: { state: string }[] };
-      return d.devices.filter((x) => x.state === "online").length;
-    },
-  };
 }
 
 export interface ProvisionedAgent {
@@ -136,7 +85,7 @@ export interface ProvisionedAgent {
 /** Agent config + state of an already activated device that caches `streamer`. */
 export function provisionAgent(pki: Pki, deviceId: string, endpoint: string, streamer: string,
   targets: Record<string, string>, extra: Record<string, unknown> = {}): ProvisionedAgent {
-  const dir = mkdtempSync(join(tmpdir(), "fa-bench-agent-"));
+  const dir = tempDir("fa-bench-agent-");
   const stateFile = join(dir, "state.json");
   writeFileSync(stateFile, JSON.stringify({ device_id: deviceId, key: deviceKeyHex(deviceId), endpoints: [endpoint], streamer }) + "\n");
   const configFile = join(dir, "agent.json");

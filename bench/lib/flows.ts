@@ -1,12 +1,11 @@
 // Moving bytes for the throughput/CPU rows: the flood camera, viewer processes, our tunnel
 // (streamer + agent) and the peers' tunnels (stunnel, socat, sshd -R, OpenVPN).
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startProc, type Proc } from "../../agent-src/test/harness/procs";
-import type { Pki } from "../../agent-src/test/harness/system";
+import { freePort, startProc, tempDir, type Proc } from "../../testkit/procs";
+import type { Pki } from "../../testkit/system";
 import { BENCH_BUILD, BUNDLE, provisionAgent, sleep, treeCpuSeconds, type BenchStreamer } from "./common";
 
 /** Runs argv inside a network namespace when one is given. */
@@ -89,7 +88,7 @@ export async function waitPort(port: number, timeoutMs: number, host = "127.0.0.
 
 /** stunnel4 pair: plain → TLS client → TLS server → camera. Returns the plain port viewers use. */
 export async function startStunnelPair(pki: Pki, camPort: number): Promise<{ port: number; procs: Proc[] }> {
-  const dir = mkdtempSync(join(tmpdir(), "fa-bench-stunnel-"));
+  const dir = tempDir("fa-bench-stunnel-");
   const [tlsPort, plainPort] = [await freePort(), await freePort()];
   writeFileSync(join(dir, "server.conf"), `foreground = yes\npid =\ndebug = 3\n[srv]\naccept = 127.0.0.1:${tlsPort}\nconnect = 127.0.0.1:${camPort}\ncert = ${pki.certFile}\nkey = ${pki.keyFile}\n`);
   writeFileSync(join(dir, "client.conf"), `foreground = yes\npid =\ndebug = 3\n[cli]\nclient = yes\naccept = 127.0.0.1:${plainPort}\nconnect = 127.0.0.1:${tlsPort}\nCAfile = ${pki.caFile}\nverifyChain = yes\ncheckHost = localhost\n`);

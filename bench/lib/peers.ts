@@ -1,11 +1,10 @@
 // Peer tunnels for the CPU-per-bit rows: OpenSSH reverse tunnels (sshd on 127.0.0.1 with its own
 // keys and config) and OpenVPN between two network namespaces this script creates and deletes.
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, startProc, type Proc } from "../../agent-src/test/harness/procs";
-import type { Pki } from "../../agent-src/test/harness/system";
+import { freePort, startProc, tempDir, type Proc } from "../../testkit/procs";
+import type { Pki } from "../../testkit/system";
 import { waitPort } from "./flows";
 
 export interface Sshd {
@@ -18,7 +17,7 @@ export interface Sshd {
 }
 
 export async function startSshd(): Promise<Sshd> {
-  const dir = mkdtempSync(join(tmpdir(), "fa-bench-sshd-"));
+  const dir = tempDir("fa-bench-sshd-");
   const key = (name: string) => execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, name)]);
   key("host_key");
   key("client_key");

@@ -1,6 +1,6 @@
 // Runs bench/swarm.ts children and follows their STAT lines.
 import { join } from "node:path";
-import { startProc, type Proc } from "../../agent-src/test/harness/procs";
+import { startProc, type Proc } from "../../testkit/procs";
 import { BENCH_BUILD, sleep } from "./common";
 
 export interface SwarmStat {

@@ -1,8 +1,8 @@
 // Server-side CPU per gigabit relayed, many streams, native: our streamer (TLS links from agents,
 // RTSP to viewers) vs sshd carrying `ssh -R` reverse tunnels, and vs an OpenVPN server carrying the
 // same streams over a tun device between two network namespaces. Same flood camera, same viewers.
-import type { Proc } from "../../agent-src/test/harness/procs";
-import { makePki } from "../../agent-src/test/harness/system";
+import type { Proc } from "../../testkit/procs";
+import { makePki } from "../../testkit/system";
 import { cpuSeconds, startBenchStreamer, treeCpuSeconds } from "../lib/common";
 import { cpuPerGbit, measureFlow, startFlood, startOurAgent, type Flow } from "../lib/flows";
 import { deleteVpnNetns, startOpenVpn, startReverseTunnel, startSshd, VPN_ADDR, VPN_NS } from "../lib/peers";

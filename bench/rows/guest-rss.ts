@@ -2,7 +2,7 @@
 // hardened armhf image with our static agent), read from the guest's own /proc while a viewer
 // plays the guest camera's stream through the tunnel. No peer here: the image has no ssh client.
 import { startCameraSystem } from "../../qemu-tests/lib/camera-system";
-import { openRtspSession, type RtspSession } from "../../agent-src/test/harness/rtsp-client";
+import { openRtspSession, type RtspSession } from "../../testkit/rtsp-client";
 import { sleep } from "../lib/common";
 import type { BenchOptions, Row } from "../lib/row";
 

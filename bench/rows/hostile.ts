@@ -1,5 +1,5 @@
 // The native armhf agent (qemu-user) against a hostile server (the hostile-server suite's attacks,
-// agent-src/test/harness/attacks.ts): its peak RSS under each attack vs the same agent idle, and
+// testkit/attacks.ts): its peak RSS under each attack vs the same agent idle, and
 // its CPU while a server floods PINGs and reads the PONGs. Each measurement is a fresh agent
 // process, so VmHWM is that attack's peak alone.
 import { rmSync, writeFileSync } from "node:fs";
@@ -7,11 +7,11 @@ import { createServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { FrameType } from "../../agent-src/src/protocol/frame";
 import { DEFAULT_SESSION_OPTIONS } from "../../agent-src/src/protocol/session";
-import { activatedAgentDir, HOSTILE_DEVICE, openResetFlood, pingFlood } from "../../agent-src/test/harness/attacks";
-import { startFakeServer, type FakeScript } from "../../agent-src/test/harness/fake-server";
-import { cpuSeconds, memKb } from "../../agent-src/test/harness/proc-stats";
-import { startProc, type Proc } from "../../agent-src/test/harness/procs";
-import { makePki, type Pki } from "../../agent-src/test/harness/system";
+import { activatedAgentDir, HOSTILE_DEVICE, openResetFlood, pingFlood } from "../../testkit/attacks";
+import { startFakeServer, type FakeScript } from "../../testkit/fake-server";
+import { cpuSeconds, memKb } from "../../testkit/proc-stats";
+import { startProc, type Proc } from "../../testkit/procs";
+import { makePki, type Pki } from "../../testkit/system";
 import { sleep } from "../lib/common";
 import type { BenchOptions, Row } from "../lib/row";
 import { AGENT_ARMHF } from "./qemu-user";

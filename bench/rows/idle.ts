@@ -1,5 +1,5 @@
 // 10 000 idle agents held by one streamer: the streamer's memory per connected agent.
-import { makePki } from "../../agent-src/test/harness/system";
+import { makePki } from "../../testkit/system";
 import { cpuSeconds, memKb, sleep, startBenchStreamer } from "../lib/common";
 import { ratioOf, type BenchOptions, type Row } from "../lib/row";
 import { startSwarm } from "../lib/swarm-client";

@@ -4,8 +4,8 @@
 // and its peak RSS (which under qemu-user includes QEMU's own memory: see the note).
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import type { Proc } from "../../agent-src/test/harness/procs";
-import { makePki } from "../../agent-src/test/harness/system";
+import type { Proc } from "../../testkit/procs";
+import { makePki } from "../../testkit/system";
 import { helperPath, memKb, REPO_ROOT, startBenchStreamer, treeCpuSeconds } from "../lib/common";
 import { cpuMsPerMbit, measureFlow, startFlood, startOurAgent, type Flow } from "../lib/flows";
 import { startReverseTunnel, startSshd } from "../lib/peers";

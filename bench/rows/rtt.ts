@@ -2,8 +2,8 @@
 // directly to the camera. The camera is GStreamer's RTSP server (the test fixture). Measured with
 // the Node agent (native speed) and with the static armhf agent under qemu-user (the product).
 import { existsSync } from "node:fs";
-import { startCamera } from "../../agent-src/test/harness/camera";
-import { makePki } from "../../agent-src/test/harness/system";
+import { startCamera } from "../../testkit/camera";
+import { makePki } from "../../testkit/system";
 import { median, percentile, startBenchStreamer } from "../lib/common";
 import { describeRtt } from "../lib/describe";
 import { startOurAgent } from "../lib/flows";

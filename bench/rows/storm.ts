@@ -1,7 +1,7 @@
 // 1 000 agents after the streamer is killed with SIGKILL and restarted: how long until all are back,
 // how hard they hammer the server meanwhile, and what the server spends; the same fleet with
 // backoff disabled (reconnect every 10 ms: what a naive client does) as the peer.
-import { makePki } from "../../agent-src/test/harness/system";
+import { makePki } from "../../testkit/system";
 import { cpuSeconds, portsBelowEphemeral, sleep, startBenchStreamer, type BenchStreamer } from "../lib/common";
 import { ratioOf, type BenchOptions, type Row } from "../lib/row";
 import { DEFAULTS as AGENT_DEFAULTS } from "../../agent-src/src/agent/config";

@@ -1,7 +1,7 @@
 // Throughput of one stream, native, TLS on: viewer → streamer → TLS → agent (Node) → camera, vs
 // the same camera behind a stunnel pair and a socat (OpenSSL) pair. The camera sends as fast as
 // the path takes it (flood-camera).
-import { makePki } from "../../agent-src/test/harness/system";
+import { makePki } from "../../testkit/system";
 import { startBenchStreamer, treeCpuSeconds } from "../lib/common";
 import { measureFlow, startFlood, startOurAgent, startSocatPair, startStunnelPair } from "../lib/flows";
 import { ratioOf, type BenchOptions, type Row } from "../lib/row";

@@ -2,14 +2,14 @@
 // against the current agent, streamer and peers. The figures of a tiny run mean nothing; what is
 // checked is that every row produced a number for us and for its peer, and the results files.
 import { execa } from "execa";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "vitest";
-import { REPO_ROOT } from "../../agent-src/test/harness/camera";
+import { REPO_ROOT } from "../../testkit/paths";
+import { tempDir } from "../../testkit/procs";
 
 test("every bench row runs in tiny mode and reports ours, the peer's figure and the ratio", async () => {
-  const out = mkdtempSync(join(tmpdir(), "fa-bench-test-"));
+  const out = tempDir("fa-bench-test-");
   const r = await execa(process.execPath, [join(REPO_ROOT, "build/bench/run.mjs"), "--tiny", "--out", out], {
     reject: false, timeout: 170_000, all: true,
   });

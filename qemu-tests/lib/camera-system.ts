@@ -4,7 +4,7 @@
  * reaching them only through guestfwd 10.0.2.100:443 / :7444, viewers on 127.0.0.1.
  */
 import { execa } from "execa";
-import { Server, serverPorts, startServer, VIEWER } from "./servers.js";
+import { serverPorts, startStreamer, VIEWER, type StreamerProc } from "../../testkit/streamer.js";
 import type { Arch } from "./boards.js";
 import { GUEST_ENDPOINT_PORT, GUEST_STREAMER_PORT, hardenedSpec, TEST_TOKEN } from "./hardened.js";
 import { buildImage, Image, ImageFile } from "./image.js";
@@ -15,8 +15,8 @@ import { bootGuest, BootOptions, Guest, HOST_FROM_GUEST } from "./qemu.js";
 export interface CameraSystem {
   guest: Guest;
   image: Image;
-  endpoint: Server;
-  streamer: Server;
+  endpoint: StreamerProc;
+  streamer: StreamerProc;
   deviceId: string;
   /** ms from QEMU start until the device was live at the streamer. */
   liveMs: number;
@@ -31,6 +31,8 @@ export interface CameraSystem {
 
 
 const KEEPALIVE = { ping_interval_ms: 2000, idle_timeout_ms: 6000 };
+/** What both servers share: quiet logs, and time to start beside a busy QEMU. */
+const QEMU_SERVER = { logLevel: "info", readyTimeoutMs: 20_000 } as const;
 
 /**
  * Wait until the fake camera listens on 127.0.0.1:554 in the guest (it parses its clip in
@@ -56,9 +58,9 @@ export async function hardenedImage(arch: Arch, extraFiles: ImageFile[] = []): P
 export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolean; flash?: boolean; extraFiles?: ImageFile[]; clock?: BootOptions["clock"]; streamerLimits?: Record<string, number> } = {}): Promise<CameraSystem> {
   const pki = qemuPki();
   const streamerPorts = await serverPorts();
-  let streamer = await startServer({ roles: ["streamer"], pki, ports: streamerPorts, keepalive: KEEPALIVE, limits: opts.streamerLimits, name: `streamer-${arch}` });
-  const endpoint = await startServer({
-    roles: ["endpoint"], pki, ports: await serverPorts(), tokens: [TEST_TOKEN], keepalive: KEEPALIVE, name: `endpoint-${arch}`,
+  let streamer = await startStreamer({ ...QEMU_SERVER, roles: ["streamer"], pki, ports: streamerPorts, keepalive: KEEPALIVE, limits: opts.streamerLimits, name: `streamer-${arch}` });
+  const endpoint = await startStreamer({
+    ...QEMU_SERVER, roles: ["endpoint"], pki, ports: await serverPorts(), tokens: [TEST_TOKEN], keepalive: KEEPALIVE, name: `endpoint-${arch}`,
     // The guest reaches the streamer through guestfwd, so that is the address the endpoint hands out.
     streamers: [`${HOST_FROM_GUEST}:${GUEST_STREAMER_PORT}`],
   });
@@ -82,11 +84,11 @@ export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolea
     const waitLive = async (timeoutMs: number) => {
       const deadline = Date.now() + timeoutMs;
       for (let i = 0; Date.now() < deadline && i < 10000; i++) {
-        const live = (await sys.streamer!.devices().catch(() => [])).find((d) => d.state === "online");
+        const live = (await sys.streamer!.devices(3000).catch(() => [])).find((d) => d.state === "online");
         if (live) return live.id;
         await new Promise((r) => setTimeout(r, 250));
       }
-      throw new Error(`${arch}: no device live at the streamer within ${timeoutMs} ms\n--- console ---\n${guest!.consoleLog().slice(-3000)}\n--- endpoint ---\n${endpoint.output.slice(-2000)}\n--- streamer ---\n${sys.streamer!.output.slice(-2000)}`);
+      throw new Error(`${arch}: no device live at the streamer within ${timeoutMs} ms\n--- console ---\n${guest!.consoleLog().slice(-3000)}\n--- endpoint ---\n${endpoint.proc.output().slice(-2000)}\n--- streamer ---\n${sys.streamer!.proc.output().slice(-2000)}`);
     };
     sys.waitLive = waitLive;
     sys.deviceId = await waitLive(90_000);
@@ -114,8 +116,8 @@ export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolea
     };
     sys.restartStreamer = async () => {
       sys.streamer!.kill("SIGKILL");
-      await sys.streamer!.exited;
-      streamer = await startServer({ ...sys.streamer!.opts, dir: sys.streamer!.dir });
+      await sys.streamer!.proc.exited;
+      streamer = await startStreamer({ ...sys.streamer!.opts, dir: sys.streamer!.dir });
       sys.streamer = streamer;
     };
     sys.stop = async () => {

@@ -47,8 +47,8 @@ process.once("exit", () => {
   for (const g of live) g.killNow();
 });
 
-/** Ports for hostfwd and host services: the test harness's picker (below the ephemeral range, never twice). */
-export { freePort } from "../../agent-src/test/harness/child-procs.js";
+/** Ports for hostfwd and host services: the test kit's picker (below the ephemeral range, never twice). */
+export { freePort } from "../../testkit/procs.js";
 
 export function qemuArgs(opts: BootOptions, dir: string): string[] {
   const { image } = opts;

@@ -11,6 +11,7 @@ import type { Arch } from "../lib/boards.js";
 import { CameraSystem, probeSummary, startCameraSystem } from "../lib/camera-system.js";
 import { REPO } from "../lib/paths.js";
 import { isLoopback, listeners } from "../lib/procnet.js";
+import { cleanup } from "../../testkit/procs.js";
 
 const arch = (process.env.DEMO_ARCH ?? "armhf") as Arch;
 const out = join(REPO, "out");
@@ -22,6 +23,7 @@ async function shutdown(code: number): Promise<never> {
     stopping = true;
     console.log("demo: stopping camera and servers …");
     await sys?.stop().catch(() => {});
+    await cleanup(); // the servers' config and state folders
   }
   process.exit(code);
 }

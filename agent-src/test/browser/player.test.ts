@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import puppeteer, { type Browser } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../harness/camera";
-import { ADMIN, startHlsSystem, type HlsSystem } from "../harness/hls-system";
+import { REPO_ROOT } from "../../../testkit/paths";
+import { ADMIN, startHlsSystem, type HlsSystem } from "../../../testkit/hls-system";
 
 // Page-side code below runs in the browser; the test program is typed for Node (no DOM lib).
 /* eslint-disable @typescript-eslint/no-explicit-any */

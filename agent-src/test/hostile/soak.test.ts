@@ -15,16 +15,16 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCamera, type Camera } from "../harness/camera";
-import { openFlood, SLOW, type Flood } from "../harness/conn-flood";
-import { startFloodProc, type FloodProc } from "../harness/flood-proc";
-import { memKb } from "../harness/proc-stats";
-import { cameraTargets, makePki, startAgent, startStreamer, type AgentProc, type Pki, type StreamerProc } from "../harness/system";
-import { watchViewer, type WatchedViewer } from "../harness/watch-viewer";
+import { startCamera, type Camera } from "../../../testkit/camera";
+import { openFlood, SLOW, type Flood } from "../../../testkit/conn-flood";
+import { startFloodProc, type FloodProc } from "../../../testkit/flood-proc";
+import { memKb } from "../../../testkit/proc-stats";
+import { cameraTargets, makePki, startAgent, startStreamer, type AgentProc, type Pki, type StreamerProc } from "../../../testkit/system";
+import { watchViewer, type WatchedViewer } from "../../../testkit/watch-viewer";
 
 const CONNS = Number(process.env.SOAK_CONNS ?? 2000);
 const SOAK_S = Number(process.env.SOAK_SECONDS ?? 60);
-const FPS = 25; // CLIPS.long
+const FPS = 25; // the camera's "long" clip (fixtures/make-media.sh)
 // Timeouts short enough that every slot turns over at least three times in the soak (the longest,
 // RTSP idle, is a third of it), long enough that the churn (CONNS per timeout per listener, some
 // 600 new connections a second over the five) leaves the flood and the streamer CPU to spare on a

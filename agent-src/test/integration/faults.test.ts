@@ -2,10 +2,10 @@
 // restart from the cached streamer, MOVE, and admission control's RETRY_AFTER.
 import * as net from "node:net";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startCamera, type Camera } from "../harness/camera";
-import { comparePackets, framemd5, startPull } from "../harness/ffmpeg";
-import { freePort } from "../harness/procs";
-import { cameraTargets, makePki, ports, startAgent, startStreamer, type AgentProc, type Pki, type StreamerProc } from "../harness/system";
+import { startCamera, type Camera } from "../../../testkit/camera";
+import { comparePackets, framemd5, startPull } from "../../../testkit/ffmpeg";
+import { freePort } from "../../../testkit/procs";
+import { cameraTargets, makePki, serverPorts, startAgent, startStreamer, type AgentProc, type Pki, type StreamerProc } from "../../../testkit/system";
 
 let pki: Pki, cam: Camera;
 const running: { stop(): Promise<void> }[] = [];
@@ -132,7 +132,7 @@ describe("faults", () => {
   }, 90_000);
 
   it("admission control: over the rate, agents are told RETRY_AFTER and come back later", async () => {
-    const p = await ports();
+    const p = await serverPorts();
     const server = track(await startStreamer({
       roles: ["endpoint", "streamer"], pki, ports: p, tokens: ["t6", "t7"],
       admission: { rate: 0.5, burst: 1, retry_ms: 1500 },

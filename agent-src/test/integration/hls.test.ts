@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN, OTHER, decodedMd5, startHlsSystem, type HlsSystem } from "../harness/hls-system";
+import { ADMIN, OTHER, decodedMd5, startHlsSystem, type HlsSystem } from "../../../testkit/hls-system";
 
 const exec = promisify(execFile);
 let sys: HlsSystem;

@@ -7,10 +7,10 @@ import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { STATE_WRITES_PER_WINDOW } from "../../src/agent/state-writer";
 import { FrameType } from "../../src/protocol/frame";
-import { activatedAgentDir, HOSTILE_DEVICE, HOSTILE_KEY as KEY, openResetFlood, pingFlood } from "../harness/attacks";
-import { startFakeServer, type FakeScript, type FakeServer } from "../harness/fake-server";
-import { fdCount, memKb } from "../harness/proc-stats";
-import { makePki, startAgent, type AgentProc, type Pki } from "../harness/system";
+import { activatedAgentDir, HOSTILE_DEVICE, HOSTILE_KEY as KEY, openResetFlood, pingFlood } from "../../../testkit/attacks";
+import { startFakeServer, type FakeScript, type FakeServer } from "../../../testkit/fake-server";
+import { fdCount, memKb } from "../../../testkit/proc-stats";
+import { makePki, startAgent, type AgentProc, type Pki } from "../../../testkit/system";
 
 /** The most camera connections one agent holds (the stream cap, docs/PROTOCOL.md). */
 const STREAM_CAP = 32;

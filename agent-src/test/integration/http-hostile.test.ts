@@ -6,11 +6,10 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as http from "node:http";
 import type * as net from "node:net";
-import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rawRequest, startHostileCamera, type HostileCamera } from "../harness/hostile-camera";
-import { BUNDLE, makePki, startAgent, startStreamer, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../harness/system";
+import { rawRequest, startHostileCamera, type HostileCamera } from "../../../testkit/hostile-camera";
+import { BUNDLE, makePki, startAgent, startStreamer, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../../../testkit/system";
 
 const LIMITS = {
   camera_timeout_ms: 1500,
@@ -49,7 +48,6 @@ afterAll(async () => {
   await server?.stop();
   await badCam?.stop();
   await new Promise((r) => goodCam?.close(r));
-  for (const d of [pki?.dir, server?.dir, badAgent?.dir, goodAgent?.dir]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
 /** A snapshot as the NVR asks for it; bounded, so a frozen streamer fails the test instead of hanging it. */

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Challenge, RetryAfter } from "../../src/protocol/control";
 import { FrameDecoder, FrameType, encodeFrame, type Frame } from "../../src/protocol/frame";
 import { encodeControl } from "../../src/protocol/control";
-import { authFor, deviceKeyFor, RawAgent } from "../harness/fake-server";
-import { makePki, SECRET, startStreamer, type Pki, type StreamerProc } from "../harness/system";
+import { authFor, deviceKeyFor, RawAgent } from "../../../testkit/fake-server";
+import { makePki, SECRET, startStreamer, type Pki, type StreamerProc } from "../../../testkit/system";
 
 const HANDSHAKE_MS = 1500;
 const PENDING_PER_IP = 24;

@@ -1,10 +1,10 @@
 // Activation and relay through the real system: GStreamer camera ← agent ← TLS → streamer ← ffmpeg/curl.
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { Camera } from "../harness/camera";
-import { comparePackets, framemd5, slowReader, startPull } from "../harness/ffmpeg";
-import { useRelaySystem } from "../harness/relay-system";
-import { VIEWER, type AgentProc, type StreamerProc } from "../harness/system";
+import type { Camera } from "../../../testkit/camera";
+import { comparePackets, framemd5, slowReader, startPull } from "../../../testkit/ffmpeg";
+import { useRelaySystem } from "../../../testkit/vitest";
+import { VIEWER, type AgentProc, type StreamerProc } from "../../../testkit/system";
 
 let cam: Camera, server: StreamerProc, agent: AgentProc, id: string;
 useRelaySystem(["token-relay-1"], (s) => ({ cam, server, agent, id } = s));

@@ -2,10 +2,10 @@
 // Real processes on 127.0.0.1: GStreamer camera ← tap (counts camera sessions and bytes) ← agent ← TLS → streamer ← viewers.
 import { readFileSync } from "node:fs";
 import { describe, expect, it, beforeAll, afterAll } from "vitest";
-import { startCamera, type Camera } from "../harness/camera";
-import { framemd5, startPull, slowReader, openRtspSession, type LivePull, type Packet } from "../harness/ffmpeg";
-import { startTap, type Tap } from "../harness/tap";
-import { makePki, startAgent, startStreamer, type AgentProc, type Pki, type StreamerProc } from "../harness/system";
+import { startCamera, type Camera } from "../../../testkit/camera";
+import { framemd5, startPull, slowReader, openRtspSession, type LivePull, type Packet } from "../../../testkit/ffmpeg";
+import { startTap, type Tap } from "../../../testkit/tap";
+import { makePki, startAgent, startStreamer, type AgentProc, type Pki, type StreamerProc } from "../../../testkit/system";
 
 const MEDIA = { close_after_ms: 1500, source_timeout_ms: 8000, viewer_queue_bytes: 256 * 1024 };
 let pki: Pki, cam: Camera, tap: Tap, server: StreamerProc, agent: AgentProc, id: string;

@@ -6,13 +6,13 @@ import { createSocket, type Socket } from "node:dgram";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCamera, type Camera } from "../harness/camera";
-import { framemd5, openRtspSession, startPull, type RtspSession } from "../harness/ffmpeg";
-import { startProc } from "../harness/procs";
-import { digestHeader, RawRtsp } from "../harness/raw-rtsp";
+import { startCamera, type Camera } from "../../../testkit/camera";
+import { framemd5, openRtspSession, startPull, type RtspSession } from "../../../testkit/ffmpeg";
+import { startProc } from "../../../testkit/procs";
+import { digestHeader, RawRtsp } from "../../../testkit/raw-rtsp";
 import {
   BUNDLE, cameraTargets, makePki, startAgent, startStreamer, VIEWER, type AgentProc, type Pki, type StreamerProc,
-} from "../harness/system";
+} from "../../../testkit/system";
 
 const IDLE_MS = 2000;
 const REQUEST_MS = 800;

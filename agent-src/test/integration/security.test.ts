@@ -6,13 +6,14 @@ import * as tls from "node:tls";
 import { describe, expect, it } from "vitest";
 import { FrameType } from "../../src/protocol/frame";
 import type { Challenge, ErrorMsg, Reset } from "../../src/protocol/control";
-import type { Camera } from "../harness/camera";
-import { framemd5, startPull } from "../harness/ffmpeg";
-import { authFor, deviceKeyFor, RawAgent, startFakeStreamer } from "../harness/fake-server";
-import { useRelaySystem } from "../harness/relay-system";
-import { cameraTargets, SECRET, startAgent, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../harness/system";
-import { BUNDLE } from "../harness/system";
+import type { Camera } from "../../../testkit/camera";
+import { framemd5, startPull } from "../../../testkit/ffmpeg";
+import { authFor, deviceKeyFor, RawAgent, startFakeStreamer } from "../../../testkit/fake-server";
+import { useRelaySystem } from "../../../testkit/vitest";
+import { cameraTargets, SECRET, startAgent, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../../../testkit/system";
+import { BUNDLE } from "../../../testkit/system";
 import { join } from "node:path";
+import { tempDir } from "../../../testkit/procs";
 
 let pki: Pki, cam: Camera, server: StreamerProc, agent: AgentProc, id: string;
 useRelaySystem(["tok-a", "tok-pin", "tok-wrongca", "tok-wrongpin"], (s) => ({ pki, cam, server, agent, id } = s));
@@ -168,9 +169,8 @@ describe("hostile server", () => {
         st.onClose = (r) => (results[target] ??= r ?? "closed");
       }
     });
-    const { mkdtempSync, mkdirSync, writeFileSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
-    const dir = mkdtempSync(join(tmpdir(), "fa-hostile-"));
+    const { mkdirSync, writeFileSync } = await import("node:fs");
+    const dir = tempDir("fa-hostile-");
     mkdirSync(join(dir, "state"));
     writeFileSync(join(dir, "state", "state.json"), JSON.stringify({ device_id: "cam-hostile", key: "00".repeat(32), endpoints: [fake.addr], streamer: fake.addr }));
     const a = await startAgent({ pki, dir, endpoints: [fake.addr], targets: cameraTargets(cam), name: "agent-hostile" });

@@ -2,13 +2,12 @@
 // agent, and the camera's HTTP service (fixtures/http-camera.py, which logs "REQ GET /image.jpg"
 // for every request it serves, so the test counts what the camera saw).
 import * as http from "node:http";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureMedia, FIXTURES_DIR } from "../harness/camera";
-import { startProc, type Proc } from "../harness/procs";
-import { makePki, startAgent, startStreamer, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../harness/system";
+import { ensureMedia, FIXTURES_DIR } from "../../../testkit/camera";
+import { startProc, tempDir, type Proc } from "../../../testkit/procs";
+import { makePki, startAgent, startStreamer, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../../../testkit/system";
 
 const MAX_AGE = 3000;
 const BASIC = "Basic " + Buffer.from(`${VIEWER.name}:${VIEWER.password}`).toString("base64");
@@ -18,7 +17,7 @@ let pki: Pki, server: StreamerProc, agent: AgentProc, cam: Proc, jpeg: Buffer, a
 beforeAll(async () => {
   pki = makePki();
   const media = await ensureMedia();
-  tmp = mkdtempSync(join(tmpdir(), "fa-snap-"));
+  tmp = tempDir("fa-snap-");
   audioFile = join(tmp, "audio.bin");
   jpeg = readFileSync(join(media, "snapshot.jpg"));
   cam = await startProc("/usr/bin/python3", [join(FIXTURES_DIR, "http-camera.py"), "0", join(media, "snapshot.jpg"), audioFile], {
@@ -39,7 +38,6 @@ afterAll(async () => {
   await agent?.stop();
   await server?.stop();
   await cam?.stop();
-  for (const d of [pki?.dir, server?.dir, agent?.dir, tmp]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
 /** GET /image.jpg requests the camera has served so far. */

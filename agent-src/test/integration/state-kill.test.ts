@@ -1,13 +1,13 @@
 // kill -9 of the agent while it is writing its state file, many times: the file is always the
 // old or the new version, never torn or missing. A scripted server MOVEs the agent back to itself
 // on every connection, so the agent rewrites its state as fast as it can reconnect.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FrameType } from "../../src/protocol/frame";
-import { startFakeStreamer, type FakeServer } from "../harness/fake-server";
-import { makePki, startAgent, type Pki } from "../harness/system";
+import { startFakeStreamer, type FakeServer } from "../../../testkit/fake-server";
+import { makePki, startAgent, type Pki } from "../../../testkit/system";
+import { tempDir } from "../../../testkit/procs";
 
 const ITERATIONS = Number(process.env.KILL_ITERATIONS ?? 40);
 let pki: Pki, a: FakeServer, b: FakeServer;
@@ -29,7 +29,7 @@ afterAll(async () => {
 
 describe("state file under kill -9", () => {
   it(`${ITERATIONS} kills during state writes never leave a corrupt or missing file`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "fa-kill-"));
+    const dir = tempDir("fa-kill-");
     mkdirSync(join(dir, "state"));
     const stateFile = join(dir, "state", "state.json");
     const base = { device_id: "cam-killtest", key: "ab".repeat(32), endpoints: [a.addr] };

@@ -1,13 +1,13 @@
 // Two endpoint processes sharing one tokens file and state_dir, raced with the same activation
 // token: exactly one activation per token, and a token used on one endpoint is refused by the other.
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Activated, Challenge } from "../../src/protocol/control";
 import { FrameType } from "../../src/protocol/frame";
-import { RawAgent } from "../harness/fake-server";
-import { makePki, startStreamer, type Pki, type StreamerProc } from "../harness/system";
+import { RawAgent } from "../../../testkit/fake-server";
+import { makePki, startStreamer, type Pki, type StreamerProc } from "../../../testkit/system";
+import { tempDir } from "../../../testkit/procs";
 
 const ROUNDS = 12;
 const TOKENS = Array.from({ length: ROUNDS + 1 }, (_, i) => `race-token-${i}`);
@@ -15,7 +15,7 @@ let pki: Pki, dir: string, a: StreamerProc, b: StreamerProc;
 
 beforeAll(async () => {
   pki = makePki();
-  dir = mkdtempSync(join(tmpdir(), "fa-tokens-race-"));
+  dir = tempDir("fa-tokens-race-");
   // Same dir: same tokens file, same state dir.
   a = await startStreamer({ roles: ["endpoint"], pki, tokens: TOKENS, dir, name: "endpoint-a" });
   b = await startStreamer({ roles: ["endpoint"], pki, tokens: TOKENS, dir, name: "endpoint-b" });
@@ -24,8 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await a?.stop();
   await b?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  if (pki) rmSync(pki.dir, { recursive: true, force: true });
 });
 
 /** Connects as a new agent and stops right before ACTIVATE, so two can send theirs in the same tick. */

@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startProc } from "../harness/procs";
+import { startProc } from "../../../testkit/procs";
 
 const ROOT = resolve(__dirname, "../../..");
 const BUILD = join(ROOT, "build");

@@ -5,13 +5,12 @@
 // armhf only: the code under test is the same C and JS on every CPU. Run by `make test-native`.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createServer, type Server, type TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makePki, type Pki } from "../harness/system";
-import { startProc } from "../harness/procs";
+import { makePki, type Pki } from "../../../testkit/system";
+import { startProc, tempDir } from "../../../testkit/procs";
 
 const ROOT = resolve(__dirname, "../../..");
 const enabled = process.env.NATIVE_TESTS === "1" && (!process.env.NATIVE_ARCHES || process.env.NATIVE_ARCHES.split(",").includes("armhf"));
@@ -36,7 +35,7 @@ describe.skipIf(!enabled)("native writeTwo over TLS (armhf)", () => {
   let got: Promise<Buffer>;
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), "fa-writetwo-"));
+    dir = tempDir("fa-writetwo-");
     execFileSync("node", ["agent-src/test/native/bundle.mjs", "agent-src/test/native/writetwo-probe.ts", join(dir, "probe.js")], { cwd: ROOT });
     bin = join(dir, "probe");
     execFileSync("make", ["--no-print-directory", "native-bin", "ARCH=armhf", `BUNDLE=${join(dir, "probe.js")}`, `OUT=${bin}`], { cwd: ROOT, stdio: "pipe" });
@@ -45,8 +44,6 @@ describe.skipIf(!enabled)("native writeTwo over TLS (armhf)", () => {
 
   afterAll(() => {
     server?.close();
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(pki.dir, { recursive: true, force: true });
   });
 
   it("every byte arrives once and in order while the socket keeps filling up", async () => {

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { FIXTURES_DIR } from "../harness/camera";
+import { FIXTURES_DIR } from "../../../testkit/camera";
 import { GopCache, type MediaPacket } from "../../src/server/media/gop-cache";
 import { Reader } from "../../src/server/media/reader";
 import { h264Summary } from "../../src/server/media/rtp/h264";

@@ -8,27 +8,18 @@
 //   cam.audioReceived()     // what POST /play_audio has received so far
 //   await cam.stop();
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { existsSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { startProc, type Proc } from "./procs";
+import { REPO_ROOT } from "./paths";
+import { type Proc, startProc, tempDir } from "./procs";
 
-export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const FIXTURES_DIR = join(REPO_ROOT, "agent-src/test/fixtures");
 /** Where make-media.sh caches the generated media. */
-export const MEDIA_DIR = join(REPO_ROOT, "build/fixtures");
+const MEDIA_DIR = join(REPO_ROOT, "build/fixtures");
 /** Debian's interpreter: python3-gi is installed for it, not for a pyenv/venv python on PATH. */
 const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-
-/** Facts about the served clips that tests can assert against. */
-export const CLIPS = {
-  stream1: { packets: 200, fps: 25, width: 640, height: 360, seconds: 8 },
-  long: { packets: 3000, fps: 25, width: 320, height: 180, seconds: 120 },
-  gop4: { packets: 1500, fps: 25, width: 320, height: 180, seconds: 60, gop: 100 },
-} as const;
 
 export interface Camera {
   rtspPort: number;
@@ -79,7 +70,7 @@ export function ensureMedia(): Promise<string> {
 export async function startCamera(opts: CameraOptions = {}): Promise<Camera> {
   const mediaDir = await ensureMedia();
   const jpegPath = join(mediaDir, "snapshot.jpg");
-  const tmp = await mkdtemp(join(tmpdir(), "camera-"));
+  const tmp = tempDir("fa-camera-");
   const audioFile = join(tmp, "play_audio.bin");
   const env = { ...process.env, GST_DEBUG: process.env.GST_DEBUG ?? "0", PYTHONUNBUFFERED: "1" };
 

@@ -165,13 +165,6 @@ export function comparePackets(a: Packet[], b: Packet[], opts: CompareOptions = 
   return { ok: true, compared: n, message: `${n} packets identical (a ${a.length}, b ${b.length})` };
 }
 
-/** Throws an Error carrying comparePackets' message unless the pulls match. */
-export function assertSamePackets(a: Packet[], b: Packet[], opts: CompareOptions = {}): CompareResult {
-  const r = comparePackets(a, b, opts);
-  if (!r.ok) throw new Error(r.message);
-  return r;
-}
-
 /** Runs a program to completion; resolves with stdout, rejects with the exit status and stderr. */
 async function runToEnd(cmd: string, args: string[], timeoutMs: number): Promise<string> {
   // framemd5/JSON go to stdout, kept apart from the diagnostics on stderr.

@@ -7,8 +7,8 @@
 //   await agent.waitForLog(/session live/, 10_000);
 //   agent.dispose();   // closes its sockets and timers, frees the VM
 import { getQuickJS, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten";
-import type { LogLevel, Platform, Socket, TlsOptions } from "../../src/platform/platform";
-import { waitForMatch } from "../harness/wait-line";
+import type { LogLevel, Platform, Socket, TlsOptions } from "../agent-src/src/platform/platform";
+import { waitForMatch } from "./wait-line";
 
 export interface BridgedAgentOptions {
   argv: string[];

@@ -9,11 +9,11 @@
 //   await fp.stop();
 import { fork, type ChildProcess } from "node:child_process";
 import { buildSync } from "esbuild";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FloodOptions, FloodSummary } from "./conn-flood";
+import { tempDir } from "./procs";
 
 export type FloodProcRequest = "summary" | "stop";
 export interface FloodLag {
@@ -37,7 +37,7 @@ export interface FloodProc {
 const here = dirname(fileURLToPath(import.meta.url));
 
 export async function startFloodProc(floods: FloodOptions[], opts: { readyTimeoutMs?: number } = {}): Promise<FloodProc> {
-  const dir = mkdtempSync(join(tmpdir(), "fa-flood-"));
+  const dir = tempDir("fa-flood-");
   const script = join(dir, "conn-flood-worker.mjs");
   buildSync({ entryPoints: [join(here, "conn-flood-worker.ts")], bundle: true, platform: "node", format: "esm", target: "node20", outfile: script, logLevel: "error" });
   // Buffers (SLOW payloads) travel as base64.

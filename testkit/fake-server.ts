@@ -4,10 +4,10 @@ import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { authMessage, decodeControl, type ErrorMsg, type Hello } from "../../src/protocol/control";
-import { FrameType } from "../../src/protocol/frame";
-import { DEFAULT_SESSION_OPTIONS, Session } from "../../src/protocol/session";
-import { NodeSocket, nodeClock } from "../../src/platform/node";
+import { authMessage, decodeControl, type ErrorMsg, type Hello } from "../agent-src/src/protocol/control";
+import { FrameType } from "../agent-src/src/protocol/frame";
+import { DEFAULT_SESSION_OPTIONS, Session } from "../agent-src/src/protocol/session";
+import { NodeSocket, nodeClock } from "../agent-src/src/platform/node";
 import type { Pki } from "./system";
 
 export interface FakeServer {

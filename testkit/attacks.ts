@@ -1,17 +1,17 @@
 // Scripts for a hostile fake server (fake-server.ts), shared by the hostile-server suite and the
 // bench's attack rows. Bounded in count and time. No vitest import: bench rows use it.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { FrameType } from "../../src/protocol/frame";
+import { FrameType } from "../agent-src/src/protocol/frame";
 import type { FakeScript } from "./fake-server";
+import { tempDir } from "./procs";
 
 export const HOSTILE_DEVICE = "cam-hostile";
 export const HOSTILE_KEY = "00".repeat(32);
 
 /** An agent directory already activated as HOSTILE_DEVICE, its cached streamer `streamer`. */
 export function activatedAgentDir(streamer: string, endpoints = [streamer]): string {
-  const dir = mkdtempSync(join(tmpdir(), "fa-hostile-"));
+  const dir = tempDir("fa-hostile-");
   mkdirSync(join(dir, "state"));
   writeFileSync(join(dir, "state", "state.json"), JSON.stringify({ device_id: HOSTILE_DEVICE, key: HOSTILE_KEY, endpoints, streamer }));
   return dir;

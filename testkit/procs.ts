@@ -1,15 +1,20 @@
-// Child processes for tests and test tools: start, wait for a ready line, keep their output, and always
-// kill them.
+// The test kit's registry: child processes and temporary folders for tests and test tools. Start a
+// process, wait for a ready line, keep its output; make a temporary folder; and always clean up.
 //
 //   const p = await startProc("ffmpeg", [...], { ready: /READY port=(\d+)/, timeoutMs: 10_000 });
 //   p.ready[1]; await p.waitForLine(/connected/, { timeoutMs: 5000 }); await p.stop();
+//   const dir = tempDir("fa-agent-");   // removed by cleanup()
 //
-// No vitest import: plain-Node tools (qemu-tests/tools/demo.ts, bundled by esbuild) use it too. Test
-// files import procs.ts instead, which adds an afterAll hook. Every process started here is killed
-// (a) on Node exit and (b) by the kernel if this process dies: children run under
-// `setpriv --pdeathsig KILL`. Each child leads its own process group so stop() reaches grandchildren.
+// No vitest import: plain-Node tools (`make demo`, the bench scripts) use it too. cleanup() is the one
+// hook: it stops every process still running and removes every folder tempDir() made. Test files get
+// it after their last test from testkit/vitest.ts (a vitest setup file); plain-Node tools call it
+// themselves, and the exit handler does the same synchronously if they do not. Processes are also
+// killed by the kernel if this process dies: children run under `setpriv --pdeathsig KILL`. Each
+// child leads its own process group so stop() reaches grandchildren.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer } from "node:net";
 import { waitForMatch } from "./wait-line";
 
@@ -65,14 +70,34 @@ export interface Proc {
 
 const MAX_LINES = 20_000;
 // One registry and one exit handler per Node process, even when vitest re-evaluates this module per file.
-const registry = globalThis as { __testProcs?: Set<Proc> };
+const registry = globalThis as { __testProcs?: Set<Proc>; __testDirs?: Set<string> };
 const live: Set<Proc> = (registry.__testProcs ??= new Set<Proc>());
+const dirs: Set<string> = (registry.__testDirs ??= new Set<string>());
 const hasSetpriv = existsSync("/usr/bin/setpriv");
 
 if (!process.listeners("exit").some((l) => l.name === "killTestProcs")) {
   process.once("exit", function killTestProcs() {
     for (const p of live) killGroup(p.pid, "SIGKILL");
+    removeDirs();
   });
+}
+
+/** A new folder under the system temp dir (prefix "fa-…" by convention), removed by cleanup(). */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.add(dir);
+  return dir;
+}
+
+function removeDirs(): void {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  dirs.clear();
+}
+
+/** The cleanup hook: stops every process still running, then removes every folder tempDir() made. */
+export async function cleanup(): Promise<void> {
+  await stopAll();
+  removeDirs();
 }
 
 function killGroup(pid: number, sig: NodeJS.Signals): void {
@@ -87,8 +112,8 @@ function killGroup(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-/** Stops every process this module started and that is still running. */
-export async function stopAll(): Promise<void> {
+/** Stops every process startProc started that is still running. */
+async function stopAll(): Promise<void> {
   await Promise.all([...live].map((p) => p.stop()));
 }
 

@@ -3,7 +3,7 @@
 // and tokens signed like `flussonic-streamer sign-url`.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { signViewerToken } from "../../src/server/keys";
+import { signViewerToken } from "../agent-src/src/server/keys";
 import { startCamera, type Camera } from "./camera";
 import { SECRET, VIEWER, cameraTargets, makePki, startAgent, startStreamer, type AgentProc, type Pki, type StreamerProc } from "./system";
 

@@ -4,14 +4,12 @@
 // static native binary; default: the Node build.
 import { execFileSync } from "node:child_process";
 import { createHash, X509Certificate } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "./camera";
-import { startProc, type Proc } from "./procs";
-import { launchStreamer, serverPorts, type ServerPorts } from "./streamer-launch";
+import { BUNDLE, REPO_ROOT } from "./paths";
+import { startProc, tempDir, type Proc } from "./procs";
 
-export const BUNDLE = join(REPO_ROOT, "build/bundle");
+export { BUNDLE };
 
 export function agentCommand(): string[] {
   const env = process.env.FLUSSONIC_AGENT_CMD;
@@ -44,7 +42,7 @@ function spki(pemFile: string): string {
 
 /** ECDSA P-256 test PKI: CA → server certificate for 127.0.0.1/localhost; plus an unrelated CA. */
 export function makePki(): Pki {
-  const dir = mkdtempSync(join(tmpdir(), "fa-pki-"));
+  const dir = tempDir("fa-pki-");
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
   openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=flussonic test CA"], dir);
   openssl(["req", "-x509", ...ec, "-keyout", "other.key", "-out", "other.pem", "-days", "2", "-subj", "/CN=flussonic test CA"], dir);
@@ -64,58 +62,8 @@ export function makePki(): Pki {
   };
 }
 
-export type { ServerPorts };
-export const ports = serverPorts;
-
-export const VIEWER = { name: "viewer", password: "s3cret-viewer" };
-export const SECRET = "test-cluster-secret-0123456789-abcdefghijklmnop";
-
-export interface StreamerProc {
-  proc: Proc;
-  dir: string;
-  ports: ServerPorts;
-  configFile: string;
-  rtspUrl(deviceId: string, path?: string, creds?: boolean): string;
-  httpUrl(deviceId: string, what: string): string;
-  devices(): Promise<{ id: string; state: string; streams: number; bytes: number }[]>;
-  stop(): Promise<void>;
-}
-
-export interface StreamerOptions {
-  roles: ("endpoint" | "streamer")[];
-  pki: Pki;
-  ports?: ServerPorts;
-  /** Streamers the endpoint redirects to (host:port); default: this process's own streamer port. */
-  streamers?: string[];
-  tokens?: string[];
-  /** State dir to reuse across restarts. */
-  dir?: string;
-  admission?: { rate: number; burst: number; retry_ms: number };
-  keepalive?: { ping_interval_ms: number; idle_timeout_ms: number };
-  /** The config's "limits" section (snake_case keys, see server/limits.ts). */
-  limits?: Record<string, number>;
-  /** More keys for the config's "streamer" section, e.g. { snapshot_max_age_ms: 0 }. */
-  streamerSettings?: Record<string, unknown>;
-  name?: string;
-  /** Default "debug". "info" for a flood: a debug line per junk connection closed is ~600 lines/s the test reads. */
-  logLevel?: "debug" | "info";
-}
-
-export async function startStreamer(o: StreamerOptions): Promise<StreamerProc> {
-  const p = o.ports ?? (await ports());
-  const { proc, dir, configFile } = await launchStreamer({
-    ...o, script: join(BUNDLE, "streamer.cjs"), ports: p, secret: SECRET, viewers: [VIEWER], logLevel: o.logLevel ?? "debug",
-    name: o.name ?? `streamer(${o.roles.join("+")})`, readyTimeoutMs: 15_000,
-  });
-  return {
-    proc, dir, ports: p, configFile,
-    rtspUrl: (id, path = "stream1", creds = true) =>
-      `rtsp://${creds ? `${VIEWER.name}:${VIEWER.password}@` : ""}127.0.0.1:${p.rtsp}/${id}/${path}`,
-    httpUrl: (id, what) => `http://127.0.0.1:${p.http}/${id}/${what}`,
-    devices: async () => ((await (await fetch(`http://127.0.0.1:${p.admin}/api/devices`)).json()) as { devices: never[] }).devices,
-    stop: async () => void (await proc.stop()),
-  };
-}
+// The streamer comes from the kit's one launcher; re-exported so a test imports the whole system from here.
+export * from "./streamer";
 
 export interface AgentProc {
   proc: Proc;
@@ -144,7 +92,7 @@ export interface AgentOptions {
 export const TEST_RECONNECT = { base_ms: 100, cap_ms: 1000, stable_ms: 5000 };
 
 export async function startAgent(o: AgentOptions): Promise<AgentProc> {
-  const dir = o.dir ?? mkdtempSync(join(tmpdir(), "fa-agent-"));
+  const dir = o.dir ?? tempDir("fa-agent-");
   mkdirSync(dir, { recursive: true });
   if (o.token !== undefined) writeFileSync(join(dir, "token"), o.token + "\n");
   const stateFile = join(dir, "state", "state.json");

@@ -1,11 +1,19 @@
-// The whole relay chain for one test file, up before its first test and stopped after its last:
-// test PKI, GStreamer camera, one endpoint+streamer process, and an agent activated and live there.
+// The test kit's vitest adapter, the only kit module that imports vitest (bench scripts and `make
+// demo` never load it). vitest.config.ts names it as a setup file, so every test file gets the kit's
+// cleanup hook after its last test: processes a failing test left running are stopped and the
+// temporary folders the kit made are removed, file by file.
+//
+// It also brings up the whole relay chain for one test file, before its first test and stopped after
+// its last: test PKI, GStreamer camera, one endpoint+streamer process, and an agent live there.
 //
 //   let cam: Camera, server: StreamerProc, agent: AgentProc, id: string;
 //   useRelaySystem(["tok-a", "tok-spare"], (s) => ({ cam, server, agent, id } = s));
 import { afterAll, beforeAll } from "vitest";
 import { startCamera, type Camera } from "./camera";
+import { cleanup } from "./procs";
 import { cameraTargets, makePki, startAgent, startStreamer, type AgentProc, type Pki, type StreamerProc } from "./system";
+
+afterAll(cleanup);
 
 export interface RelaySystem {
   pki: Pki;
