@@ -1,4 +1,4 @@
-# The emulated camera built by Buildroot from our external tree and defconfig (issue 16).
+# The emulated camera built by Buildroot from our external tree and defconfig.
 #   make image ARCH=armhf [VARIANT=hardened|stock] [BUILDROOT_VERSION=2026.02.3]
 #       rootfs.cpio in build/qemu-images/<arch>-br<version>-<variant>-<hash>/ (cached by content
 #       hash: an unchanged rerun takes seconds). Buildroot comes from ../shared/buildroot/ or
@@ -6,7 +6,7 @@
 # test-qemu boots these for armhf when Buildroot is there; without it, the Debian-assembled images.
 
 .PHONY: image br-images
-IMAGE_TOOL_SRC := $(shell find qemu-tests/lib qemu-tests/tools -name "*.ts") $(wildcard agent-src/test/harness/*.ts)
+IMAGE_TOOL_SRC := $(shell find qemu-tests/lib qemu-tests/tools -name "*.ts") $(wildcard testkit/*.ts)
 $(BUILD)/qemu-tests/image.mjs: $(IMAGE_TOOL_SRC) node_modules/.installed
 	npx esbuild qemu-tests/tools/image.ts --bundle --platform=node --format=esm --packages=external \
 		--log-level=warning --outfile=$@
