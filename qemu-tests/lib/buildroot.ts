@@ -17,7 +17,7 @@ import { dirname, join, relative } from "node:path";
 import { execa } from "execa";
 import { Arch, BOARDS } from "./boards.js";
 import { provisionFiles, rigFiles } from "./hardened.js";
-import { fetchGuestDebs, Image, ImageFile, Variant } from "./image.js";
+import { fetchGuestDebs, Image, ImageFile, listFiles, Variant } from "./image.js";
 import { resolveModules } from "./modules.js";
 import { REPO } from "./paths.js";
 
@@ -47,15 +47,6 @@ export function useBuildroot(arch: Arch): boolean {
   return process.env.QEMU_IMAGES !== "debian" && buildrootUnavailable(arch) === null;
 }
 
-function listFiles(dir: string, out: string[] = []): string[] {
-  if (!existsSync(dir)) return out;
-  for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) listFiles(p, out);
-    else out.push(p);
-  }
-  return out;
-}
 
 /** Every file the Buildroot build reads from this repository (its inputs, for the cache key). */
 function repoInputs(variant: Variant): string[] {

@@ -51,7 +51,8 @@ const GUEST_DIR = join(REPO, "qemu-tests/guest");
 const OUT_DIR = join(REPO, "build/qemu-images");
 const BUILDER_FILES = ["qemu-tests/lib/image.ts", "qemu-tests/lib/boards.ts", "qemu-tests/lib/modules.ts", "qemu-tests/lib/hardened.ts"];
 
-function listFiles(dir: string, out: string[] = []): string[] {
+/** Every file below dir, depth first, in name order (for content hashes). */
+export function listFiles(dir: string, out: string[] = []): string[] {
   if (!existsSync(dir)) return out;
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
