@@ -19,11 +19,11 @@ BENCH_AGENTS := $(foreach a,$(NATIVE_ARCHES),$(BUILD)/agent/$(a)/flussonic-agent
 # 10 000 agents need ~12 000 descriptors in the streamer: raise the soft limit to the hard one.
 # guest-rss boots the QEMU area's armhf camera image: its parts are built by qemu.mk.
 bench: bench-tools bundle $(BENCH_BUILD)/.stamp $(BENCH_AGENTS)
-	@$(MAKE) --no-print-directory qemu-images QEMU_ARCHES=armhf
+	@$(MAKE) --no-print-directory qemu-images br-images QEMU_ARCHES=armhf
 	ulimit -n "$$(ulimit -Hn)"; node $(BENCH_BUILD)/run.mjs $(BENCH_ARGS)
 
 TEST_SUITES += test-bench
 test-bench: bench-tools bundle $(BENCH_BUILD)/.stamp $(BUILD)/agent/armhf/flussonic-agent
-	@$(MAKE) --no-print-directory qemu-images QEMU_ARCHES=armhf
+	@$(MAKE) --no-print-directory qemu-images br-images QEMU_ARCHES=armhf
 	npx tsc -p bench/tsconfig.json --noEmit
 	ulimit -n "$$(ulimit -Hn)"; $(VITEST) --outputFile=$(BUILD)/test-results/bench.json bench/test

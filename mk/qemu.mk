@@ -43,14 +43,14 @@ $(BUILD)/qemu-tests/demo.mjs: $(QEMU_TEST_SRC) node_modules/.installed
 	npx esbuild qemu-tests/tools/demo.ts --bundle --platform=node --format=esm --packages=external \
 		--log-level=warning --outfile=$@
 demo: deps
-	@$(MAKE) --no-print-directory qemu-images QEMU_ARCHES=$(or $(DEMO_ARCH),armhf)
+	@$(MAKE) --no-print-directory qemu-images br-images QEMU_ARCHES=$(or $(DEMO_ARCH),armhf)
 	@$(MAKE) --no-print-directory $(BUILD)/qemu-tests/demo.mjs
 	node $(BUILD)/qemu-tests/demo.mjs
 
 .PHONY: qemu-bench-memory
 # Agent VmHWM inside the guest while relaying ~4 Mbit/s (goal <= 2 MB, docs/native.md).
 qemu-bench-memory: $(BUILD)/qemu-tests/bench-memory.mjs
-	@$(MAKE) --no-print-directory qemu-images QEMU_ARCHES=$(or $(QEMU_BENCH_ARCH),armhf)
+	@$(MAKE) --no-print-directory qemu-images br-images QEMU_ARCHES=$(or $(QEMU_BENCH_ARCH),armhf)
 	node $<
 $(BUILD)/qemu-tests/bench-memory.mjs: $(QEMU_TEST_SRC) node_modules/.installed
 	npx esbuild qemu-tests/tools/bench-memory.ts --bundle --platform=node --format=esm --packages=external \

@@ -22,7 +22,9 @@ export async function guestRss(o: BenchOptions): Promise<Row[]> {
     // The guest camera's clip is ~0.4 Mbit/s: enough parallel viewers make the agent relay ≥ 4 Mbit/s
     // (more streams is the harder case for memory: each has its own buffers and window).
     const sessions: RtspSession[] = [];
-    for (let i = 0; i < VIEWERS; i++) sessions.push(await openRtspSession(sys.rtspUrl(), { timeoutMs: 60_000 }));
+    // The streamer pulls each (path, query) once and serves all its viewers from that one copy, so
+    // each viewer asks for its own query: the agent relays VIEWERS streams, as many cameras' worth.
+    for (let i = 0; i < VIEWERS; i++) sessions.push(await openRtspSession(sys.rtspUrl(`stream1?viewer=${i}`), { timeoutMs: 60_000 }));
     const total = () => sessions.reduce((a, x) => a + x.bytes(), 0);
     const b0 = total();
     const t0 = Date.now();
