@@ -75,7 +75,7 @@ describe.skipIf(!!why)("Buildroot camera armhf with flussonic-agent (what the QE
 
   it("is Buildroot's skeleton with the package's files, built by our defconfig", () => {
     expect(readFileSync(join(root, "usr/lib/os-release"), "utf8")).toMatch(/Buildroot 2025\.02\.16/);
-    for (const f of ["usr/bin/flussonic-agent", "usr/sbin/flussonic-harden", "etc/init.d/S60flussonic-agent", "etc/init.d/S05flussonic-harden", "etc/init.d/S40network"])
+    for (const f of ["usr/bin/flussonic-agent", "usr/sbin/flussonic-harden", "usr/sbin/flussonic-listeners", "usr/share/flussonic-agent/flussonic-harden-common.sh", "etc/init.d/S60flussonic-agent", "etc/init.d/S05flussonic-harden", "etc/init.d/S40network"])
       expect(readFileSync(join(root, f)).length, f).toBeGreaterThan(0);
   });
 

@@ -135,10 +135,11 @@ if command -v qemu-arm-static >/dev/null 2>&1; then
 	say "agent --version under qemu-arm-static: $(qemu-arm-static -L "$TC/sysroot" "$bin" --version 2>&1 | tr '\n' ' ')"
 fi
 for f in etc/init.d/S60flussonic-agent etc/init.d/S05flussonic-harden usr/sbin/flussonic-agent-supervise \
-	usr/sbin/flussonic-harden; do
+	usr/sbin/flussonic-harden usr/sbin/flussonic-listeners; do
 	[ "$(stat -c %a "$T/$f" 2>/dev/null)" = 755 ] || die "$f missing or not 0755 in target/"
 done
-for f in usr/share/flussonic-agent/default-credentials.tsv etc/default/flussonic-harden \
+for f in usr/share/flussonic-agent/default-credentials.tsv usr/share/flussonic-agent/flussonic-harden-common.sh \
+	etc/default/flussonic-harden \
 	etc/default/flussonic-agent etc/flussonic-agent/agent.json; do
 	[ -f "$T/$f" ] || die "$f missing in target/"
 done

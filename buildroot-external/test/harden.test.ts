@@ -5,7 +5,7 @@ import { execa } from "execa";
 import { existsSync, lstatSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PKG, REPO, busyboxRoot, ownerSshKey, chrootUnavailable, cleanup, crypt, inChroot, install, tempDir, write } from "./rootfs";
+import { PKG, REPO, busyboxRoot, ownerSshKey, chrootUnavailable, cleanup, crypt, inChroot, install, installHarden, tempDir, write } from "./rootfs";
 
 const HARDEN = join(PKG, "flussonic-harden");
 const LIST = readFileSync(join(PKG, "default-credentials.tsv"), "utf8")
@@ -179,8 +179,7 @@ describe.skipIf(unavailable)("flussonic-harden at boot, under BusyBox", () => {
     await stockCamera(root, 4); // BusyBox mkpasswd is one process per try: a camera has few accounts
     // A live telnet daemon, as a stock camera runs it (network namespace of its own: nothing leaves).
     await execa("ln", ["-sf", "../../bin/busybox", join(root, "usr/sbin/telnetd")]);
-    install(HARDEN, root, "usr/sbin/flussonic-harden", 0o755);
-    install(join(PKG, "default-credentials.tsv"), root, "usr/share/flussonic-agent/default-credentials.tsv", 0o644);
+    installHarden(root);
     install(join(PKG, "S05flussonic-harden"), root, "etc/init.d/S05flussonic-harden", 0o755);
   });
   afterEach(() => cleanup(root));

@@ -16,7 +16,7 @@ while :; do sleep 1; done
 const unavailable = chrootUnavailable();
 
 describe("init scripts are valid shell", () => {
-  for (const name of ["S60flussonic-agent", "S05flussonic-harden", "flussonic-agent-supervise", "flussonic-harden"]) {
+  for (const name of ["S60flussonic-agent", "S05flussonic-harden", "flussonic-agent-supervise", "flussonic-harden", "flussonic-listeners", "flussonic-harden-common.sh"]) {
     it(`${name}: sh -n (dash and BusyBox ash)`, async () => {
       const file = join(PKG, name);
       await execa("sh", ["-n", file]);

@@ -6,7 +6,7 @@ import { execa } from "execa";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PKG, REPO, busyboxRoot, ownerSshKey, chrootUnavailable, cleanup, inChroot, install, tempDir, write } from "./rootfs";
+import { PKG, REPO, busyboxRoot, ownerSshKey, chrootUnavailable, cleanup, inChroot, installHarden, tempDir, write } from "./rootfs";
 
 const HARDEN = join(PKG, "flussonic-harden");
 /** /proc/net of a little-endian Linux 6.1 host, recorded with the sockets listed in PROC_SOCKETS. */
@@ -329,8 +329,7 @@ describe.skipIf(noChroot)("check / on a running BusyBox system (chroot, own netw
     root = tempDir("listen-bb");
     await busyboxRoot(root);
     minimalRoot(root);
-    install(HARDEN, root, "usr/sbin/flussonic-harden", 0o755);
-    install(join(PKG, "default-credentials.tsv"), root, "usr/share/flussonic-agent/default-credentials.tsv", 0o644);
+    installHarden(root);
   });
   afterEach(() => cleanup(root));
 

@@ -8,7 +8,7 @@ import { execa } from "execa";
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PKG, busyboxRoot, chrootUnavailable, cleanup, crypt, install, tempDir, write } from "./rootfs";
+import { PKG, busyboxRoot, chrootUnavailable, cleanup, crypt, install, installHarden, tempDir, write } from "./rootfs";
 
 const HARDEN = join(PKG, "flussonic-harden");
 const STRONG = "Tr0ub4dor-&-3-horse";
@@ -41,8 +41,7 @@ async function cameraImage(root: string, rootPassword: string): Promise<void> {
   write(root, "etc/inittab", "::sysinit:/etc/init.d/rcS\nconsole::respawn:/sbin/getty -L console 0 vt100\n");
   write(root, "etc/fstab", "/dev/root / ext2 rw,noauto 0 1\n");
   write(root, "etc/init.d/S50dropbear", "#!/bin/sh\n. /etc/default/dropbear\n", 0o755);
-  install(HARDEN, root, "usr/sbin/flussonic-harden", 0o755);
-  install(join(PKG, "default-credentials.tsv"), root, "usr/share/flussonic-agent/default-credentials.tsv", 0o644);
+  installHarden(root);
   install(join(PKG, "S05flussonic-harden"), root, "etc/init.d/S05flussonic-harden", 0o755);
   mkdirSync(join(root, "root"), { recursive: true });
 }

@@ -37,6 +37,14 @@ export function install(src: string, root: string, dest: string, mode: number): 
   chmodSync(p, mode);
 }
 
+/** flussonic-harden and the files it needs beside it, as flussonic-agent.mk installs them. */
+export function installHarden(root: string): void {
+  install(join(PKG, "flussonic-harden"), root, "usr/sbin/flussonic-harden", 0o755);
+  install(join(PKG, "flussonic-listeners"), root, "usr/sbin/flussonic-listeners", 0o755);
+  install(join(PKG, "flussonic-harden-common.sh"), root, "usr/share/flussonic-agent/flussonic-harden-common.sh", 0o644);
+  install(join(PKG, "default-credentials.tsv"), root, "usr/share/flussonic-agent/default-credentials.tsv", 0o644);
+}
+
 /** A minimal BusyBox root: /bin/busybox and its applet links, /dev nodes, /proc, /tmp, /var/run. */
 export async function busyboxRoot(root: string): Promise<void> {
   for (const d of ["bin", "sbin", "usr/bin", "usr/sbin", "etc/init.d", "etc/default", "dev", "proc", "tmp", "var/run", "var/lib"]) {

@@ -152,7 +152,7 @@ describe("package/flussonic-agent", () => {
 
   it("every shell script passes shellcheck (as check-package runs it)", async () => {
     const files = [
-      ...readdirSync(PKG).filter((n) => /^S\d\d|^flussonic-(harden|agent-supervise)$/.test(n)).map((n) => join(PKG, n)),
+      ...readdirSync(PKG).filter((n) => /^S\d\d|^flussonic-(harden|listeners|agent-supervise)$|^flussonic-harden-common\.sh$/.test(n)).map((n) => join(PKG, n)),
       join(REPO, "board/flussonic/post-build.sh"),
       join(REPO, "scripts/buildroot-check.sh"),
       join(REPO, "scripts/install-buildroot-deps.sh"),

@@ -146,6 +146,10 @@ ifeq ($(BR2_PACKAGE_FLUSSONIC_AGENT_HARDEN),y)
 define FLUSSONIC_AGENT_INSTALL_HARDEN
 	$(INSTALL) -D -m 0755 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-harden \
 		$(TARGET_DIR)/usr/sbin/flussonic-harden
+	$(INSTALL) -D -m 0755 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-listeners \
+		$(TARGET_DIR)/usr/sbin/flussonic-listeners
+	$(INSTALL) -D -m 0644 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-harden-common.sh \
+		$(TARGET_DIR)/usr/share/flussonic-agent/flussonic-harden-common.sh
 	$(INSTALL) -D -m 0644 $(FLUSSONIC_AGENT_PKGDIR)/default-credentials.tsv \
 		$(TARGET_DIR)/usr/share/flussonic-agent/default-credentials.tsv
 	printf '%s\n' \

@@ -77,6 +77,8 @@ export function hardenedSpec(arch: Arch): ImageSpec {
     // As flussonic-agent.mk installs them:
     { path: "/usr/bin/flussonic-agent", from: agentBinary(arch), mode: 0o755 },
     { path: "/usr/sbin/flussonic-harden", from: HARDEN, mode: 0o755 },
+    { path: "/usr/sbin/flussonic-listeners", from: join(PKG, "flussonic-listeners"), mode: 0o755 },
+    { path: "/usr/share/flussonic-agent/flussonic-harden-common.sh", from: join(PKG, "flussonic-harden-common.sh"), mode: 0o644 },
     { path: "/usr/sbin/flussonic-agent-supervise", from: join(PKG, "flussonic-agent-supervise"), mode: 0o755 },
     { path: "/usr/share/flussonic-agent/default-credentials.tsv", from: join(PKG, "default-credentials.tsv"), mode: 0o644 },
     { path: "/etc/init.d/S05flussonic-harden", from: join(PKG, "S05flussonic-harden"), mode: 0o755 },
@@ -89,7 +91,7 @@ export function hardenedSpec(arch: Arch): ImageSpec {
     arch,
     variant: "hardened",
     files,
-    hashInputs: [HARDEN, join(PKG, "default-credentials.tsv")],
+    hashInputs: [HARDEN, join(PKG, "flussonic-listeners"), join(PKG, "flussonic-harden-common.sh"), join(PKG, "default-credentials.tsv")],
     postBuild: {
       id: "no-vendor-httpd; flussonic-harden build+check",
       run: async (root) => {
