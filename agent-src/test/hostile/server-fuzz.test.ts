@@ -489,9 +489,12 @@ describe.runIf(PHASES.includes("rtsp"))("server fuzz: RTSP gateway", () => {
         log(what);
         const res = await rtspStep(sock, st, m.bytes, CASE_WAIT_MS);
         if (res && !/^RTSP\/1\.0 \d{3}/.test(res.startLine)) return `FAIL not an RTSP response: ${res.startLine.slice(0, 80)}`;
-        // A UDP SETUP must never be passed on as is: the camera would send video to its own loopback.
-        if (res && /client_port=/.test(getHeader(res.headers, "transport") ?? "") && /^RTSP\/1\.0 200/.test(res.startLine)) {
-          return `FAIL UDP transport answered 200 by the camera: ${getHeader(res.headers, "transport")}`;
+        // A UDP SETUP is served by the streamer itself, never passed to the camera: a 200 must name
+        // a server_port pair from the streamer's own range (default udp_ports 30000-39999).
+        const tr = res ? getHeader(res.headers, "transport") ?? "" : "";
+        if (res && /client_port=/.test(tr) && /^RTSP\/1\.0 200/.test(res.startLine)) {
+          const sp = /server_port=(\d+)-(\d+)/.exec(tr);
+          if (!sp || Number(sp[1]) < 30000 || Number(sp[2]) > 39999) return `FAIL UDP transport answered 200 without our server ports: ${tr}`;
         }
         if (!res && !st.closed && st.buf.length === 0 && (kept = watch.add(sock, what))) return "hanging (watched)";
         return res ? `status ${res.startLine.slice(9, 10)}xx` : st.closed ? "closed" : "no answer";
