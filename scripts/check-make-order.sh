@@ -24,7 +24,26 @@ for l in sys.stdin.read().split("\n"):
         head, _, words = l.partition(":")
         l = head + ":" + " ".join([""] + sorted(set(words.lstrip("= ").split())))
     lines.append(l)
-print("\n\n".join(sorted(b for b in "\n".join(lines).split("\n\n") if b.strip())))'
+assign = re.compile(r"^(define |TEST_SUITES :|[^\t#][^=]* (:|::|\+|\?)?= )")
+def norm(b):
+    # make prints its variables in hash-table order, which can change with the definition order:
+    # a block of variables (one-line assignments and define...endef) is compared as a set.
+    # Rules keep their line order.
+    units, cur = [], None
+    for x in b.split("\n"):
+        if cur is not None:
+            cur.append(x)
+            if x == "endef":
+                units.append("\n".join(cur))
+                cur = None
+        elif x.startswith("define "):
+            cur = [x]
+        else:
+            units.append(x)
+    if cur is not None or not all(assign.match(u) or not u for u in units):
+        return b
+    return "\n".join(sorted(units))
+print("\n\n".join(sorted(norm(b) for b in "\n".join(lines).split("\n\n") if b.strip())))'
 }
 database Makefile >"$tmp/in-order"
 database "$tmp/Makefile.reversed" >"$tmp/reversed"
