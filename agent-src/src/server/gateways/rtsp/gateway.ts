@@ -192,7 +192,7 @@ class ViewerConnection {
    * while its connection is; one playing over UDP must show life within the same time (the
    * session timeout we announce): a request (keep-alive) or an RTCP report on its ports.
    */
-  private checkIdle(): void {
+  private checkIdle(afterIo = false): void {
     if (this.closed) return;
     // Playing over TCP (a UDP viewer lives by its keep-alives and RTCP), or waiting for our answer
     // to a request (DESCRIBE may wait for the camera): not idle.
@@ -200,6 +200,12 @@ class ViewerConnection {
     const quiet = Date.now() - this.lastActivity;
     if (quiet < this.limits.rtspIdleTimeoutMs) {
       this.idleTimer = setTimeout(() => this.checkIdle(), this.limits.rtspIdleTimeoutMs - quiet);
+      return;
+    }
+    // After a stalled event loop, timers run before the socket reads that arrived meanwhile:
+    // look again once pending input has been read, so a request that came in time counts.
+    if (!afterIo) {
+      setImmediate(() => this.checkIdle(true));
       return;
     }
     this.guard.timedOut();
@@ -214,14 +220,15 @@ class ViewerConnection {
       this.requestTimer = null;
       return;
     }
-    this.requestTimer ??= setTimeout(() => {
+    // setImmediate: as for the idle check, let input that arrived during a stall be read first.
+    this.requestTimer ??= setTimeout(() => setImmediate(() => {
       this.requestTimer = null;
-      if (this.closed) return;
+      if (this.closed || !this.parser.pending) return;
       this.guard.timedOut();
       this.log("debug", `RTSP viewer ${this.addr}: request incomplete after ${this.limits.rtspRequestTimeoutMs} ms, closed`);
       this.reply(response(408, "Request Timeout", undefined));
       this.close();
-    }, this.limits.rtspRequestTimeoutMs);
+    }), this.limits.rtspRequestTimeoutMs);
   }
 
   private fromViewer(d: Buffer): void {
