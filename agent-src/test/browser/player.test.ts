@@ -136,4 +136,26 @@ describe("browser: console → player", () => {
     expect(failed.filter((f) => f !== "401 /api/me")).toEqual([]);
     await page.close();
   }, 120_000);
+
+  it("a camera with AAC audio plays with its sound (the session from the login above)", async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`${sys.base}/${sys.id}/av/`, { waitUntil: "load" });
+    await page.waitForFunction(() => (document.getElementById("video") as HTMLVideoElement).currentTime > 0, { timeout: 20_000 });
+    const start = await page.$eval("#video", (v) => (v as HTMLVideoElement).currentTime);
+    await page.waitForFunction((s: number) => (document.getElementById("video") as HTMLVideoElement).currentTime - s >= 3, { timeout: 20_000, polling: 200 }, start);
+    const st = await page.evaluate(() => {
+      const v = document.getElementById("video") as HTMLVideoElement;
+      const p = (window as unknown as { __player: { errors: string[]; fatal: number } }).__player;
+      return { t: v.currentTime, audioBytes: v.webkitAudioDecodedByteCount, frames: v.getVideoPlaybackQuality().totalVideoFrames, error: v.error?.code ?? null, errors: p.errors, fatal: p.fatal };
+    });
+    console.log(`player (H.264 + AAC): ${JSON.stringify(st)}`);
+    expect(st.audioBytes).toBeGreaterThan(0);
+    expect(st.frames).toBeGreaterThanOrEqual(50);
+    expect(st.error).toBeNull();
+    expect(st.fatal).toBe(0);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
 });

@@ -8,6 +8,8 @@ import { mediaPlaylist } from "../../src/server/gateways/hls/playlist";
 // SPS/PPS of x264 baseline 320x180 (what the test camera's "long" clip has).
 const SPS = Buffer.from("Z0LAHtoFBn58BEAAAAMAQAAADIPFi6g=", "base64");
 const PPS = Buffer.from("aM48gA==", "base64");
+// The 640x360 clip's SPS (same PPS).
+const SPS_640 = Buffer.from("Z0LAHtoCgL/lwEQAAAMABAAAAwDIPFi6gA==", "base64");
 
 function rtp(seq: number, ts: number, marker: boolean, payload: Buffer): Buffer {
   const h = Buffer.alloc(12);
@@ -36,13 +38,13 @@ const idr = Buffer.concat([Buffer.from([0x65]), Buffer.alloc(3000, 7)]);
 const pframe = (n: number) => Buffer.concat([Buffer.from([0x41]), Buffer.alloc(200, n & 0xff)]);
 
 /** 25 fps frames; a keyframe every `gop` frames, sent as STAP-A(SPS, PPS) + FU-A IDR. */
-function stream(frames: number, gop = 25, seq0 = 1): Buffer[] {
+function stream(frames: number, gop = 25, seq0 = 1, sps = SPS, f0 = 0): Buffer[] {
   const pkts: Buffer[] = [];
   let seq = seq0;
-  for (let f = 0; f < frames; f++) {
+  for (let f = f0; f < f0 + frames; f++) {
     const ts = 1000 + f * 3600;
     if (f % gop === 0) {
-      pkts.push(rtp(seq++, ts, false, stapA(SPS, PPS)));
+      pkts.push(rtp(seq++, ts, false, stapA(sps, PPS)));
       const frags = fuA(idr, 1000);
       frags.forEach((p, i) => pkts.push(rtp(seq++, ts, i === frags.length - 1, p)));
     } else {
@@ -89,7 +91,7 @@ describe("H.264 depacketizer", () => {
 
 describe("segmenter and playlist", () => {
   it("parts of at most PART-TARGET, segments from keyframes and at least MIN_SEGMENT_S, bounded", () => {
-    const s = new HlsSegmenter(0, undefined, 1 << 20);
+    const s = new HlsSegmenter({ track: 0, codec: "h264" }, null, 1 << 20);
     let seq = 1;
     for (const p of stream(25 * 30, 25)) s.push({ track: 0, rtcp: false, data: p, key: false }), seq++;
     expect(s.init).not.toBeNull();
@@ -112,8 +114,37 @@ describe("segmenter and playlist", () => {
     expect(seq).toBeGreaterThan(0);
   });
 
+  it("new parameter sets at a keyframe (a new resolution): the segment ends, the next has a new init behind EXT-X-DISCONTINUITY", () => {
+    const s = new HlsSegmenter({ track: 0, codec: "h264" }, null, 1 << 20);
+    let seq = 1;
+    const push = (p: Buffer) => (s.push({ track: 0, rtcp: false, data: p, key: false }), (seq = p.readUInt16BE(2) + 1));
+    stream(25 * 6, 25, 1).forEach(push);
+    expect(s.width).toBe(320);
+    const before = s.init!;
+    stream(25 * 6, 25, seq, SPS_640, 25 * 6).forEach(push);
+    expect(s.width).toBe(640);
+    expect(s.inits.size).toBe(2);
+    expect(s.init!.equals(before)).toBe(false);
+    const changed = s.segments.findIndex((x) => x.init === 1);
+    expect(changed).toBeGreaterThan(0);
+    expect(s.segments[changed].discontinuity).toBe(1);
+    expect(s.segments[changed - 1].init).toBe(0);
+    expect(s.segments[changed - 1].complete).toBe(true);
+    // The first picture at the new size opens the new segment: 6 s of 320x180 are in whole segments before it.
+    expect(s.segments.slice(0, changed).reduce((t, x) => t + x.duration, 0)).toBeCloseTo(6, 5);
+    const text = mediaPlaylist(s, "");
+    expect(text).toMatch(/#EXT-X-MAP:URI="init.mp4"\n/);
+    expect(text).toMatch(/#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init1.mp4"\n/);
+    // Once the old segments are gone, the playlist starts at the new map and counts the discontinuity.
+    stream(25 * 20, 25, seq, SPS_640, 25 * 12).forEach(push);
+    expect(s.inits.has(0)).toBe(false);
+    const later = mediaPlaylist(s, "");
+    expect(later).toMatch(/#EXT-X-DISCONTINUITY-SEQUENCE:1\n#EXT-X-MAP:URI="init1.mp4"\n/);
+    expect(later).not.toMatch(/#EXT-X-DISCONTINUITY\n/);
+  });
+
   it("a blocking wait resolves when the part appears, or false at its timeout", async () => {
-    const s = new HlsSegmenter(0, undefined, 1 << 20);
+    const s = new HlsSegmenter({ track: 0, codec: "h264" }, null, 1 << 20);
     const pkts = stream(100, 25);
     const waited = s.when(() => (s.segments[0]?.parts.length ?? 0) >= 2, 1000);
     for (const p of pkts) s.push({ track: 0, rtcp: false, data: p, key: false });
