@@ -79,6 +79,8 @@ interface Waiter {
 
 /** The video sample entry of the parameter sets a depacketizer holds now, or null while incomplete/unreadable. */
 function videoTrack(codec: "h264" | "h265", d: NalDepacketizer): { track: VideoTrackInfo; codec: string; width: number; height: number } | null {
+  // The configuration records give each parameter set a 16-bit length.
+  for (const p of d.params.values()) if (p.length > 0xffff) return null;
   try {
     if (codec === "h264") {
       const { sps, pps } = d as H264Depacketizer;
