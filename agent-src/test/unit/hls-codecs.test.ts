@@ -131,3 +131,28 @@ describe("fMP4 writer", () => {
     }
   });
 });
+
+describe("hostile camera input", () => {
+  it("random and truncated RTP payloads never throw, and the muxer's memory stays bounded", async () => {
+    const { HlsSegmenter } = await import("../../src/server/gateways/hls/segmenter");
+    let seed = 12345;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(rnd() * 256)));
+    const h265 = new H265Depacketizer(h265Sprop(FMTP));
+    const aac = new AacDepacketizer(aacRtpParams("sizelength=13;indexlength=3;indexdeltalength=3"), 1024);
+    const seg = new HlsSegmenter({ track: 0, codec: "h265", sprop: h265Sprop(FMTP) },
+      { track: 1, config: parseAacConfig("118856e500"), rtp: aacRtpParams("") }, 1 << 20);
+    for (let i = 0; i < 5000; i++) {
+      // Mostly well-formed headers with random payloads (types 0–63, FU/AP included), some pure noise.
+      const payload = rnd() < 0.5 ? Buffer.concat([Buffer.from([Math.floor(rnd() * 64) << 1, 1]), bytes(Math.floor(rnd() * 40))]) : bytes(Math.floor(rnd() * 60));
+      const pkt = rnd() < 0.1 ? bytes(Math.floor(rnd() * 14)) : rtp(i, Math.floor(i / 3) * 3600, rnd() < 0.3, payload);
+      expect(() => h265.push(pkt)).not.toThrow();
+      expect(() => aac.push(pkt)).not.toThrow();
+      expect(() => seg.push({ track: i % 2, rtcp: false, data: pkt, key: false })).not.toThrow();
+    }
+    expect(seg.totalBytes).toBeLessThanOrEqual(1 << 20);
+    // A truncated SPS is an error the muxer catches (it then waits for the next one), not a crash.
+    expect(() => parseH265Sps(SPS.subarray(0, 12))).toThrow(/truncated/);
+    seg.close();
+  });
+});
