@@ -156,3 +156,10 @@ describe("hostile camera input", () => {
     seg.close();
   });
 });
+
+describe("AAC fmtp we cannot read", () => {
+  it("an AU header layout beyond 16-bit sizes is refused when the track is chosen (the video is served without it)", () => {
+    expect(() => aacRtpParams("mode=AAC-hbr;sizelength=20;indexlength=3")).toThrow(/unsupported AAC AU header layout/);
+    expect(() => aacRtpParams("mode=AAC-hbr;sizelength=0")).toThrow(/unsupported/);
+  });
+});

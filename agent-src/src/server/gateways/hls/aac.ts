@@ -59,13 +59,19 @@ export interface AacRtpParams {
   indexDeltaLength: number;
 }
 
-/** sizelength/indexlength/indexdeltalength of an fmtp line (AAC-hbr defaults 13/3/3). */
+/** sizelength/indexlength/indexdeltalength of an fmtp line (AAC-hbr defaults 13/3/3); throws on a layout we cannot read. */
 export function aacRtpParams(fmtp: string): AacRtpParams {
   const get = (k: string, d: number) => {
     const m = new RegExp(`(?:^|;)\\s*${k}=(\\d+)`, "i").exec(fmtp);
     return m ? Number(m[1]) : d;
   };
-  return { sizeLength: get("sizelength", 13), indexLength: get("indexlength", 3), indexDeltaLength: get("indexdeltalength", 3) };
+  const p = { sizeLength: get("sizelength", 13), indexLength: get("indexlength", 3), indexDeltaLength: get("indexdeltalength", 3) };
+  checkLayout(p);
+  return p;
+}
+
+function checkLayout(p: AacRtpParams): void {
+  if (p.sizeLength < 1 || p.sizeLength > 16 || p.indexLength > 8 || p.indexDeltaLength > 8) throw new Error("unsupported AAC AU header layout");
 }
 
 export class AacDepacketizer {
@@ -76,7 +82,7 @@ export class AacDepacketizer {
   private frag: { ts: number; size: number; parts: Buffer[]; have: number } | null = null;
 
   constructor(private readonly p: AacRtpParams, private readonly frameSamples: number) {
-    if (p.sizeLength < 1 || p.sizeLength > 16 || p.indexLength > 8 || p.indexDeltaLength > 8) throw new Error("unsupported AAC AU header layout");
+    checkLayout(p);
   }
 
   reset(): void {

@@ -91,7 +91,7 @@ class HlsStream {
     }
   }
 
-  /** The first AAC (mpeg4-generic) audio track; other audio (G.711, LATM) is left out of HLS. */
+  /** The first AAC (mpeg4-generic) audio track we can read; other audio (G.711, LATM) is left out of HLS, the video still served. */
   private audioInput(sdp: CameraSdp, fmtp: (i: number) => string): AudioInput | null {
     for (const t of sdp.tracks) {
       if (t.type !== "audio" || t.codec !== "mpeg4-generic") continue;
