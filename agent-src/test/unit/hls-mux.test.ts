@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { H264Depacketizer, parseSps, type AccessUnit } from "../../src/server/gateways/hls/h264";
 import { HlsSegmenter, MIN_SEGMENT_S, PART_TARGET_S } from "../../src/server/gateways/hls/segmenter";
 import { mediaPlaylist } from "../../src/server/gateways/hls/playlist";
+import { aacRtpParams, parseAacConfig } from "../../src/server/gateways/hls/aac";
 
 // SPS/PPS of x264 baseline 320x180 (what the test camera's "long" clip has).
 const SPS = Buffer.from("Z0LAHtoFBn58BEAAAAMAQAAADIPFi6g=", "base64");
@@ -141,6 +142,55 @@ describe("segmenter and playlist", () => {
     const later = mediaPlaylist(s, "");
     expect(later).toMatch(/#EXT-X-DISCONTINUITY-SEQUENCE:1\n#EXT-X-MAP:URI="init1.mp4"\n/);
     expect(later).not.toMatch(/#EXT-X-DISCONTINUITY\n/);
+  });
+
+  it("audio arriving 300 ms after its pictures: first placed by arrival, then re-placed by the RTCP sender reports at a segment start", () => {
+    const rate = 48000, lag = 0.3;
+    const s = new HlsSegmenter({ track: 0, codec: "h264" }, { track: 1, config: parseAacConfig("118856e500"), rtp: aacRtpParams("") }, 1 << 22);
+    const V0 = 1000, A0 = 777_777; // unrelated RTP origins, as cameras have
+    const video = stream(25 * 12);
+    const aacPkt = (seq: number, ts: number) => {
+      const frame = Buffer.alloc(100, seq & 0xff);
+      const payload = Buffer.concat([Buffer.from([0, 16, (frame.length << 3) >> 8, (frame.length << 3) & 0xff]), frame]);
+      return rtp(seq, ts, true, payload);
+    };
+    const sr = (rtpTs: number, ntp: number) => {
+      const b = Buffer.alloc(28);
+      b[0] = 0x80;
+      b[1] = 200;
+      b.writeUInt16BE(6, 2);
+      b.writeUInt32BE(Math.floor(ntp), 8);
+      b.writeUInt32BE(Math.round((ntp % 1) * 2 ** 32), 12);
+      b.writeUInt32BE(rtpTs >>> 0, 16);
+      return b;
+    };
+    // Arrival order: video packets by capture time; each audio frame pushed `lag` after its capture time.
+    let aSeq = 1, aFrame = 0;
+    for (const v of video) {
+      const vt = (v.readUInt32BE(4) - V0) / 90000;
+      while ((aFrame * 1024) / rate + lag <= vt) s.push({ track: 1, rtcp: false, data: aacPkt(aSeq++, A0 + aFrame++ * 1024), key: false });
+      s.push({ track: 0, rtcp: false, data: v, key: false });
+      if (Math.abs(vt - 3) < 1e-9) {
+        // Both tracks' sender reports, on the camera's one clock, 3 s in.
+        s.push({ track: 0, rtcp: true, data: sr(V0 + 3 * 90000, 5000 + 3), key: false });
+        s.push({ track: 1, rtcp: true, data: sr(A0 + 3 * rate, 5000 + 3), key: false });
+      }
+    }
+    /** Audio minus video start time of a part (seconds), from its trafs' tfdt. */
+    const skew = (part: Buffer) => {
+      const t: Record<number, number> = {};
+      for (let i = part.indexOf("traf"); i > 0; i = part.indexOf("traf", i + 4)) {
+        const id = part.readUInt32BE(part.indexOf("tfhd", i) + 8);
+        t[id] = Number(part.readBigUInt64BE(part.indexOf("tfdt", i) + 8)) / (id === 1 ? 90000 : rate);
+      }
+      return t[2] - t[1];
+    };
+    const done = s.segments.filter((x) => x.complete);
+    const first = skew(done[0].parts[1].data), last = skew(done[done.length - 1].parts[1].data);
+    // By arrival the audio sits with the pictures it arrived with (0.3 s late); by the reports, with its own.
+    expect(Math.abs(first)).toBeLessThan(0.06);
+    expect(Math.abs(last + lag)).toBeLessThan(0.06);
+    s.close();
   });
 
   it("a blocking wait resolves when the part appears, or false at its timeout", async () => {

@@ -71,6 +71,18 @@ export interface AudioInput {
   rtp: AacRtpParams;
 }
 
+interface AudioAnchor {
+  /** Audio RTP timestamp (unwrapped) … */
+  ts: number;
+  /** … placed at this video time (ticks from the origin) … */
+  videoTime: number;
+  /** … when this many ticks had been removed from the video timeline. */
+  removed: number;
+}
+
+/** Sender reports whose audio placement differs less than this (seconds) leave the anchor alone. */
+const SR_CORRECTION_MIN_S = 0.01;
+
 interface Waiter {
   ready: () => boolean;
   resolve: (ok: boolean) => void;
@@ -122,7 +134,13 @@ export class HlsSegmenter implements PacketReader {
   /** Ticks of video timeline removed by clamping implausible frame gaps (audio is shifted alike). */
   private removed = 0;
   private lastVideoTs = 0;
-  private audioAnchor: { ts: number; videoTime: number; removed: number } | null = null;
+  private audioAnchor: AudioAnchor | null = null;
+  /** The anchor the sender reports imply, taken at the next segment start. */
+  private betterAnchor: AudioAnchor | null = null;
+  private anchoredBySr = false;
+  private lastAudioTs = 0;
+  /** The latest RTCP sender report per track: NTP wall clock (seconds) ↔ RTP timestamp. */
+  private readonly sr = new Map<number, { ntp: number; rtp: number }>();
   private audioPending = 0;
   /** Starts at the wall clock in seconds: segments are ≥ 1 s, so a later stream of the same source never reuses an earlier one's numbers (and cached URIs). */
   private nextMsn = Math.floor(Date.now() / 1000);
@@ -168,11 +186,15 @@ export class HlsSegmenter implements PacketReader {
     this.depack.reset();
     this.audioDepack?.reset();
     this.pending = null;
+    // The new session's tracks are re-stamped separately: its own sender reports align them again.
+    this.sr.clear();
+    this.anchoredBySr = false;
     this.endSegment();
   }
 
   push(p: MediaPacket): void {
-    if (this.closed || p.rtcp) return;
+    if (this.closed) return;
+    if (p.rtcp) return this.senderReport(p);
     if (p.track === this.video.track) {
       this.bytesOut += p.data.length;
       this.depack.push(p.data);
@@ -226,12 +248,47 @@ export class HlsSegmenter implements PacketReader {
   private audioFrame(ts: number, data: Buffer): void {
     if (this.origin === null || !this.writer || !this.current) return;
     const rate = this.audio!.config.sampleRate;
-    this.audioAnchor ??= { ts, videoTime: this.videoTime(this.lastVideoTs), removed: this.removed };
+    this.lastAudioTs = ts;
+    if (!this.audioAnchor) {
+      const bySr = this.srAnchor(ts);
+      this.audioAnchor = bySr ?? { ts, videoTime: this.videoTime(this.lastVideoTs), removed: this.removed };
+      this.anchoredBySr = bySr !== null;
+    }
     const a = this.audioAnchor;
     const time = Math.round(((a.videoTime - (this.removed - a.removed)) * rate) / TIMESCALE) + (ts - a.ts);
     if (time < 0 || this.audioPending >= MAX_AUDIO_PENDING) return;
     this.writer.add(AUDIO_ID, { time, duration: this.audio!.config.frameSamples, data, key: true });
     this.audioPending++;
+  }
+
+  /**
+   * RTCP SR (RFC 3550 6.4.1) of the video or audio track. Once both tracks have one, they say
+   * when each track's samples were captured on the camera's one clock: if the arrival-based
+   * anchor is off by more than SR_CORRECTION_MIN_S, the audio is re-placed at the next segment.
+   */
+  private senderReport(p: MediaPacket): void {
+    const d = p.data;
+    if (d.length < 20 || d[1] !== 200 || !(p.track === this.video.track || p.track === this.audio?.track)) return;
+    this.sr.set(p.track, { ntp: d.readUInt32BE(8) + d.readUInt32BE(12) / 2 ** 32, rtp: d.readUInt32BE(16) });
+    if (!this.audioAnchor || this.anchoredBySr) return;
+    const bySr = this.srAnchor(this.lastAudioTs);
+    if (!bySr) return;
+    this.anchoredBySr = true;
+    const rate = this.audio!.config.sampleRate;
+    const now = (a: AudioAnchor) => Math.round(((a.videoTime - (this.removed - a.removed)) * rate) / TIMESCALE) + (this.lastAudioTs - a.ts);
+    if (Math.abs(now(bySr) - now(this.audioAnchor)) > SR_CORRECTION_MIN_S * rate) this.betterAnchor = bySr;
+  }
+
+  /** Where the sender reports place audio timestamp `ts` on the video timeline, or null without both. */
+  private srAnchor(ts: number): AudioAnchor | null {
+    const v = this.sr.get(this.video.track), a = this.audio && this.sr.get(this.audio.track);
+    if (!v || !a || this.origin === null) return null;
+    // The reports' 32-bit RTP timestamps, unwrapped next to the latest ones seen.
+    const vRtp = this.lastVideoTs + ((v.rtp - this.lastVideoTs) | 0);
+    const aRtp = this.lastAudioTs + ((a.rtp - this.lastAudioTs) | 0);
+    const captured = a.ntp + (ts - aRtp) / this.audio!.config.sampleRate;
+    const videoTs = vRtp + (captured - v.ntp) * TIMESCALE;
+    return { ts, videoTime: this.videoTime(videoTs), removed: this.removed };
   }
 
   private sample(au: AccessUnit, dur: number): void {
@@ -241,6 +298,11 @@ export class HlsSegmenter implements PacketReader {
       this.endSegment();
       if (this.newInit && this.segments.length) this.discontinuities++;
       this.newInit = false;
+      if (this.betterAnchor) {
+        // Where a segment starts, players accept a step in the audio timeline (a gap or overlap).
+        this.audioAnchor = this.betterAnchor;
+        this.betterAnchor = null;
+      }
       cur = { msn: this.nextMsn++, parts: [], duration: 0, complete: false, bytes: 0, init: this.initNo, discontinuity: this.discontinuities };
       this.segments.push(cur);
       this.segTicks = 0;
