@@ -24,8 +24,9 @@ for (const e of entries) {
   await build({
     entryPoints: [join(here, e)], outfile: join(out, e.replace(/\.ts$/, ".mjs")), bundle: true,
     platform: "node", format: "esm", target: "node20", logLevel: "warning",
-    // execa (used by the qemu-tests helpers) is CommonJS inside: load it from node_modules.
-    external: ["execa"],
+    // execa (used by the qemu-tests helpers) is CommonJS inside, and puppeteer-core (the HLS row) loads
+    // optional modules at run time: both from node_modules.
+    external: ["execa", "puppeteer-core"],
     // The test kit locates the repo from import.meta.url; keep it pointing at the sources' layout.
     define: { __VERSION__: '"bench"' },
     plugins: [sourceUrls],

@@ -2,8 +2,13 @@
  * End to end, per guest CPU: the hardened camera boots, its static agent activates against the
  * endpoint on the host and goes live at the streamer, and a real client plays the camera's video
  * (framemd5 identical to the clip) and snapshot (byte-identical to the guest's JPEG) through it.
+ * On armhf, a headless Chromium also logs in to the console and plays the camera over LL-HLS
+ * (skipped when /usr/bin/chromium is missing; make test installs it: scripts/install-browser.sh).
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { RESULTS, haveChromium, launchChromium, loginAndOpenPlayer, nonBlankScreenshot, watchPlayback } from "../testkit/browser.js";
+import { VIEWER } from "../testkit/streamer.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CameraSystem, startCameraSystem } from "./lib/camera-system.js";
 import { testArches } from "./lib/env.js";
@@ -36,6 +41,33 @@ describe.each(testArches())("camera %s end to end", (arch) => {
     expect(guestJpeg).toEqual(readFileSync(JPEG));
     expect(await sys!.snapshot()).toEqual(guestJpeg);
   }, 90_000);
+
+  it.skipIf(arch !== "armhf" || !haveChromium())("a browser logs in, sees the guest's snapshot as thumbnail and plays the camera over LL-HLS", async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on("pageerror", (e) => pageErrors.push(String(e)));
+      await page.setViewport({ width: 1024, height: 640 });
+      const thumb = await loginAndOpenPlayer(page, sys!.httpBase, VIEWER, sys!.deviceId);
+      expect(thumb.jpeg).toEqual(readFileSync(JPEG));
+      expect(page.url()).toBe(`${sys!.httpBase}/${sys!.deviceId}/stream1/`);
+      // The emulated camera is slower to start than the host one (its first segment goes through QEMU).
+      const st = await watchPlayback(page, { seconds: 3, frames: 50, timeoutMs: 45_000 });
+      console.log(`[${arch}] browser: ${JSON.stringify(st)}`);
+      expect(st.played).toBeGreaterThanOrEqual(3);
+      expect(st.frames).toBeGreaterThanOrEqual(50);
+      expect(st.error).toBeNull();
+      expect(st.fatal).toBe(0);
+      expect(st.state).toBe("live");
+      const shot = await nonBlankScreenshot(page, join(RESULTS, `hls-player-qemu-${arch}.png`));
+      expect(shot.sd).toBeGreaterThan(10);
+      expect(shot.levels).toBeGreaterThan(32);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 150_000);
 
   it("delivers two-way audio to the camera (POST /<id>/audio → guest's /play_audio)", async () => {
     const body = new Uint8Array(6000).map((_, i) => (i * 31 + 7) & 0xff);

@@ -6,9 +6,14 @@ import Hls from "hls.js";
 const video = document.getElementById("video");
 const status = document.getElementById("status");
 // A ?token= viewer's page passes its token on to the playlist (and the playlist to every segment).
-const token = new URLSearchParams(location.search).get("token");
+const query = new URLSearchParams(location.search);
+const token = query.get("token");
 const src = "index.m3u8" + (token ? `?token=${encodeURIComponent(token)}` : "");
-const state = { errors: [], fatal: 0, retries: 0 };
+// ?ll=0: plain HLS (whole segments, no parts or blocking reload), for comparison or odd proxies.
+const lowLatency = query.get("ll") !== "0";
+const state = { errors: [], fatal: 0, retries: 0, lowLatency };
+// hls.js's own estimate of how far behind the live edge the picture is (seconds), for tests and the bench.
+Object.defineProperty(state, "latency", { get: () => hls?.latency ?? null, enumerable: true });
 window.__player = state;
 if (token) document.getElementById("back").hidden = true;
 
@@ -38,7 +43,7 @@ function start() {
     hls = null;
   }
   if (Hls.isSupported()) {
-    hls = new Hls({ lowLatencyMode: true, backBufferLength: 30, liveDurationInfinity: true, manifestLoadingMaxRetry: 2, levelLoadingMaxRetry: 4, fragLoadingMaxRetry: 4 });
+    hls = new Hls({ lowLatencyMode: lowLatency, backBufferLength: 30, liveDurationInfinity: true, manifestLoadingMaxRetry: 2, levelLoadingMaxRetry: 4, fragLoadingMaxRetry: 4 });
     hls.on(Hls.Events.ERROR, (_e, d) => {
       if (!d.fatal) return;
       state.fatal++;

@@ -21,6 +21,8 @@ export interface CameraSystem {
   /** ms from QEMU start until the device was live at the streamer. */
   liveMs: number;
   rtspUrl(path?: string): string;
+  /** http://127.0.0.1:PORT of the streamer's viewer HTTP (console, player, HLS). */
+  httpBase: string;
   snapshot(): Promise<Buffer>;
   /** POST audio to the camera through the streamer's backchannel; returns the HTTP status. */
   playAudio(body: Uint8Array): Promise<number>;
@@ -96,6 +98,7 @@ export async function startCameraSystem(arch: Arch, opts: { allowReboot?: boolea
     await waitCameraServices(guest);
     sys.rtspUrl = (path = "stream1") =>
       `rtsp://${VIEWER.name}:${VIEWER.password}@127.0.0.1:${streamerPorts.rtsp}/${sys.deviceId}/${path}`;
+    sys.httpBase = `http://127.0.0.1:${streamerPorts.http}`;
     sys.snapshot = async () => {
       const res = await fetch(`http://127.0.0.1:${streamerPorts.http}/${sys.deviceId}/snapshot.jpg`, {
         headers: { authorization: "Basic " + Buffer.from(`${VIEWER.name}:${VIEWER.password}`).toString("base64") },

@@ -2,43 +2,23 @@
 // puppeteer-core (never downloads a browser), logs in to the console, sees the device with a live
 // thumbnail that is the camera's snapshot, opens the player, and the <video> plays over LL-HLS.
 // Against the host camera: GStreamer test camera ← agent ← TLS → streamer.
-import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import puppeteer, { type Browser } from "puppeteer-core";
+import type { Browser } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../../../testkit/paths";
+import { RESULTS, launchChromium, loginAndOpenPlayer, nonBlankScreenshot, watchPlayback } from "../../../testkit/browser";
 import { ADMIN, startHlsSystem, type HlsSystem } from "../../../testkit/hls-system";
 
-// Page-side code below runs in the browser; the test program is typed for Node (no DOM lib).
-/* eslint-disable @typescript-eslint/no-explicit-any */
-declare const document: any, window: any;
-type HTMLImageElement = any;
-type HTMLVideoElement = any;
-
-const CHROMIUM = "/usr/bin/chromium";
-const RESULTS = join(REPO_ROOT, "build/test-results");
-const exec = promisify(execFile);
+/* eslint-disable @typescript-eslint/no-explicit-any -- page-side callbacks see DOM objects */
 let sys: HlsSystem;
 let browser: Browser;
-let profile: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: run scripts/install-browser.sh (make deps)`);
+  browser = await launchChromium();
   sys = await startHlsSystem();
-  profile = mkdtempSync(join(tmpdir(), "fa-chromium-"));
-  browser = await puppeteer.launch({
-    executablePath: CHROMIUM, headless: true, userDataDir: profile,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
-  });
 }, 120_000);
 afterAll(async () => {
   await browser?.close();
   await sys?.stop();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 /** Width and height of a baseline JPEG (its SOF0/SOF2 segment). */
@@ -61,79 +41,49 @@ describe("browser: console → player", () => {
     page.on("response", (r) => r.status() >= 400 && failed.push(`${r.status()} ${r.url().replace(sys.base, "")}`));
     page.on("pageerror", (e) => consoleErrors.push(String(e)));
     await page.setViewport({ width: 1024, height: 640 });
-    await page.goto(`${sys.base}/`, { waitUntil: "load" });
-    await page.waitForSelector("#login #name", { timeout: 10_000 });
-    await page.type("#name", ADMIN.name);
-    await page.type("#password", ADMIN.password);
-    await page.click("#login button[type=submit]");
-
-    // The device card, with a thumbnail the browser decoded, byte for byte the camera's snapshot.
-    const thumb = `#dev-${sys.id} img.thumb`;
-    await page.waitForSelector(thumb, { timeout: 10_000 });
-    await page.waitForFunction((sel: string) => {
-      const img = document.querySelector(sel) as HTMLImageElement | null;
-      return !!img && img.complete && img.naturalWidth > 0;
-    }, { timeout: 15_000 }, thumb);
-    const got = await page.$eval(thumb, async (img) => {
-      const i = img as HTMLImageElement;
-      const bytes = new Uint8Array(await (await fetch(i.src)).arrayBuffer());
-      return { w: i.naturalWidth, h: i.naturalHeight, bytes: Array.from(bytes) };
-    });
-    expect(Buffer.from(got.bytes).equals(sys.cam.jpeg)).toBe(true);
-    expect({ width: got.w, height: got.h }).toEqual(jpegSize(sys.cam.jpeg));
-    const meta = await page.$eval(`#dev-${sys.id} .meta`, (e) => e.textContent);
-    expect(meta).toMatch(/online/);
-    // A refresh a few seconds later shows it still (the snapshot cache answers).
-    await page.screenshot({ path: join(RESULTS, "hls-console.png") });
-
-    // Click → player.
-    await Promise.all([page.waitForNavigation({ waitUntil: "load" }), page.click(`#dev-${sys.id} a.play`)]);
+    // The device card, with a thumbnail the browser decoded, byte for byte the camera's snapshot;
+    // then click → player.
+    const thumb = await loginAndOpenPlayer(page, sys.base, ADMIN, sys.id, () => page.screenshot({ path: join(RESULTS, "hls-console.png") }).then(() => {}));
+    expect(thumb.jpeg.equals(sys.cam.jpeg)).toBe(true);
+    expect({ width: thumb.width, height: thumb.height }).toEqual(jpegSize(sys.cam.jpeg));
+    expect(thumb.meta).toMatch(/online/);
     expect(page.url()).toBe(`${sys.base}/${sys.id}/long/`);
-    const t0 = Date.now();
-    await page.waitForFunction(() => (document.getElementById("video") as HTMLVideoElement).currentTime > 0, { timeout: 20_000 });
-    const firstFrameMs = Date.now() - t0;
-    const start = await page.$eval("#video", (v) => (v as HTMLVideoElement).currentTime);
-    await page.waitForFunction((s: number) => {
-      const v = document.getElementById("video") as HTMLVideoElement;
-      return v.currentTime - s >= 3 && v.getVideoPlaybackQuality().totalVideoFrames >= 50;
-    }, { timeout: 20_000, polling: 200 }, start);
-    const st = await page.evaluate(() => {
-      const v = document.getElementById("video") as HTMLVideoElement;
-      const q = v.getVideoPlaybackQuality();
-      const p = (window as unknown as { __player: { errors: string[]; fatal: number } }).__player;
-      return {
-        t: v.currentTime, frames: q.totalVideoFrames, dropped: q.droppedVideoFrames, error: v.error?.code ?? null,
-        w: v.videoWidth, h: v.videoHeight, state: document.body.dataset.state, status: document.getElementById("status")!.textContent,
-        errors: p.errors, fatal: p.fatal,
-        latency: v.buffered.length ? v.buffered.end(v.buffered.length - 1) - v.currentTime : null,
-      };
-    });
-    console.log(`player: first frame after ${firstFrameMs} ms; ${JSON.stringify(st)}`);
-    expect(st.t - start).toBeGreaterThanOrEqual(3);
+    const st = await watchPlayback(page, { seconds: 3, frames: 50 });
+    console.log(`player: ${JSON.stringify(st)}`);
+    expect(st.played).toBeGreaterThanOrEqual(3);
     expect(st.frames).toBeGreaterThanOrEqual(50);
     expect(st.error).toBeNull();
     expect(st.fatal).toBe(0);
     expect(st.errors).toEqual([]);
     expect(st.state).toBe("live");
-    expect([st.w, st.h]).toEqual([320, 180]);
+    expect([st.width, st.height]).toEqual([320, 180]);
 
-    // The screenshot, and proof it is not blank: its pixels vary (ffmpeg decodes the PNG to gray).
-    mkdirSync(RESULTS, { recursive: true });
-    const shot = join(RESULTS, "hls-player.png");
-    await page.screenshot({ path: shot });
-    expect(statSync(shot).size).toBeGreaterThan(5000);
-    const { stdout } = await exec("ffmpeg", ["-v", "error", "-i", shot, "-f", "rawvideo", "-pix_fmt", "gray", "-"], { encoding: "buffer", maxBuffer: 64 << 20 });
-    const px = stdout as unknown as Buffer;
-    const mean = px.reduce((n, v) => n + v, 0) / px.length;
-    const sd = Math.sqrt(px.reduce((n, v) => n + (v - mean) ** 2, 0) / px.length);
-    const distinct = new Set(px).size;
-    console.log(`screenshot ${shot}: mean ${mean.toFixed(1)}, sd ${sd.toFixed(1)}, ${distinct} gray levels`);
-    expect(sd).toBeGreaterThan(10);
-    expect(distinct).toBeGreaterThan(32);
+    // The screenshot, and proof it is not blank: its pixels vary.
+    const shot = await nonBlankScreenshot(page, join(RESULTS, "hls-player.png"));
+    console.log(`screenshot hls-player.png: ${JSON.stringify(shot)}`);
+    expect(shot.bytes).toBeGreaterThan(5000);
+    expect(shot.sd).toBeGreaterThan(10);
+    expect(shot.levels).toBeGreaterThan(32);
     expect(consoleErrors).toEqual([]);
     console.log(`HTTP errors the page saw: ${JSON.stringify(failed)}`);
     // Before login the console asks who is logged in (401); nothing else may fail.
     expect(failed.filter((f) => f !== "401 /api/me")).toEqual([]);
     await page.close();
   }, 120_000);
+
+  it("a camera with AAC audio plays with its sound (the session from the login above)", async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`${sys.base}/${sys.id}/av/`, { waitUntil: "load" });
+    const st = await watchPlayback(page, { seconds: 3, frames: 50 });
+    const audioBytes = await page.$eval("#video", (v: any) => v.webkitAudioDecodedByteCount as number);
+    console.log(`player (H.264 + AAC): ${JSON.stringify(st)}, audio bytes decoded ${audioBytes}`);
+    expect(audioBytes).toBeGreaterThan(0);
+    expect(st.frames).toBeGreaterThanOrEqual(50);
+    expect(st.error).toBeNull();
+    expect(st.fatal).toBe(0);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
 });

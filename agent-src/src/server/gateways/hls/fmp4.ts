@@ -1,6 +1,6 @@
 /**
  * Fragmented MP4 (ISO/IEC 14496-12, CMAF-shaped) written box by box: the init segment (ftyp +
- * moov with an empty sample table and mvex) and media fragments (moof + mdat, one traf per track,
+ * moov with an empty sample table and mvex; avc1/hvc1 video, mp4a audio) and media fragments (moof + mdat, one traf per track,
  * default-base-is-moof, tfdt v1). Each LL-HLS partial segment is one fragment, so fragments must
  * start anywhere in a GOP: that is why these boxes are ours and not a muxing library's (see
  * docs/server.md "Browsers: HLS").
@@ -35,6 +35,7 @@ function u16(...v: number[]): Buffer {
 const MATRIX = u32(0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000);
 
 export interface VideoTrackInfo {
+  kind: "video";
   id: number;
   timescale: number;
   width: number;
@@ -52,22 +53,53 @@ function videoEntry(t: VideoTrackInfo): Buffer {
     box(t.entry === "avc1" ? "avcC" : "hvcC", t.config));
 }
 
-function trak(t: VideoTrackInfo): Buffer {
-  const tkhd = full("tkhd", 0, 3, u32(0, 0, t.id, 0, 0, 0, 0), u16(0, 0, 0, 0), MATRIX, u32(t.width * 65536, t.height * 65536));
+export interface AudioTrackInfo {
+  kind: "audio";
+  id: number;
+  /** The sample rate. */
+  timescale: number;
+  channels: number;
+  /** AAC AudioSpecificConfig (ISO/IEC 14496-3), carried in the esds box. */
+  config: Buffer;
+}
+
+export type TrackInfo = VideoTrackInfo | AudioTrackInfo;
+
+/** An MPEG-4 descriptor: tag, one-byte length (ours are all < 128 bytes), body. */
+function descriptor(tag: number, ...parts: Buffer[]): Buffer {
+  const body = Buffer.concat(parts);
+  if (body.length > 127) throw new Error("descriptor too long");
+  return Buffer.concat([Buffer.from([tag, body.length]), body]);
+}
+
+function audioEntry(t: AudioTrackInfo): Buffer {
+  const esds = full("esds", 0, 0, descriptor(3, u16(t.id), Buffer.from([0]),
+    descriptor(4, Buffer.from([0x40, 0x15, 0, 0, 0]), u32(0, 0), descriptor(5, t.config)),
+    descriptor(6, Buffer.from([2]))));
+  return box("mp4a",
+    Buffer.alloc(6), u16(1), // reserved, data_reference_index
+    u32(0, 0), u16(Math.min(t.channels, 2) || 2, 16), u16(0, 0), u32((t.timescale & 0xffff) * 65536), esds);
+}
+
+function trak(t: TrackInfo): Buffer {
+  const video = t.kind === "video";
+  const tkhd = video
+    ? full("tkhd", 0, 3, u32(0, 0, t.id, 0, 0, 0, 0), u16(0, 0, 0, 0), MATRIX, u32(t.width * 65536, t.height * 65536))
+    : full("tkhd", 0, 3, u32(0, 0, t.id, 0, 0, 0, 0), u16(0, 1, 0x100, 0), MATRIX, u32(0, 0));
   const mdhd = full("mdhd", 0, 0, u32(0, 0, t.timescale, 0), u16(0x55c4, 0));
-  const hdlr = full("hdlr", 0, 0, u32(0), Buffer.from("vide", "latin1"), u32(0, 0, 0), Buffer.from("VideoHandler\0", "latin1"));
-  const vmhd = full("vmhd", 0, 1, u16(0, 0, 0, 0));
+  const hdlr = full("hdlr", 0, 0, u32(0), Buffer.from(video ? "vide" : "soun", "latin1"), u32(0, 0, 0), Buffer.from(video ? "VideoHandler\0" : "SoundHandler\0", "latin1"));
+  const mhd = video ? full("vmhd", 0, 1, u16(0, 0, 0, 0)) : full("smhd", 0, 0, u16(0, 0));
   const dinf = box("dinf", full("dref", 0, 0, u32(1), full("url ", 0, 1)));
   const stbl = box("stbl",
-    full("stsd", 0, 0, u32(1), videoEntry(t)),
+    full("stsd", 0, 0, u32(1), video ? videoEntry(t) : audioEntry(t)),
     full("stts", 0, 0, u32(0)), full("stsc", 0, 0, u32(0)), full("stsz", 0, 0, u32(0, 0)), full("stco", 0, 0, u32(0)));
-  return box("trak", tkhd, box("mdia", mdhd, hdlr, box("minf", vmhd, dinf, stbl)));
+  return box("trak", tkhd, box("mdia", mdhd, hdlr, box("minf", mhd, dinf, stbl)));
 }
 
 /** ftyp + moov for the given tracks. */
-export function initSegment(tracks: VideoTrackInfo[]): Buffer {
+export function initSegment(tracks: TrackInfo[]): Buffer {
   const ftyp = box("ftyp", Buffer.from("iso6", "latin1"), u32(0), Buffer.from("iso6cmfcisomdash", "latin1"));
-  const mvhd = full("mvhd", 0, 0, u32(0, 0, 1000, 0, 0x10000), u16(0x100, 0), u32(0, 0), MATRIX, Buffer.alloc(24), u32(tracks.length + 1));
+  const mvhd = full("mvhd", 0, 0, u32(0, 0, 1000, 0, 0x10000), u16(0x100, 0), u32(0, 0), MATRIX, Buffer.alloc(24), u32(Math.max(0, ...tracks.map((t) => t.id)) + 1));
   const mvex = box("mvex", ...tracks.map((t) => full("trex", 0, 0, u32(t.id, 1, 0, 0, 0))));
   return Buffer.concat([ftyp, box("moov", mvhd, ...tracks.map(trak), mvex)]);
 }

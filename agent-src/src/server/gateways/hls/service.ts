@@ -16,7 +16,10 @@ import type { Sources } from "../../media/sources";
 import type { Metrics } from "../../metrics";
 import { ViewerLimitError, type Registry } from "../../link/registry";
 import { mediaPlaylist } from "./playlist";
-import { HlsSegmenter, MIN_SEGMENT_S } from "./segmenter";
+import type { CameraSdp } from "../../media/sdp";
+import { aacRtpParams, parseAacConfig } from "./aac";
+import { h265Sprop } from "./h265";
+import { HlsSegmenter, MIN_SEGMENT_S, type AudioInput } from "./segmenter";
 
 /** An HLS viewer (and, with its last viewer, the stream) is gone after this long without a request. */
 export const HLS_IDLE_MS = 3 * MIN_SEGMENT_S * 1000;
@@ -25,13 +28,15 @@ const MAX_STREAM_BYTES = 32 * 1024 * 1024;
 /** How long a request waits for the first segment / the init segment of a stream just opened. */
 const START_TIMEOUT_MS = 15_000;
 
-export type HlsFile = { kind: "playlist" } | { kind: "init" } | { kind: "segment"; msn: number } | { kind: "part"; msn: number; part: number };
+export type HlsFile = { kind: "playlist" } | { kind: "init"; n: number } | { kind: "segment"; msn: number } | { kind: "part"; msn: number; part: number };
 
-/** "index.m3u8", "init.mp4", "seg12.m4s", "part12.3.m4s" → what it names; null for anything else. */
+/** "index.m3u8", "init.mp4", "init3.mp4", "seg12.m4s", "part12.3.m4s" → what it names; null for anything else. */
 export function parseHlsFile(name: string): HlsFile | null {
   if (name === "index.m3u8") return { kind: "playlist" };
-  if (name === "init.mp4") return { kind: "init" };
-  let m = /^seg(\d{1,12})\.m4s$/.exec(name);
+  if (name === "init.mp4") return { kind: "init", n: 0 };
+  let m = /^init([1-9]\d{0,5})\.mp4$/.exec(name);
+  if (m) return { kind: "init", n: Number(m[1]) };
+  m = /^seg(\d{1,12})\.m4s$/.exec(name);
   if (m) return { kind: "segment", msn: Number(m[1]) };
   m = /^part(\d{1,12})\.(\d{1,4})\.m4s$/.exec(name);
   if (m) return { kind: "part", msn: Number(m[1]), part: Number(m[2]) };
@@ -69,20 +74,39 @@ class HlsStream {
       const sdp = await this.src.ready();
       if (this.closed) return;
       const track = sdp.keyTrack;
-      if (track === null || sdp.tracks[track].codec !== "h264") {
-        this.error = `no H.264 video track (camera offers ${sdp.tracks.map((t) => `${t.type} ${t.codec}`).join(", ")})`;
+      if (track === null) {
+        this.error = `no H.264/H.265 video track (camera offers ${sdp.tracks.map((t) => `${t.type} ${t.codec}`).join(", ")})`;
         return;
       }
-      const m = sdpTransform.parse(sdp.text).media[track];
-      const fmtp = m?.fmtp?.find((f) => f.payload === sdp.tracks[track].payloadType)?.config ?? "";
-      const sprop = /sprop-parameter-sets=([^;\s]+)/.exec(fmtp)?.[1];
-      this.seg = new HlsSegmenter(track, sprop, MAX_STREAM_BYTES);
+      const parsed = sdpTransform.parse(sdp.text);
+      const fmtp = (i: number) => parsed.media[i]?.fmtp?.find((f) => f.payload === sdp.tracks[i].payloadType)?.config ?? "";
+      const codec = sdp.tracks[track].codec as "h264" | "h265";
+      const sprop = codec === "h264" ? /sprop-parameter-sets=([^;\s]+)/.exec(fmtp(track))?.[1] : h265Sprop(fmtp(track));
+      this.seg = new HlsSegmenter({ track, codec, sprop }, this.audioInput(sdp, fmtp), MAX_STREAM_BYTES);
       this.sv = { reader: this.seg, end: (why) => this.close(why) };
       this.src.attach(this.sv);
     } catch (e) {
       this.error = (e as Error).message;
       this.close(this.error);
     }
+  }
+
+  /** The first AAC (mpeg4-generic) audio track we can read; other audio (G.711, LATM) is left out of HLS, the video still served. */
+  private audioInput(sdp: CameraSdp, fmtp: (i: number) => string): AudioInput | null {
+    for (const t of sdp.tracks) {
+      if (t.type !== "audio" || t.codec !== "mpeg4-generic") continue;
+      const f = fmtp(t.index);
+      const config = /(?:^|;)\s*config=([0-9a-f]+)/i.exec(f)?.[1];
+      if (!config || !/mode=aac-(hbr|lbr)/i.test(f)) continue;
+      try {
+        const cfg = parseAacConfig(config);
+        if (cfg.sampleRate !== t.clockRate) continue;
+        return { track: t.index, config: cfg, rtp: aacRtpParams(f) };
+      } catch {
+        continue;
+      }
+    }
+    return null;
   }
 
   close(_why: string): void {
@@ -187,7 +211,7 @@ export class HlsService {
     const text = (status: number, body: string): HlsAnswer => ({ status, type: "text/plain; charset=utf-8", body, cache: "no-store" });
     await st.ready;
     const seg = st.seg;
-    if (!seg || st.closed) return text(st.error?.startsWith("no H.264") ? 415 : 503, `stream unavailable: ${st.error ?? "closed"}\n`);
+    if (!seg || st.closed) return text(st.error?.startsWith("no H.264/H.265") ? 415 : 503, `stream unavailable: ${st.error ?? "closed"}\n`);
     const target = () => Math.max(MIN_SEGMENT_S, Math.ceil(seg.maxSegmentS));
     switch (file.kind) {
       case "playlist": {
@@ -208,9 +232,12 @@ export class HlsService {
         }
         return { status: 200, type: PLAYLIST_TYPE, body: mediaPlaylist(seg, suffix), cache: NO_CACHE };
       }
-      case "init":
+      case "init": {
         if (!(await seg.when(() => seg.init !== null, START_TIMEOUT_MS))) return text(503, "stream not ready\n");
-        return { status: 200, type: "video/mp4", body: seg.init!, cache: NO_CACHE };
+        const init = seg.inits.get(file.n);
+        if (!init) return text(404, "no such init segment\n");
+        return { status: 200, type: "video/mp4", body: init, cache: NO_CACHE };
+      }
       case "segment": {
         const soon = file.msn === seg.lastMsn || file.msn === seg.lastMsn + 1;
         if (soon) await seg.when(() => !!seg.segment(file.msn)?.complete || seg.lastMsn > file.msn + 1, 3 * target() * 1000);
