@@ -179,6 +179,22 @@ class ViewerConnection {
     this.source = null;
   }
 
+  private corked = false;
+
+  /** Media for a TCP viewer: the packets one camera read brings (a TLS record holds several) go
+   *  out in one writev at the end of the tick instead of one write(2) each. */
+  private writeBatched(b: Buffer): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.sock.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.sock.uncork();
+      });
+    }
+    this.sock.write(b);
+  }
+
   private reply(buf: Buffer): void {
     if (this.closed) return;
     // The idle time runs from our last answer: a DESCRIBE that waited for the camera must not
@@ -356,7 +372,7 @@ class ViewerConnection {
         this.sessionId ??= randomBytes(8).toString("hex");
         if (!this.reader) {
           const sink = this.transport === "tcp"
-            ? { write: (b: Buffer) => void this.sock.write(b), buffered: () => this.sock.writableLength }
+            ? { write: (b: Buffer) => this.writeBatched(b), buffered: () => this.sock.writableLength }
             : {
               // The reader frames packets for interleaving ($, channel 2×track or +1 for RTCP, length): unframed here.
               write: (b: Buffer) => this.udpPairs.get(b[1] >> 1)?.send(b.subarray(4), (b[1] & 1) === 1),
