@@ -179,20 +179,22 @@ class ViewerConnection {
     this.source = null;
   }
 
-  private corked = false;
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
 
   /** Media for a TCP viewer: the packets one camera read brings (a TLS record holds several) go
-   *  out in one writev at the end of the tick instead of one write(2) each. */
+   *  out as one buffer in one write at the end of the tick, not one stream write(2) each. */
   private writeBatched(b: Buffer): void {
-    if (!this.corked) {
-      this.corked = true;
-      this.sock.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.sock.uncork();
-      });
-    }
-    this.sock.write(b);
+    if (this.batch.length === 0) process.nextTick(() => this.flushBatch());
+    this.batch.push(b);
+    this.batchBytes += b.length;
+  }
+
+  private flushBatch(): void {
+    const out = this.batch.length === 1 ? this.batch[0] : Buffer.concat(this.batch, this.batchBytes);
+    this.batch = [];
+    this.batchBytes = 0;
+    if (!this.closed && !this.sock.destroyed) this.sock.write(out);
   }
 
   private reply(buf: Buffer): void {
@@ -372,7 +374,7 @@ class ViewerConnection {
         this.sessionId ??= randomBytes(8).toString("hex");
         if (!this.reader) {
           const sink = this.transport === "tcp"
-            ? { write: (b: Buffer) => this.writeBatched(b), buffered: () => this.sock.writableLength }
+            ? { write: (b: Buffer) => this.writeBatched(b), buffered: () => this.sock.writableLength + this.batchBytes }
             : {
               // The reader frames packets for interleaving ($, channel 2×track or +1 for RTCP, length): unframed here.
               write: (b: Buffer) => this.udpPairs.get(b[1] >> 1)?.send(b.subarray(4), (b[1] & 1) === 1),
