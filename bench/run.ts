@@ -17,6 +17,7 @@ import { qemuUserCamera } from "./rows/qemu-user";
 import { sizes } from "./rows/size";
 import { guestRss } from "./rows/guest-rss";
 import { hostileServer } from "./rows/hostile";
+import { restream } from "./rows/restream";
 
 type RowFn = (o: BenchOptions) => Promise<Row | Row[]>;
 const ROWS: [string, RowFn][] = [
@@ -29,6 +30,7 @@ const ROWS: [string, RowFn][] = [
   ["qemu-user", qemuUserCamera],
   ["guest-rss", guestRss],
   ["hostile", hostileServer],
+  ["restream", restream],
 ];
 
 function arg(name: string): string | undefined {
