@@ -7,7 +7,8 @@
  * are dropped until the next keyframe finds its queue drained below half the bound. A viewer
  * skipped `maxSkips` times within `skipWindowMs`, or one that stays behind for `skipWindowMs`,
  * is disconnected (onTooSlow). It never slows the source or another viewer; its memory is its
- * socket queue: at most queueBytes plus one GOP cache burst at start, plus one packet.
+ * socket queue: at most queueBytes plus one GOP cache burst at start, plus the packets of one
+ * camera read not yet written (a TCP sink gathers a tick's packets into one write).
  */
 
 import type { MediaPacket } from "./gop-cache";
