@@ -11,7 +11,9 @@ const kill = setTimeout(() => {
   process.exit(2);
 }, a.warmupMs + a.durationMs + 30_000);
 try {
-  for (const url of a.urls) for (let i = 0; i < a.n; i++) sessions.push(await openRtspSession(url, { timeoutMs: 15_000 }));
+  // No PLAY Range: a restreamer in front of a file-backed bench camera would seek it for each
+  // viewer (GStreamer's does); live cameras cannot seek, and a live join is what is measured.
+  for (const url of a.urls) for (let i = 0; i < a.n; i++) sessions.push(await openRtspSession(url, { timeoutMs: 15_000, playRange: null }));
   await new Promise((r) => setTimeout(r, a.warmupMs));
   const total = () => sessions.reduce((s, x) => s + x.bytes(), 0);
   const b0 = total();

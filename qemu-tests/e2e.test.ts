@@ -1,7 +1,8 @@
 /**
  * End to end, per guest CPU: the hardened camera boots, its static agent activates against the
  * endpoint on the host and goes live at the streamer, and a real client plays the camera's video
- * (framemd5 identical to the clip) and snapshot (byte-identical to the guest's JPEG) through it.
+ * (framemd5 identical to the clip) and snapshot (byte-identical to the guest's JPEG) through it;
+ * three viewers at once cost the camera one RTSP session.
  * On armhf, a headless Chromium also logs in to the console and plays the camera over LL-HLS
  * (skipped when /usr/bin/chromium is missing; make test installs it: scripts/install-browser.sh).
  */
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CameraSystem, startCameraSystem } from "./lib/camera-system.js";
 import { testArches } from "./lib/env.js";
 import { buildFakeCamera, clipMd5s, frameMd5s, JPEG } from "./lib/media.js";
+import { startPull, type LivePull } from "../testkit/ffmpeg.js";
 
 const FRAMES = 100;
 
@@ -34,6 +36,20 @@ describe.each(testArches())("camera %s end to end", (arch) => {
     console.log(`[${arch}] ${got.length} frames in ${Date.now() - t0} ms`);
     expect(got.length).toBe(FRAMES);
     expect(got).toEqual(await clipMd5s(FRAMES));
+  }, 120_000);
+
+  it("three viewers at once: the guest's camera serves one RTSP session (the streamer shares it)", async () => {
+    const pulls: LivePull[] = [];
+    try {
+      for (let i = 0; i < 3; i++) pulls.push(await startPull(sys!.rtspUrl()));
+      await Promise.all(pulls.map((p) => p.waitForPackets(10, 60_000)));
+      // Established TCP connections whose local end is the fake camera's 127.0.0.1:554.
+      const sessions = Number((await sys!.guest.sh("grep -c ' 0100007F:022A [0-9A-F]*:[0-9A-F]* 01 ' /proc/net/tcp", 20_000)).out.trim());
+      console.log(`[${arch}] 3 viewers, camera connections in the guest: ${sessions}`);
+      expect(sessions).toBe(1);
+    } finally {
+      await Promise.all(pulls.map((p) => p.stop()));
+    }
   }, 120_000);
 
   it("serves the guest's snapshot byte for byte", async () => {

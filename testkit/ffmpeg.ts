@@ -28,6 +28,8 @@ export interface PullOptions {
   extraArgs?: string[];
   /** Default "tcp" (RTP interleaved in the RTSP connection). */
   transport?: "tcp" | "udp";
+  /** Which stream to hash (default "0:v:0"); with "0:a:0", `frames` counts audio packets. */
+  map?: string;
 }
 
 const quiet = ["-nostdin", "-hide_banner", "-loglevel", "error"];
@@ -47,8 +49,8 @@ function framemd5Args(url: string, opts: Omit<PullOptions, "timeoutMs">): string
     "-rtsp_transport", opts.transport ?? "tcp",
     ...(opts.extraArgs ?? []),
     "-i", url,
-    "-map", "0:v:0", "-c", "copy",
-    ...(opts.frames ? ["-frames:v", String(opts.frames)] : []),
+    "-map", opts.map ?? "0:v:0", "-c", "copy",
+    ...(opts.frames ? [(opts.map ?? "0:v").startsWith("0:a") ? "-frames:a" : "-frames:v", String(opts.frames)] : []),
     "-f", "framemd5", "-",
   ];
 }

@@ -15,6 +15,10 @@ export interface RtspSessionOptions {
   timeoutMs: number;
   /** Stop reading once this many interleaved bytes arrived (0: right after the PLAY reply). Default: never. */
   pauseAfterBytes?: number;
+  /** Called with each interleaved packet (channel, payload without the 4-byte $ header). */
+  onPacket?: (channel: number, payload: Buffer) => void;
+  /** PLAY's Range header (default "npt=0.000-", as ffmpeg sends); null sends none. */
+  playRange?: string | null;
 }
 
 export interface RtspResponse {
@@ -90,6 +94,7 @@ export async function openRtspSession(url: string, opts: RtspSessionOptions): Pr
         if (buf.length < 4 + len) return;
         bytes += len;
         if (buf[1] % 2 === 0) packets++;
+        opts.onPacket?.(buf[1], buf.subarray(4, 4 + len));
         buf = buf.subarray(4 + len);
         byteWaiters.forEach((w) => w());
         maybeAutoPause();
@@ -168,7 +173,8 @@ export async function openRtspSession(url: string, opts: RtspSessionOptions): Pr
       const s = await request("SETUP", controls[i], { Transport: `RTP/AVP/TCP;unicast;interleaved=${2 * i}-${2 * i + 1}` });
       session ||= (s.headers["session"]?.[0] ?? "").split(";")[0];
     }
-    await request("PLAY", base, { Range: "npt=0.000-" });
+    const range = opts.playRange === undefined ? "npt=0.000-" : opts.playRange;
+    await request("PLAY", base, range === null ? {} : { Range: range });
     playing = true;
     clearTimeout(deadline);
     maybeAutoPause();

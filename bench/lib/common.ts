@@ -65,7 +65,7 @@ export type BenchStreamer = StreamerProc;
 
 /** flussonic-streamer (endpoint + streamer in one process, as on one box), logging warnings only:
  *  per-connection debug lines would be a large part of the CPU we are measuring. */
-export async function startBenchStreamer(o: Pick<StreamerOptions, "pki" | "ports" | "dir" | "admission" | "nodeArgs">): Promise<BenchStreamer> {
+export async function startBenchStreamer(o: Pick<StreamerOptions, "pki" | "ports" | "dir" | "admission" | "nodeArgs" | "streamerSettings">): Promise<BenchStreamer> {
   return startStreamer({
     ...o, roles: ["endpoint", "streamer"], logLevel: "info", name: "streamer",
     // Every simulated camera and viewer comes from 127.0.0.1 and one viewer account: the

@@ -7,13 +7,18 @@
  * are dropped until the next keyframe finds its queue drained below half the bound. A viewer
  * skipped `maxSkips` times within `skipWindowMs`, or one that stays behind for `skipWindowMs`,
  * is disconnected (onTooSlow). It never slows the source or another viewer; its memory is its
- * socket queue: at most queueBytes plus one GOP cache burst at start, plus one packet.
+ * socket queue: at most queueBytes plus one GOP cache burst at start, plus the packets of one
+ * camera read not yet written (a TCP sink gathers a tick's packets into one write).
  */
 
 import type { MediaPacket } from "./gop-cache";
 
 export interface Sink {
   write(b: Buffer): void;
+  /** Optional: takes the packet unframed and frames it itself ($, channel, length; `seq` written
+   *  into the RTP header unless null), so a sink that gathers packets copies each once, with no
+   *  buffer allocated per packet and viewer. `data` must not be modified. */
+  writeFramed?(channel: number, data: Buffer, seq: number | null): void;
   /** Bytes written but not yet taken by the kernel (net.Socket#writableLength). */
   buffered(): number;
 }
@@ -126,6 +131,13 @@ export class Reader {
       this.waiting = false;
     }
     const n = p.data.length;
+    if (this.sink.writeFramed) {
+      const seq = p.rtcp ? null : t.seq;
+      if (!p.rtcp) t.seq = (t.seq + 1) & 0xffff;
+      this.packetsOut++;
+      this.bytesOut += 4 + n;
+      return this.sink.writeFramed(p.rtcp ? t.channel + 1 : t.channel, p.data, seq);
+    }
     const out = Buffer.allocUnsafe(4 + n);
     out[0] = 0x24;
     out[1] = p.rtcp ? t.channel + 1 : t.channel;

@@ -80,6 +80,8 @@ export class Source {
   private clocks: TrackClock[] = [];
   private tagger: KeyframeTagger | null = null;
   private playing = false;
+  /** PLAY sent on the current camera session: interleaved media from it is taken. */
+  private acceptMedia = false;
   private everPlayed = false;
   private lostAt: number | null = null;
   private attempt = 0;
@@ -251,16 +253,19 @@ export class Source {
         this.clocks[t.index] ??= { ssrc: (Math.random() * 2 ** 32) >>> 0, offset: null, lastOut: 0, lastWall: 0 };
         this.clocks[t.index].offset = null;
       }
+      // Ready for media before PLAY is sent: a camera starts sending right behind its PLAY answer,
+      // often in the same read, and those first packets are the keyframe a new viewer starts from.
+      this.tagger = sdp_keyCodec(sdp) ? new KeyframeTagger(sdp_keyCodec(sdp)!) : null;
+      this.cache.clear();
+      for (const v of this.viewers) v.reader.restart();
+      this.acceptMedia = true;
       await this.send("PLAY", contentBase, [["Range", "npt=0-"]]);
     } catch (e) {
       if (this.up === up) this.lost((e as Error).message);
       return;
     }
     if (this.closed || this.up !== up) return;
-    this.tagger = sdp_keyCodec(this.sdp!) ? new KeyframeTagger(sdp_keyCodec(this.sdp!)!) : null;
     this.playing = true;
-    this.cache.clear();
-    for (const v of this.viewers) v.reader.restart();
     if (this.everPlayed) {
       this.reconnects++;
       this.log("info", `source ${this.name}: camera session back after ${Date.now() - (this.lostAt ?? Date.now())} ms`);
@@ -304,6 +309,7 @@ export class Source {
     const up = this.up;
     this.up = null;
     this.playing = false;
+    this.acceptMedia = false;
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(new Error("camera connection closed"));
@@ -392,7 +398,7 @@ export class Source {
 
   private media(channel: number, data: Buffer): void {
     const ch = this.channels.get(channel);
-    if (!ch || !this.playing) return;
+    if (!ch || !this.acceptMedia) return;
     const clock = this.clocks[ch.track];
     const rate = this.sdp!.tracks[ch.track].clockRate;
     if (ch.rtcp) {

@@ -179,6 +179,38 @@ class ViewerConnection {
     this.source = null;
   }
 
+  // A TCP viewer's packets of this tick, framed into one buffer at the end of it: the packets one
+  // camera read brings (a TLS record holds several) cost one allocation and one write, not one each.
+  private batchData: Buffer[] = [];
+  private batchChannel: number[] = [];
+  private batchSeq: number[] = [];
+  private batchBytes = 0;
+
+  private writeFramed(channel: number, data: Buffer, seq: number | null): void {
+    if (this.batchData.length === 0) process.nextTick(() => this.flushBatch());
+    this.batchData.push(data);
+    this.batchChannel.push(channel);
+    this.batchSeq.push(seq ?? -1);
+    this.batchBytes += 4 + data.length;
+  }
+
+  private flushBatch(): void {
+    const out = Buffer.allocUnsafe(this.batchBytes);
+    let o = 0;
+    for (let i = 0; i < this.batchData.length; i++) {
+      const d = this.batchData[i];
+      out[o] = 0x24;
+      out[o + 1] = this.batchChannel[i];
+      out.writeUInt16BE(d.length, o + 2);
+      d.copy(out, o + 4);
+      if (this.batchSeq[i] >= 0) out.writeUInt16BE(this.batchSeq[i], o + 6);
+      o += 4 + d.length;
+    }
+    this.batchData.length = this.batchChannel.length = this.batchSeq.length = 0;
+    this.batchBytes = 0;
+    if (!this.closed && !this.sock.destroyed) this.sock.write(out);
+  }
+
   private reply(buf: Buffer): void {
     if (this.closed) return;
     // The idle time runs from our last answer: a DESCRIBE that waited for the camera must not
@@ -363,7 +395,11 @@ class ViewerConnection {
         this.sessionId ??= randomBytes(8).toString("hex");
         if (!this.reader) {
           const sink = this.transport === "tcp"
-            ? { write: (b: Buffer) => void this.sock.write(b), buffered: () => this.sock.writableLength }
+            ? {
+              write: (b: Buffer) => void this.sock.write(b),
+              writeFramed: (channel: number, data: Buffer, seq: number | null) => this.writeFramed(channel, data, seq),
+              buffered: () => this.sock.writableLength + this.batchBytes,
+            }
             : {
               // The reader frames packets for interleaving ($, channel 2×track or +1 for RTCP, length): unframed here.
               write: (b: Buffer) => this.udpPairs.get(b[1] >> 1)?.send(b.subarray(4), (b[1] & 1) === 1),
