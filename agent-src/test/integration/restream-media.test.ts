@@ -1,7 +1,7 @@
 // What a shared source carries besides plain H.264: audio tracks (AAC, G.711) pass through byte for
 // byte, and a camera that comes back with another resolution (new SPS) leaves its viewers with a
 // clean picture. Real processes on 127.0.0.1: GStreamer camera ← agent ← TLS → streamer ← ffmpeg.
-import { mkdirSync, symlinkSync } from "node:fs";
+import { mkdirSync, readdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureMedia, FIXTURES_DIR } from "../../../testkit/camera";
@@ -16,7 +16,7 @@ let pki: Pki, cam: Proc, camPort: number, server: StreamerProc, agent: AgentProc
 function mediaFolder(long: string): string {
   const dir = tempDir("fa-restream-media-");
   mkdirSync(dir, { recursive: true });
-  for (const f of ["clip.mp4", "gop4.mp4", "av.mp4", "av-pcmu.mov"]) symlinkSync(join(media, f), join(dir, f));
+  for (const f of readdirSync(media)) if (f !== "long.mp4" && !f.startsWith(".")) symlinkSync(join(media, f), join(dir, f));
   symlinkSync(join(media, long), join(dir, "long.mp4"));
   return dir;
 }
