@@ -75,7 +75,7 @@ describe.skipIf(!!why)("Buildroot camera armhf with flussonic-agent (what the QE
 
   it("is Buildroot's skeleton with the package's files, built by our defconfig", () => {
     expect(readFileSync(join(root, "usr/lib/os-release"), "utf8")).toMatch(/Buildroot 2025\.02\.16/);
-    for (const f of ["usr/bin/flussonic-agent", "usr/sbin/flussonic-harden", "usr/sbin/flussonic-listeners", "usr/share/flussonic-agent/flussonic-harden-common.sh", "etc/init.d/S60flussonic-agent", "etc/init.d/S05flussonic-harden", "etc/init.d/S40network"])
+    for (const f of ["usr/bin/flussonic-agent", "usr/sbin/flussonic-harden", "usr/sbin/flussonic-listeners", "usr/share/flussonic-harden/flussonic-harden-common.sh", "etc/init.d/S60flussonic-agent", "etc/init.d/S05flussonic-harden", "etc/init.d/S40network"])
       expect(readFileSync(join(root, f)).length, f).toBeGreaterThan(0);
   });
 
@@ -86,7 +86,7 @@ describe.skipIf(!!why)("Buildroot camera armhf with flussonic-agent (what the QE
   });
 
   it("passes flussonic-harden check on the rootfs", async () => {
-    const r = await execa("sh", [join(REPO, "package/flussonic-agent/flussonic-harden"), "check", root], { reject: false, all: true });
+    const r = await execa("sh", [join(REPO, "package/flussonic-harden/flussonic-harden"), "check", root], { reject: false, all: true });
     console.log(r.all);
     expect(r.exitCode).toBe(0);
   }, 120_000);
@@ -100,7 +100,7 @@ describe.skipIf(!!whyNext)(`Buildroot ${NEXT}`, () => {
     try {
       expect(readFileSync(join(root, "usr/lib/os-release"), "utf8")).toMatch(/Buildroot 2026\.02\.3/);
       expect(readFileSync(join(root, "usr/bin/flussonic-agent")).length).toBeGreaterThan(100_000);
-      const r = await execa("sh", [join(REPO, "package/flussonic-agent/flussonic-harden"), "check", root], { reject: false, all: true });
+      const r = await execa("sh", [join(REPO, "package/flussonic-harden/flussonic-harden"), "check", root], { reject: false, all: true });
       expect(r.exitCode, r.all).toBe(0);
     } finally {
       rmSync(root, { recursive: true, force: true });

@@ -4,7 +4,7 @@ import { execa } from "execa";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BUSYBOX, PKG, REPO, busyboxRoot, chrootUnavailable, cleanup, inChroot, install, tempDir, write } from "./rootfs";
+import { BUSYBOX, HARDEN_PKG, PKG, REPO, busyboxRoot, chrootUnavailable, cleanup, inChroot, install, tempDir, write } from "./rootfs";
 
 // The stub agent logs "start PID ARGS" and "term PID"; it runs until signalled, like the real one.
 const STUB_AGENT = `#!/bin/sh
@@ -16,9 +16,9 @@ while :; do sleep 1; done
 const unavailable = chrootUnavailable();
 
 describe("init scripts are valid shell", () => {
-  for (const name of ["S60flussonic-agent", "S05flussonic-harden", "flussonic-agent-supervise", "flussonic-harden", "flussonic-listeners", "flussonic-harden-common.sh"]) {
-    it(`${name}: sh -n (dash and BusyBox ash)`, async () => {
-      const file = join(PKG, name);
+  for (const file of [join(PKG, "S60flussonic-agent"), join(PKG, "flussonic-agent-supervise"), ...["S05flussonic-harden",
+    "flussonic-harden", "flussonic-listeners", "flussonic-harden-common.sh"].map((n) => join(HARDEN_PKG, n))]) {
+    it(`${file.split("/").pop()}: sh -n (dash and BusyBox ash)`, async () => {
       await execa("sh", ["-n", file]);
       await execa(BUSYBOX, ["sh", "-n", file]);
     });

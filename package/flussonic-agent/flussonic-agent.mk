@@ -142,53 +142,14 @@ define FLUSSONIC_AGENT_INSTALL_TARGET_CMDS
 		>$(TARGET_DIR)/etc/default/flussonic-agent
 endef
 
-ifeq ($(BR2_PACKAGE_FLUSSONIC_AGENT_HARDEN),y)
-define FLUSSONIC_AGENT_INSTALL_HARDEN
-	$(INSTALL) -D -m 0755 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-harden \
-		$(TARGET_DIR)/usr/sbin/flussonic-harden
-	$(INSTALL) -D -m 0755 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-listeners \
-		$(TARGET_DIR)/usr/sbin/flussonic-listeners
-	$(INSTALL) -D -m 0644 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-harden-common.sh \
-		$(TARGET_DIR)/usr/share/flussonic-agent/flussonic-harden-common.sh
-	$(INSTALL) -D -m 0644 $(FLUSSONIC_AGENT_PKGDIR)/default-credentials.tsv \
-		$(TARGET_DIR)/usr/share/flussonic-agent/default-credentials.tsv
-	printf '%s\n' \
-		'FLUSSONIC_HARDEN_ROOT_PASSWORD=$(if $(BR2_PACKAGE_FLUSSONIC_AGENT_HARDEN_ROOT_DEVICE_SECRET),device-secret,lock)' \
-		'FLUSSONIC_HARDEN_KEEP_USERS="$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_HARDEN_KEEP_USERS))"' \
-		'FLUSSONIC_HARDEN_LISTENERS=$(if $(BR2_PACKAGE_FLUSSONIC_AGENT_HARDEN_DISABLE_LISTENERS),disable,report)' \
-		'FLUSSONIC_HARDEN_ALLOW_LISTEN="$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_HARDEN_ALLOW_LISTEN))"' \
-		>$(TARGET_DIR)/etc/default/flussonic-harden
-endef
-FLUSSONIC_AGENT_POST_INSTALL_TARGET_HOOKS += FLUSSONIC_AGENT_INSTALL_HARDEN
-
-# After every package and the root password are in place: close what is
-# open, then fail the build if anything still is.
-define FLUSSONIC_AGENT_HARDEN_TARGET_DIR
-	$(FLUSSONIC_AGENT_PKGDIR)/flussonic-harden build $(TARGET_DIR)
-	$(FLUSSONIC_AGENT_PKGDIR)/flussonic-harden check $(TARGET_DIR)
-endef
-FLUSSONIC_AGENT_TARGET_FINALIZE_HOOKS += FLUSSONIC_AGENT_HARDEN_TARGET_DIR
-
-define FLUSSONIC_AGENT_INSTALL_HARDEN_INIT_SYSV
-	$(INSTALL) -D -m 0755 $(FLUSSONIC_AGENT_PKGDIR)/S05flussonic-harden \
-		$(TARGET_DIR)/etc/init.d/S05flussonic-harden
-endef
-define FLUSSONIC_AGENT_INSTALL_HARDEN_INIT_SYSTEMD
-	$(INSTALL) -D -m 0644 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-harden.service \
-		$(TARGET_DIR)/usr/lib/systemd/system/flussonic-harden.service
-endef
-endif
-
 define FLUSSONIC_AGENT_INSTALL_INIT_SYSV
 	$(INSTALL) -D -m 0755 $(FLUSSONIC_AGENT_PKGDIR)/S60flussonic-agent \
 		$(TARGET_DIR)/etc/init.d/S60flussonic-agent
-	$(FLUSSONIC_AGENT_INSTALL_HARDEN_INIT_SYSV)
 endef
 
 define FLUSSONIC_AGENT_INSTALL_INIT_SYSTEMD
 	$(INSTALL) -D -m 0644 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-agent.service \
 		$(TARGET_DIR)/usr/lib/systemd/system/flussonic-agent.service
-	$(FLUSSONIC_AGENT_INSTALL_HARDEN_INIT_SYSTEMD)
 endef
 
 $(eval $(generic-package))
