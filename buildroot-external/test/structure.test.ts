@@ -171,6 +171,10 @@ describe("package/flussonic-agent", () => {
     expect(unit).toMatch(/^Environment="FLUSSONIC_AGENT_ARGS=--config \/etc\/flussonic-agent\/agent.json"$/m);
     expect(unit).toMatch(/^Restart=always$/m);
     expect(unit).toMatch(/^StartLimitIntervalSec=0$/m);
+    // Its own user, with no password and no shell (mkusers' users table), home = state directory.
+    expect(unit).toMatch(/^User=flussonic-agent$/m);
+    expect(unit).toMatch(/^StateDirectory=flussonic-agent$/m);
+    expect(mk).toMatch(/^define FLUSSONIC_AGENT_USERS\n\tflussonic-agent -1 flussonic-agent -1 \* \/var\/lib\/flussonic-agent - - .+\nendef$/m);
     expect(read(join(HARDEN_PKG, "flussonic-harden.service"))).toMatch(/^ExecStart=\/usr\/sbin\/flussonic-harden boot$/m);
   });
 

@@ -128,6 +128,12 @@ define FLUSSONIC_AGENT_INSTALL_CONFIG
 endef
 endif
 
+# The agent only dials out: it runs as its own user, whose home (chowned
+# to it) is the state directory, the one place it writes.
+define FLUSSONIC_AGENT_USERS
+	flussonic-agent -1 flussonic-agent -1 * /var/lib/flussonic-agent - - flussonic-agent daemon
+endef
+
 define FLUSSONIC_AGENT_INSTALL_TARGET_CMDS
 	$(INSTALL) -D -m 0755 $(@D)/br-build/flussonic-agent.unstripped \
 		$(TARGET_DIR)/usr/bin/flussonic-agent

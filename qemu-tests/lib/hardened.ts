@@ -5,7 +5,7 @@
  * maker's Buildroot build runs. Test-only additions: the fake camera and the agent's test config.
  */
 import { execa } from "execa";
-import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { Arch } from "./boards.js";
 import type { ImageFile, ImageSpec } from "./image.js";
@@ -94,11 +94,15 @@ export function hardenedSpec(arch: Arch): ImageSpec {
     files,
     hashInputs: [HARDEN, join(HARDEN_PKG, "flussonic-listeners"), join(HARDEN_PKG, "flussonic-harden-common.sh"), join(HARDEN_PKG, "default-credentials.tsv")],
     postBuild: {
-      id: "no-vendor-httpd; flussonic-harden build+check",
+      id: "no-vendor-httpd; flussonic-agent user; flussonic-harden build+check",
       run: async (root) => {
         // The maker rebinds its web UI to loopback (the agent is its only client): here the fake
         // camera, bound to 127.0.0.1:80, takes the place of the stock httpd on every interface.
         rmSync(join(root, "etc/init.d/S50httpd"), { force: true });
+        // The agent's own user, as Buildroot's mkusers makes it from FLUSSONIC_AGENT_USERS.
+        appendFileSync(join(root, "etc/passwd"), "flussonic-agent:x:1000:1000:flussonic-agent daemon:/var/lib/flussonic-agent:/bin/false\n");
+        appendFileSync(join(root, "etc/shadow"), "flussonic-agent:*:::::::\n");
+        appendFileSync(join(root, "etc/group"), "flussonic-agent:x:1000:\n");
         const b = await execa("sh", [HARDEN, "build", root], { reject: false, all: true, timeout: 120_000 });
         if (b.exitCode !== 0) throw new Error(`flussonic-harden build failed:\n${b.all}`);
         const c = await execa("sh", [HARDEN, "check", root], { reject: false, all: true, timeout: 120_000 });
