@@ -4,7 +4,7 @@
 #
 ################################################################################
 
-FLUSSONIC_AGENT_VERSION = 0.1.0
+FLUSSONIC_AGENT_VERSION = 0.2.0
 ifeq ($(BR2_PACKAGE_FLUSSONIC_AGENT_LOCAL),y)
 # The repository this external tree lives in; the bundle comes from "make bundle".
 FLUSSONIC_AGENT_SITE = $(BR2_EXTERNAL_FLUSSONIC_AGENT_PATH)/../agent-src
