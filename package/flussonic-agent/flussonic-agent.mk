@@ -25,16 +25,24 @@ endef
 FLUSSONIC_AGENT_POST_RSYNC_HOOKS += FLUSSONIC_AGENT_COPY_LICENSE
 endif
 
-# QuickJS and mbed TLS are compiled into the static binary, with the
-# agent's trimmed TLS config, from the sources of Buildroot's own
-# packages or from given trees (Buildroot 2024.02: packages too old).
+# Linked against the quickjs and mbedtls packages' staging libraries; only
+# the host qjsc is compiled from quickjs's sources (the bytecode must come
+# from the same QuickJS). With own sources (Buildroot 2024.02, packages too
+# old) both are compiled here, mbed TLS with the agent's trimmed config.
 ifeq ($(BR2_PACKAGE_FLUSSONIC_AGENT_OWN_SOURCES),y)
 FLUSSONIC_AGENT_QUICKJS_SRC = $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_QUICKJS_SRCDIR))
 FLUSSONIC_AGENT_MBEDTLS_SRC = $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_MBEDTLS_SRCDIR))
+FLUSSONIC_AGENT_LIB_OPTS = \
+	QUICKJS_SRC=$(FLUSSONIC_AGENT_QUICKJS_SRC) \
+	MBEDTLS_SRC=$(FLUSSONIC_AGENT_MBEDTLS_SRC)
 else
 FLUSSONIC_AGENT_DEPENDENCIES += quickjs mbedtls
 FLUSSONIC_AGENT_QUICKJS_SRC = $(QUICKJS_SRCDIR)
-FLUSSONIC_AGENT_MBEDTLS_SRC = $(MBEDTLS_SRCDIR)
+FLUSSONIC_AGENT_LIB_OPTS = \
+	QUICKJS_CFLAGS=-I$(STAGING_DIR)/usr/include/quickjs \
+	QUICKJS_LIBS=$(STAGING_DIR)/usr/lib/quickjs/libquickjs.a \
+	QUICKJS_VERSION=$(shell cat $(QUICKJS_SRCDIR)/VERSION 2>/dev/null) \
+	MBEDTLS_LIBS="-lmbedtls -lmbedx509 -lmbedcrypto"
 endif
 
 ifeq ($(BR2_TOOLCHAIN_HAS_LIBATOMIC),y)
@@ -59,8 +67,7 @@ FLUSSONIC_AGENT_MAKE_OPTS = \
 	HOST_CC="$(HOSTCC)" \
 	HOST_QJSC=$(@D)/br-build/host-qjsc \
 	QJSC=$(@D)/br-build/host-qjsc \
-	QUICKJS_SRC=$(FLUSSONIC_AGENT_QUICKJS_SRC) \
-	MBEDTLS_SRC=$(FLUSSONIC_AGENT_MBEDTLS_SRC) \
+	$(FLUSSONIC_AGENT_LIB_OPTS) \
 	BUNDLE=$(FLUSSONIC_AGENT_BUNDLE) \
 	OUT=$(@D)/br-build/flussonic-agent \
 	ARCH_NAME=$(FLUSSONIC_AGENT_ARCH_NAME) \
@@ -71,13 +78,14 @@ define FLUSSONIC_AGENT_BUILD_CMDS
 		echo "flussonic-agent: no JavaScript bundle at $(FLUSSONIC_AGENT_BUNDLE)"; \
 		echo "flussonic-agent: run 'make bundle' at the top of the flussonic-agent repository first"; \
 		exit 1; }
-	@test -f "$(FLUSSONIC_AGENT_QUICKJS_SRC)/quickjs.c" -a \
-		-f "$(FLUSSONIC_AGENT_MBEDTLS_SRC)/library/ssl_tls.c" || { \
-		echo "flussonic-agent: QuickJS or mbed TLS sources missing in" \
-			"'$(FLUSSONIC_AGENT_QUICKJS_SRC)', '$(FLUSSONIC_AGENT_MBEDTLS_SRC)'"; \
+	@test -f "$(FLUSSONIC_AGENT_QUICKJS_SRC)/quickjs.c" || { \
+		echo "flussonic-agent: no QuickJS sources in '$(FLUSSONIC_AGENT_QUICKJS_SRC)'"; \
 		exit 1; }
+	$(if $(FLUSSONIC_AGENT_MBEDTLS_SRC),test -f "$(FLUSSONIC_AGENT_MBEDTLS_SRC)/library/ssl_tls.c" || { \
+		echo "flussonic-agent: no mbed TLS sources in '$(FLUSSONIC_AGENT_MBEDTLS_SRC)'"; \
+		exit 1; })
 	$(HOST_MAKE_ENV) $(MAKE) -C $(@D)/native \
-		$(FLUSSONIC_AGENT_MAKE_OPTS) host-qjsc
+		$(FLUSSONIC_AGENT_MAKE_OPTS) QUICKJS_SRC=$(FLUSSONIC_AGENT_QUICKJS_SRC) host-qjsc
 	$(TARGET_MAKE_ENV) $(MAKE) -C $(@D)/native \
 		$(FLUSSONIC_AGENT_MAKE_OPTS) all
 endef
