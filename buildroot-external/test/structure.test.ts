@@ -128,6 +128,13 @@ describe("package/flussonic-harden", () => {
 });
 
 describe("package/flussonic-agent", () => {
+  it(".mk links the quickjs/mbedtls packages' staging libraries; sources are compiled only with _OWN_SOURCES", () => {
+    const staging = mk.slice(mk.indexOf("FLUSSONIC_AGENT_DEPENDENCIES += quickjs mbedtls"), mk.indexOf("endif", mk.indexOf("FLUSSONIC_AGENT_DEPENDENCIES += quickjs mbedtls")));
+    expect(staging).toContain("QUICKJS_LIBS=$(STAGING_DIR)/usr/lib/quickjs/libquickjs.a");
+    expect(staging).toContain('MBEDTLS_LIBS="-lmbedtls -lmbedx509 -lmbedcrypto"');
+    expect(staging).not.toMatch(/QUICKJS_SRC=|MBEDTLS_SRC=/);
+  });
+
   it(".mk version is package.json's, and the local site is this repository's agent-src", () => {
     const version = JSON.parse(read(join(REPO, "package.json"))).version;
     expect(mk).toMatch(new RegExp(`^FLUSSONIC_AGENT_VERSION = ${version.replace(/\./g, "\\.")}$`, "m"));
