@@ -9,12 +9,13 @@
  * the reason printed; the other QEMU suites then boot the Debian-assembled images.
  */
 import { execa } from "execa";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildrootImage, buildrootUnavailable } from "./lib/buildroot.js";
 import { testArches } from "./lib/env.js";
+import { MAKER_ADMIN } from "./lib/maker-overlay.js";
 import { consoleLogin } from "./lib/mirai.js";
 import { REPO } from "./lib/paths.js";
 import { bootGuest, freePort, Guest } from "./lib/qemu.js";
@@ -65,9 +66,11 @@ describe.skipIf(!!why)("Buildroot stock camera armhf (our defconfig without flus
 
 describe.skipIf(!!why)("Buildroot camera armhf with flussonic-agent (what the QEMU suites boot)", () => {
   let root = "";
+  let log = "";
   beforeAll(async () => {
     const image = await buildrootImage({ arch: "armhf", variant: "hardened" });
     root = await unpack(image.rootfs);
+    log = image.log;
   }, 45 * 60_000);
   afterAll(() => {
     if (root) rmSync(root, { recursive: true, force: true });
@@ -75,7 +78,7 @@ describe.skipIf(!!why)("Buildroot camera armhf with flussonic-agent (what the QE
 
   it("is Buildroot's skeleton with the package's files, built by our defconfig", () => {
     expect(readFileSync(join(root, "usr/lib/os-release"), "utf8")).toMatch(/Buildroot 2025\.02\.16/);
-    for (const f of ["usr/bin/flussonic-agent", "usr/sbin/flussonic-harden", "usr/sbin/flussonic-listeners", "usr/share/flussonic-agent/flussonic-harden-common.sh", "etc/init.d/S60flussonic-agent", "etc/init.d/S05flussonic-harden", "etc/init.d/S40network"])
+    for (const f of ["usr/bin/flussonic-agent", "usr/sbin/flussonic-harden", "usr/sbin/flussonic-listeners", "usr/share/flussonic-harden/flussonic-harden-common.sh", "etc/init.d/S60flussonic-agent", "etc/init.d/S05flussonic-harden", "etc/init.d/S40network"])
       expect(readFileSync(join(root, f)).length, f).toBeGreaterThan(0);
   });
 
@@ -85,8 +88,33 @@ describe.skipIf(!!why)("Buildroot camera armhf with flussonic-agent (what the QE
     expect(rootHash.startsWith("!") || rootHash === "*").toBe(true);
   });
 
+  it("locks, at build time, the admin account a rootfs overlay added with a default password", async () => {
+    // The rig's overlay ships its own /etc/passwd and /etc/shadow with admin/admin (maker-overlay.ts):
+    // hardening that ran before the overlays (a target-finalize hook) would have left it usable.
+    const shadow = Object.fromEntries(readFileSync(join(root, "etc/shadow"), "utf8").trim().split("\n")
+      .map((l) => [l.split(":")[0], l.split(":")[1]]));
+    expect(readFileSync(join(root, "etc/passwd"), "utf8")).toMatch(/^admin:x:500:/m);
+    expect(shadow[MAKER_ADMIN.user]).toBe("*");
+    expect(readFileSync(log, "utf8")).toContain(`flussonic-harden: locked ${MAKER_ADMIN.user}`);
+    // The agent's own user from the package's users table (mkusers runs before the hook): no
+    // password, no shell, owns its state directory.
+    expect(shadow["flussonic-agent"]).toBe("*");
+    const agent = readFileSync(join(root, "etc/passwd"), "utf8").split("\n").find((l) => l.startsWith("flussonic-agent:"))!.split(":");
+    expect(agent[5]).toBe("/var/lib/flussonic-agent");
+    expect(agent[6]).toBe("/bin/false");
+    expect(Number(agent[2])).toBeGreaterThan(0);
+    expect(statSync(join(root, "var/lib/flussonic-agent")).uid).toBe(Number(agent[2]));
+  });
+
+  it("links the agent against Buildroot's mbedtls and quickjs packages instead of compiling their sources", async () => {
+    const needed = (await execa("readelf", ["-d", join(root, "usr/bin/flussonic-agent")])).stdout;
+    for (const lib of ["libmbedtls", "libmbedx509", "libmbedcrypto"]) expect(needed, lib).toMatch(new RegExp(`\\(NEEDED\\).*\\[${lib}\\.so`));
+    // The package's shared libraries are in the image; libquickjs.a was linked in statically.
+    expect((await execa("sh", ["-c", `ls '${root}'/usr/lib/libmbedtls.so.*`])).stdout).toMatch(/libmbedtls\.so\./);
+  });
+
   it("passes flussonic-harden check on the rootfs", async () => {
-    const r = await execa("sh", [join(REPO, "package/flussonic-agent/flussonic-harden"), "check", root], { reject: false, all: true });
+    const r = await execa("sh", [join(REPO, "package/flussonic-harden/flussonic-harden"), "check", root], { reject: false, all: true });
     console.log(r.all);
     expect(r.exitCode).toBe(0);
   }, 120_000);
@@ -100,7 +128,7 @@ describe.skipIf(!!whyNext)(`Buildroot ${NEXT}`, () => {
     try {
       expect(readFileSync(join(root, "usr/lib/os-release"), "utf8")).toMatch(/Buildroot 2026\.02\.3/);
       expect(readFileSync(join(root, "usr/bin/flussonic-agent")).length).toBeGreaterThan(100_000);
-      const r = await execa("sh", [join(REPO, "package/flussonic-agent/flussonic-harden"), "check", root], { reject: false, all: true });
+      const r = await execa("sh", [join(REPO, "package/flussonic-harden/flussonic-harden"), "check", root], { reject: false, all: true });
       expect(r.exitCode, r.all).toBe(0);
     } finally {
       rmSync(root, { recursive: true, force: true });

@@ -52,6 +52,19 @@ describe.each(testArches())("camera %s end to end", (arch) => {
     }
   }, 120_000);
 
+  it("runs the agent (and its supervisor) as its own user, not root; its state is the agent's", async () => {
+    // The agent by name; its supervisor (a shell script: pidof does not see it) by the pidfile.
+    const out = await sys!.guest.run("id -u flussonic-agent; for p in $(pidof flussonic-agent) $(cat /var/run/flussonic-agent.pid); do " +
+      "awk '/^Uid:/ { print \"uid\", $2, $3 }' /proc/$p/status; done; " +
+      "ls -ln /var/lib/flussonic-agent/state.json | awk '{ print \"state\", $3 }'", 60_000);
+    const uid = out.trim().split("\n")[0].trim();
+    expect(Number(uid), out).toBeGreaterThan(0);
+    const uids = out.split("\n").filter((l) => l.startsWith("uid "));
+    expect(uids.length, out).toBe(2); // the agent and its supervisor
+    for (const l of uids) expect(l, out).toBe(`uid ${uid} ${uid}`); // real and effective
+    expect(out).toContain(`state ${uid}`);
+  }, 90_000);
+
   it("serves the guest's snapshot byte for byte", async () => {
     const guestJpeg = Buffer.from((await sys!.guest.run("od -An -v -tx1 /usr/share/fake-camera/image.jpg", 60_000)).replace(/\s+/g, ""), "hex");
     expect(guestJpeg).toEqual(readFileSync(JPEG));

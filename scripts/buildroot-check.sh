@@ -73,6 +73,7 @@ BR2_ARM_FPU_NEON_VFPV4=y
 BR2_JLEVEL=2
 $(br_toolchain_defconfig "$CROSS" "$TC")
 BR2_PACKAGE_FLUSSONIC_AGENT=y
+BR2_PACKAGE_FLUSSONIC_HARDEN=y
 BR2_PACKAGE_FLUSSONIC_AGENT_ENDPOINTS="endpoint.example.com:7443 [2001:db8::1]:7443"
 BR2_PACKAGE_FLUSSONIC_AGENT_SPKI_PINS="47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 EOF
@@ -108,18 +109,19 @@ say "configuring ($WORK/check_defconfig, $OUT/local.mk)"
 make -s -C "$BR" O="$OUT" BR2_EXTERNAL="$REPO/buildroot-external" \
 	BR2_DEFCONFIG="$WORK/check_defconfig" defconfig >/dev/null
 grep -q '^BR2_PACKAGE_FLUSSONIC_AGENT=y$' "$OUT/.config" || die "BR2_PACKAGE_FLUSSONIC_AGENT did not stick (dependencies?)"
+grep -q '^BR2_PACKAGE_FLUSSONIC_HARDEN=y$' "$OUT/.config" || die "BR2_PACKAGE_FLUSSONIC_HARDEN did not stick (BusyBox?)"
 
 # GNU tar's configure refuses root unless told; CI runs as root.
 if [ "$(id -u)" = 0 ]; then export FORCE_UNSAFE_CONFIGURE=1; fi
-say "make flussonic-agent (log: $WORK/build.log)"
+say "make flussonic-agent flussonic-harden (log: $WORK/build.log)"
 start=$(date +%s)
 # Always from the current sources: a local package is otherwise not rebuilt when they change.
-make -s -C "$BR" O="$OUT" flussonic-agent-dirclean >/dev/null 2>&1 || true
-if ! make -C "$BR" O="$OUT" flussonic-agent >"$WORK/build.log" 2>&1; then
+make -s -C "$BR" O="$OUT" flussonic-agent-dirclean flussonic-harden-dirclean >/dev/null 2>&1 || true
+if ! make -C "$BR" O="$OUT" flussonic-agent flussonic-harden >"$WORK/build.log" 2>&1; then
 	tail -40 "$WORK/build.log"
-	die "make flussonic-agent failed"
+	die "make flussonic-agent flussonic-harden failed"
 fi
-say "make flussonic-agent: OK in $(($(date +%s) - start)) s"
+say "make flussonic-agent flussonic-harden: OK in $(($(date +%s) - start)) s"
 
 T=$OUT/target
 bin=$T/usr/bin/flussonic-agent
@@ -138,7 +140,7 @@ for f in etc/init.d/S60flussonic-agent etc/init.d/S05flussonic-harden usr/sbin/f
 	usr/sbin/flussonic-harden usr/sbin/flussonic-listeners; do
 	[ "$(stat -c %a "$T/$f" 2>/dev/null)" = 755 ] || die "$f missing or not 0755 in target/"
 done
-for f in usr/share/flussonic-agent/default-credentials.tsv usr/share/flussonic-agent/flussonic-harden-common.sh \
+for f in usr/share/flussonic-harden/default-credentials.tsv usr/share/flussonic-harden/flussonic-harden-common.sh \
 	etc/default/flussonic-harden \
 	etc/default/flussonic-agent etc/flussonic-agent/agent.json; do
 	[ -f "$T/$f" ] || die "$f missing in target/"
@@ -147,16 +149,16 @@ node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$T/et
 	die "target/etc/flussonic-agent/agent.json is not JSON"
 say "target/: agent, S60flussonic-agent, S05flussonic-harden, supervisor, hardening, agent.json present"
 
-# The finalize hook must come after the root password is set (it locks it).
-hooks=$(make -s -C "$BR" O="$OUT" printvars VARS=TARGET_FINALIZE_HOOKS)
-if ! grep -q 'SKELETON_INIT_COMMON_SET_ROOT_PASSWD.* FLUSSONIC_AGENT_HARDEN_TARGET_DIR' <<<"$hooks"; then
-	die "FLUSSONIC_AGENT_HARDEN_TARGET_DIR is not a finalize hook after the root password: $hooks"
-fi
-say "finalize hooks: FLUSSONIC_AGENT_HARDEN_TARGET_DIR runs after SKELETON_INIT_COMMON_SET_ROOT_PASSWD"
+# Rootfs policy: hardening runs on each filesystem's final tree (after overlays, post-build
+# scripts and the users tables), from fs/common.mk's pre-command hooks.
+hooks=$(make -s -C "$BR" O="$OUT" printvars VARS=ROOTFS_PRE_CMD_HOOKS)
+grep -q 'FLUSSONIC_HARDEN_ROOTFS_HARDEN' <<<"$hooks" ||
+	die "FLUSSONIC_HARDEN_ROOTFS_HARDEN is not a rootfs pre-command hook: $hooks"
+say "rootfs pre-command hooks: FLUSSONIC_HARDEN_ROOTFS_HARDEN"
 
-# The finalize hook runs only for a full image: harden a copy of target/ the same way.
+# The rootfs hook runs only for a full image: harden a copy of target/ the same way.
 rm -rf "$WORK/target-copy"
 cp -a "$T" "$WORK/target-copy"
-"$REPO/package/flussonic-agent/flussonic-harden" build "$WORK/target-copy" >/dev/null
-"$REPO/package/flussonic-agent/flussonic-harden" check "$WORK/target-copy" || die "hardened target/ has holes"
+"$REPO/package/flussonic-harden/flussonic-harden" build "$WORK/target-copy" >/dev/null
+"$REPO/package/flussonic-harden/flussonic-harden" check "$WORK/target-copy" || die "hardened target/ has holes"
 say "PASS"

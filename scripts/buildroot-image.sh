@@ -154,7 +154,7 @@ TC=$REPO/build/buildroot-image/toolchain-$ARCH
 br_toolchain "$CROSS" "$TC"
 {
 	if [ "$VARIANT" = stock ]; then
-		grep -Ev 'FLUSSONIC_AGENT|ROOTFS_POST_BUILD_SCRIPT|ROOTFS_OVERLAY|BUSYBOX_CONFIG_FRAGMENT' "$REPO/configs/$DEFCONFIG"
+		grep -Ev 'FLUSSONIC_(AGENT|HARDEN)|ROOTFS_POST_BUILD_SCRIPT|ROOTFS_OVERLAY|BUSYBOX_CONFIG_FRAGMENT' "$REPO/configs/$DEFCONFIG"
 		overlay="${BR_IMAGE_OVERLAY:-}"
 		post="${BR_IMAGE_POST_BUILD:-}"
 		# Buildroot's BusyBox configuration has no telnetd; camera firmware usually adds it.
@@ -162,7 +162,7 @@ br_toolchain "$CROSS" "$TC"
 	else
 		cat "$REPO/configs/$DEFCONFIG"
 		overlay="\$(BR2_EXTERNAL_FLUSSONIC_AGENT_PATH)/board/flussonic/rootfs-overlay ${BR_IMAGE_OVERLAY:-}"
-		post="\$(BR2_EXTERNAL_FLUSSONIC_AGENT_PATH)/board/flussonic/post-build.sh ${BR_IMAGE_POST_BUILD:-}"
+		post="${BR_IMAGE_POST_BUILD:-}"
 	fi
 	echo "# --- scripts/buildroot-image.sh: offline build on this machine ---"
 	br_toolchain_defconfig "$CROSS" "$TC"
@@ -197,6 +197,7 @@ mv "$WORK/local.mk.new" "$O/local.mk"
 make -s -C "$BR" O="$O" BR2_EXTERNAL="$REPO/buildroot-external" BR2_DEFCONFIG="$WORK/defconfig" defconfig >/dev/null
 if [ "$VARIANT" = hardened ]; then
 	grep -q '^BR2_PACKAGE_FLUSSONIC_AGENT=y$' "$O/.config" || die "BR2_PACKAGE_FLUSSONIC_AGENT did not stick (dependencies?)"
+	grep -q '^BR2_PACKAGE_FLUSSONIC_HARDEN=y$' "$O/.config" || die "BR2_PACKAGE_FLUSSONIC_HARDEN did not stick (BusyBox?)"
 fi
 cp "$WORK/defconfig" "$OUT/defconfig"
 

@@ -19,6 +19,9 @@
 #include "mbedtls/sha256.h"
 #include "mbedtls/ssl.h"
 #include "mbedtls/version.h"
+#if defined(MBEDTLS_PSA_CRYPTO_C)
+#include "psa/crypto.h"
+#endif
 #include "mbedtls/x509_crt.h"
 
 #include "native.h"
@@ -317,12 +320,25 @@ JSValue native_tls_new(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
         goto fail;
     }
 
+#if defined(MBEDTLS_PSA_CRYPTO_C)
+    /* A full mbed TLS 3.6 routes some of TLS through PSA, which must be initialised first
+     * (idempotent; our trimmed configuration has no PSA core). */
+    if (psa_crypto_init() != PSA_SUCCESS) {
+        JS_ThrowInternalError(ctx, "tls: psa_crypto_init failed");
+        goto fail;
+    }
+#endif
     if ((ret = mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
                                            MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
         throw_tls(ctx, c, "tls config", ret);
         goto fail;
     }
     mbedtls_ssl_conf_ciphersuites(&c->conf, ciphersuites);
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    /* Linked against a full mbed TLS (a distribution's, Buildroot's package): TLS 1.2 with the
+     * suites above, as with our trimmed configuration, whatever that library also offers. */
+    mbedtls_ssl_conf_max_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#endif
     mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
     if (c->has_ca)
         mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);

@@ -5,10 +5,10 @@ import { execa } from "execa";
 import { existsSync, lstatSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PKG, REPO, busyboxRoot, ownerSshKey, chrootUnavailable, cleanup, crypt, inChroot, install, installHarden, tempDir, write } from "./rootfs";
+import { HARDEN_PKG, REPO, busyboxRoot, ownerSshKey, chrootUnavailable, cleanup, crypt, inChroot, install, installHarden, tempDir, write } from "./rootfs";
 
-const HARDEN = join(PKG, "flussonic-harden");
-const LIST = readFileSync(join(PKG, "default-credentials.tsv"), "utf8")
+const HARDEN = join(HARDEN_PKG, "flussonic-harden");
+const LIST = readFileSync(join(HARDEN_PKG, "default-credentials.tsv"), "utf8")
   .split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split("\t"));
 const LISTED_PASSWORDS = [...new Set(LIST.map((f) => f[1]))];
 const METHODS = ["$1$s4ltS4lt$", "$5$s4ltS4lt$", "$6$s4ltS4lt$", "ab"]; // md5, sha256, sha512, DES
@@ -155,15 +155,28 @@ describe("flussonic-harden build/check on an image tree", { timeout: 30_000 }, (
     expect(snapshot(root)).toEqual(once);
   });
 
-  it("board post-build script hardens and checks (what the defconfigs run last)", async () => {
-    const postBuild = () => execa(join(REPO, "board/flussonic/post-build.sh"), [root], { reject: false, all: true });
-    // The build stops on a service left listening on every interface...
-    const open = await postBuild();
-    expect(open.exitCode, open.all).toBe(1);
-    expect(holes(open.all ?? "")).toEqual([expect.stringContaining("inetd service ftp/tcp in /etc/inetd.conf")]);
+  it("the package's rootfs hook, as fs/common.mk runs it: other packages' listeners fail the build only with FAIL_ON_LISTENERS", async () => {
+    // The hook's lines from flussonic-harden.mk, with its variables as Buildroot expands them.
+    const mk = readFileSync(join(HARDEN_PKG, "flussonic-harden.mk"), "utf8");
+    const hook = /^define FLUSSONIC_HARDEN_ROOTFS_HARDEN\n([\s\S]*?)^endef/m.exec(mk)![1]
+      .replaceAll("$(FLUSSONIC_HARDEN_PKGDIR)", HARDEN_PKG).replaceAll("$(TARGET_DIR)", root);
+    // fs/common.mk writes the hooks into a "set -e" script: the first failing line stops the build.
+    const rootfsHook = () => execa("sh", ["-e", "-c", hook], { reject: false, all: true });
+    // The settings file as the package writes it for the two choices.
+    const settings = (failOnListeners: boolean) => write(root, "etc/default/flussonic-harden",
+      `FLUSSONIC_HARDEN_ROOT_PASSWORD=lock\nFLUSSONIC_HARDEN_CHECK_LISTENERS=${failOnListeners ? "fail" : "warn"}\n`);
+    settings(false);
+    const warned = await rootfsHook();
+    expect(warned.exitCode, warned.all).toBe(0);
+    expect(warned.all).toContain("WARNING: inetd service ftp/tcp in /etc/inetd.conf");
+    expect(shadowOf(root).root).toBe("*"); // the Mirai password is locked all the same
+    settings(true);
+    const failed = await rootfsHook();
+    expect(failed.exitCode, failed.all).toBe(1);
+    expect(holes(failed.all ?? "")).toEqual([expect.stringContaining("inetd service ftp/tcp in /etc/inetd.conf")]);
     // ...and goes on once the maker rebinds it to loopback.
     write(root, "etc/inetd.conf", readFileSync(join(root, "etc/inetd.conf"), "utf8").replace(/^ftp\t/m, "127.0.0.1:ftp\t"));
-    const r = await postBuild();
+    const r = await rootfsHook();
     expect(r.exitCode, r.all).toBe(0);
     expect(r.all).toContain("no telnet daemon, no empty or default password, no SSH password login");
   });
@@ -180,7 +193,7 @@ describe.skipIf(unavailable)("flussonic-harden at boot, under BusyBox", () => {
     // A live telnet daemon, as a stock camera runs it (network namespace of its own: nothing leaves).
     await execa("ln", ["-sf", "../../bin/busybox", join(root, "usr/sbin/telnetd")]);
     installHarden(root);
-    install(join(PKG, "S05flussonic-harden"), root, "etc/init.d/S05flussonic-harden", 0o755);
+    install(join(HARDEN_PKG, "S05flussonic-harden"), root, "etc/init.d/S05flussonic-harden", 0o755);
   });
   afterEach(() => cleanup(root));
 

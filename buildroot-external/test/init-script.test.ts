@@ -1,14 +1,16 @@
 // S60flussonic-agent and flussonic-agent-supervise, run by real BusyBox (start-stop-daemon, sh)
 // in a chroot against a stub agent: start, duplicate start, respawn after kill -9, reload, stop.
 import { execa } from "execa";
-import { readFileSync } from "node:fs";
+import { chmodSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BUSYBOX, PKG, REPO, busyboxRoot, chrootUnavailable, cleanup, inChroot, install, tempDir, write } from "./rootfs";
+import { BUSYBOX, HARDEN_PKG, PKG, REPO, busyboxRoot, chrootUnavailable, cleanup, inChroot, install, tempDir, write } from "./rootfs";
 
-// The stub agent logs "start PID ARGS" and "term PID"; it runs until signalled, like the real one.
+// The stub agent logs "start PID ARGS", "uid UID" and "term PID"; it runs until signalled, like the
+// real one.
 const STUB_AGENT = `#!/bin/sh
 echo "start $$ $*" >> /tmp/agent.log
+echo "uid $(id -u)" >> /tmp/agent.log
 trap 'echo "term $$" >> /tmp/agent.log; exit 0' TERM
 while :; do sleep 1; done
 `;
@@ -16,9 +18,9 @@ while :; do sleep 1; done
 const unavailable = chrootUnavailable();
 
 describe("init scripts are valid shell", () => {
-  for (const name of ["S60flussonic-agent", "S05flussonic-harden", "flussonic-agent-supervise", "flussonic-harden", "flussonic-listeners", "flussonic-harden-common.sh"]) {
-    it(`${name}: sh -n (dash and BusyBox ash)`, async () => {
-      const file = join(PKG, name);
+  for (const file of [join(PKG, "S60flussonic-agent"), join(PKG, "flussonic-agent-supervise"), ...["S05flussonic-harden",
+    "flussonic-harden", "flussonic-listeners", "flussonic-harden-common.sh"].map((n) => join(HARDEN_PKG, n))]) {
+    it(`${file.split("/").pop()}: sh -n (dash and BusyBox ash)`, async () => {
       await execa("sh", ["-n", file]);
       await execa(BUSYBOX, ["sh", "-n", file]);
     });
@@ -33,6 +35,11 @@ describe.skipIf(unavailable)("S60flussonic-agent under BusyBox", () => {
     install(join(PKG, "S60flussonic-agent"), root, "etc/init.d/S60flussonic-agent", 0o755);
     install(join(PKG, "flussonic-agent-supervise"), root, "usr/sbin/flussonic-agent-supervise", 0o755);
     write(root, "usr/bin/flussonic-agent", STUB_AGENT, 0o755);
+    // The user the package's users table makes (mkusers), and a /tmp anyone may write.
+    write(root, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\nflussonic-agent:x:1000:1000:flussonic-agent daemon:/var/lib/flussonic-agent:/bin/false\n");
+    write(root, "etc/group", "root:x:0:\nflussonic-agent:x:1000:\n");
+    chmodSync(root, 0o755); // mkdtemp's 0700 would keep the agent's user out of everything
+    chmodSync(join(root, "tmp"), 0o1777);
   });
   afterEach(() => cleanup(root));
 
@@ -78,6 +85,32 @@ describe.skipIf(unavailable)("S60flussonic-agent under BusyBox", () => {
     expect(log).toContain(`term ${pids[1]}`);
     expect(log).toContain(`term ${pids[2]}`);
     expect(log.filter((l) => l.startsWith("start ")).every((l) => l.endsWith("--config /etc/flussonic-agent/agent.json --syslog"))).toBe(true);
+    // Every run as the agent's own user, never root.
+    expect(log.filter((l) => l.startsWith("uid "))).toEqual(["uid 1000", "uid 1000", "uid 1000"]);
+  });
+
+  it("runs the agent as its own user: owns its state directory, may read the root-provisioned token, nothing else", async () => {
+    write(root, "etc/flussonic-agent/activation-token", "tok-123\n", 0o600);
+    write(root, "usr/bin/flussonic-agent", `#!/bin/sh
+echo "uid $(id -u) gid $(id -g)" >> /tmp/agent.log
+cat /etc/flussonic-agent/activation-token >/dev/null && echo "token readable" >> /tmp/agent.log
+touch /var/lib/flussonic-agent/state.json && echo "state writable" >> /tmp/agent.log
+touch /etc/flussonic-agent/x 2>/dev/null && echo "etc writable" >> /tmp/agent.log
+while :; do sleep 1; done
+`, 0o755);
+    const r = await inChroot(root, `
+      /etc/init.d/S60flussonic-agent start; echo "rc-start=$?"
+      i=0; while [ $i -lt 50 ] && ! grep -q writable /tmp/agent.log 2>/dev/null; do sleep 0.1; i=$((i+1)); done
+      echo "supervisor-uid=$(awk '/^Uid:/ { print $2 }' /proc/$(cat /var/run/flussonic-agent.pid)/status)"
+      /etc/init.d/S60flussonic-agent stop; echo "rc-stop=$?"
+    `);
+    expect(r.all).toContain("rc-start=0");
+    expect(r.all).toContain("supervisor-uid=1000");
+    expect(r.all).toContain("rc-stop=0");
+    expect(agentLog()).toEqual(["uid 1000 gid 1000", "token readable", "state writable"]);
+    expect(statSync(join(root, "var/lib/flussonic-agent")).uid).toBe(1000);
+    const token = statSync(join(root, "etc/flussonic-agent/activation-token"));
+    expect([token.uid, token.gid, token.mode & 0o777]).toEqual([0, 1000, 0o640]);
   });
 
   it("takes its arguments and log destination from /etc/default/flussonic-agent (the board overlay's)", async () => {

@@ -6,9 +6,9 @@ import { execa } from "execa";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PKG, REPO, busyboxRoot, ownerSshKey, chrootUnavailable, cleanup, inChroot, installHarden, tempDir, write } from "./rootfs";
+import { HARDEN_PKG, REPO, busyboxRoot, ownerSshKey, chrootUnavailable, cleanup, inChroot, installHarden, tempDir, write } from "./rootfs";
 
-const HARDEN = join(PKG, "flussonic-harden");
+const HARDEN = join(HARDEN_PKG, "flussonic-harden");
 /** /proc/net of a little-endian Linux 6.1 host, recorded with the sockets listed in PROC_SOCKETS. */
 const PROC_FIXTURE = join(REPO, "buildroot-external/test/fixtures/proc");
 
@@ -182,6 +182,27 @@ describe("check ROOT: network daemons an image tree starts", { timeout: 30_000 }
     expect(readFileSync(join(root, "etc/init.d/S50httpd"), "utf8")).toBe(vendorHttpd("80"));
     expect(readFileSync(join(root, "etc/inetd.conf"), "utf8")).toMatch(/^ftp\t/);
     expect((await harden(["check", root])).exitCode).toBe(1);
+  });
+
+  it("FLUSSONIC_HARDEN_CHECK_LISTENERS=warn (the package's default): other packages' servers are reported, check passes, their files untouched", async () => {
+    // Buildroot's own lighttpd package with its default configuration (all interfaces).
+    const s50 = "#!/bin/sh\nstart-stop-daemon -S -q --exec /usr/sbin/lighttpd -- -f /etc/lighttpd/lighttpd.conf\n";
+    write(root, "etc/init.d/S50lighttpd", s50, 0o755);
+    write(root, "etc/lighttpd/lighttpd.conf", 'server.port = 80\n');
+    write(root, "etc/default/flussonic-harden", "FLUSSONIC_HARDEN_CHECK_LISTENERS=warn\n");
+    expect((await harden(["build", root])).exitCode).toBe(0);
+    const r = await harden(["check", root]);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(holes(r.all)).toEqual([]);
+    expect(r.all).toContain("WARNING: lighttpd started by /etc/init.d/S50lighttpd");
+    expect(r.all).toContain("network servers only reported");
+    expect(readFileSync(join(root, "etc/init.d/S50lighttpd"), "utf8")).toBe(s50);
+    // A telnet daemon or a default password still fails: only listeners are softened.
+    write(root, "etc/shadow", "root:*:0::::::\nadmin::0::::::\n", 0o600);
+    write(root, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\nadmin:x:1000:1000::/:/bin/sh\n");
+    expect(holes((await harden(["check", root])).all)).toEqual([expect.stringContaining("account admin has an empty password")]);
+    write(root, "etc/default/flussonic-harden", "FLUSSONIC_HARDEN_CHECK_LISTENERS=fail\n");
+    expect(holes((await harden(["check", root])).all)).toHaveLength(2);
   });
 
   it("FLUSSONIC_HARDEN_LISTENERS=disable: build stops them from starting, keeps the rest, check passes", async () => {

@@ -8,9 +8,9 @@ import { execa } from "execa";
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PKG, busyboxRoot, chrootUnavailable, cleanup, crypt, install, installHarden, tempDir, write } from "./rootfs";
+import { HARDEN_PKG, busyboxRoot, chrootUnavailable, cleanup, crypt, install, installHarden, tempDir, write } from "./rootfs";
 
-const HARDEN = join(PKG, "flussonic-harden");
+const HARDEN = join(HARDEN_PKG, "flussonic-harden");
 const STRONG = "Tr0ub4dor-&-3-horse";
 /** What the maker's provisioning derives from the camera's per-device key (stands in for OTP). */
 const DEVICE_PASSWORD = "k7Qm2xVp9RtL4wZs";
@@ -42,7 +42,7 @@ async function cameraImage(root: string, rootPassword: string): Promise<void> {
   write(root, "etc/fstab", "/dev/root / ext2 rw,noauto 0 1\n");
   write(root, "etc/init.d/S50dropbear", "#!/bin/sh\n. /etc/default/dropbear\n", 0o755);
   installHarden(root);
-  install(join(PKG, "S05flussonic-harden"), root, "etc/init.d/S05flussonic-harden", 0o755);
+  install(join(HARDEN_PKG, "S05flussonic-harden"), root, "etc/init.d/S05flussonic-harden", 0o755);
   mkdirSync(join(root, "root"), { recursive: true });
 }
 

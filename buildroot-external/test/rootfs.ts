@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const PKG = join(REPO, "package/flussonic-agent");
+export const HARDEN_PKG = join(REPO, "package/flussonic-harden");
 export const BUSYBOX = "/bin/busybox";
 
 /** Why the chroot tests cannot run here, or null when they can. */
@@ -37,12 +38,12 @@ export function install(src: string, root: string, dest: string, mode: number): 
   chmodSync(p, mode);
 }
 
-/** flussonic-harden and the files it needs beside it, as flussonic-agent.mk installs them. */
+/** flussonic-harden and the files it needs beside it, as flussonic-harden.mk installs them. */
 export function installHarden(root: string): void {
-  install(join(PKG, "flussonic-harden"), root, "usr/sbin/flussonic-harden", 0o755);
-  install(join(PKG, "flussonic-listeners"), root, "usr/sbin/flussonic-listeners", 0o755);
-  install(join(PKG, "flussonic-harden-common.sh"), root, "usr/share/flussonic-agent/flussonic-harden-common.sh", 0o644);
-  install(join(PKG, "default-credentials.tsv"), root, "usr/share/flussonic-agent/default-credentials.tsv", 0o644);
+  install(join(HARDEN_PKG, "flussonic-harden"), root, "usr/sbin/flussonic-harden", 0o755);
+  install(join(HARDEN_PKG, "flussonic-listeners"), root, "usr/sbin/flussonic-listeners", 0o755);
+  install(join(HARDEN_PKG, "flussonic-harden-common.sh"), root, "usr/share/flussonic-harden/flussonic-harden-common.sh", 0o644);
+  install(join(HARDEN_PKG, "default-credentials.tsv"), root, "usr/share/flussonic-harden/default-credentials.tsv", 0o644);
 }
 
 /** A minimal BusyBox root: /bin/busybox and its applet links, /dev nodes, /proc, /tmp, /var/run. */

@@ -4,7 +4,7 @@
 #
 ################################################################################
 
-FLUSSONIC_AGENT_VERSION = 0.1.0
+FLUSSONIC_AGENT_VERSION = 0.2.0
 ifeq ($(BR2_PACKAGE_FLUSSONIC_AGENT_LOCAL),y)
 # The repository this external tree lives in; the bundle comes from "make bundle".
 FLUSSONIC_AGENT_SITE = $(BR2_EXTERNAL_FLUSSONIC_AGENT_PATH)/../agent-src
@@ -25,16 +25,24 @@ endef
 FLUSSONIC_AGENT_POST_RSYNC_HOOKS += FLUSSONIC_AGENT_COPY_LICENSE
 endif
 
-# QuickJS and mbed TLS are compiled into the static binary, with the
-# agent's trimmed TLS config, from the sources of Buildroot's own
-# packages or from given trees (Buildroot 2024.02: packages too old).
+# Linked against the quickjs and mbedtls packages' staging libraries; only
+# the host qjsc is compiled from quickjs's sources (the bytecode must come
+# from the same QuickJS). With own sources (Buildroot 2024.02, packages too
+# old) both are compiled here, mbed TLS with the agent's trimmed config.
 ifeq ($(BR2_PACKAGE_FLUSSONIC_AGENT_OWN_SOURCES),y)
 FLUSSONIC_AGENT_QUICKJS_SRC = $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_QUICKJS_SRCDIR))
 FLUSSONIC_AGENT_MBEDTLS_SRC = $(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_MBEDTLS_SRCDIR))
+FLUSSONIC_AGENT_LIB_OPTS = \
+	QUICKJS_SRC=$(FLUSSONIC_AGENT_QUICKJS_SRC) \
+	MBEDTLS_SRC=$(FLUSSONIC_AGENT_MBEDTLS_SRC)
 else
 FLUSSONIC_AGENT_DEPENDENCIES += quickjs mbedtls
 FLUSSONIC_AGENT_QUICKJS_SRC = $(QUICKJS_SRCDIR)
-FLUSSONIC_AGENT_MBEDTLS_SRC = $(MBEDTLS_SRCDIR)
+FLUSSONIC_AGENT_LIB_OPTS = \
+	QUICKJS_CFLAGS=-I$(STAGING_DIR)/usr/include/quickjs \
+	QUICKJS_LIBS=$(STAGING_DIR)/usr/lib/quickjs/libquickjs.a \
+	QUICKJS_VERSION=$(shell cat $(QUICKJS_SRCDIR)/VERSION 2>/dev/null) \
+	MBEDTLS_LIBS="-lmbedtls -lmbedx509 -lmbedcrypto"
 endif
 
 ifeq ($(BR2_TOOLCHAIN_HAS_LIBATOMIC),y)
@@ -59,8 +67,7 @@ FLUSSONIC_AGENT_MAKE_OPTS = \
 	HOST_CC="$(HOSTCC)" \
 	HOST_QJSC=$(@D)/br-build/host-qjsc \
 	QJSC=$(@D)/br-build/host-qjsc \
-	QUICKJS_SRC=$(FLUSSONIC_AGENT_QUICKJS_SRC) \
-	MBEDTLS_SRC=$(FLUSSONIC_AGENT_MBEDTLS_SRC) \
+	$(FLUSSONIC_AGENT_LIB_OPTS) \
 	BUNDLE=$(FLUSSONIC_AGENT_BUNDLE) \
 	OUT=$(@D)/br-build/flussonic-agent \
 	ARCH_NAME=$(FLUSSONIC_AGENT_ARCH_NAME) \
@@ -71,13 +78,14 @@ define FLUSSONIC_AGENT_BUILD_CMDS
 		echo "flussonic-agent: no JavaScript bundle at $(FLUSSONIC_AGENT_BUNDLE)"; \
 		echo "flussonic-agent: run 'make bundle' at the top of the flussonic-agent repository first"; \
 		exit 1; }
-	@test -f "$(FLUSSONIC_AGENT_QUICKJS_SRC)/quickjs.c" -a \
-		-f "$(FLUSSONIC_AGENT_MBEDTLS_SRC)/library/ssl_tls.c" || { \
-		echo "flussonic-agent: QuickJS or mbed TLS sources missing in" \
-			"'$(FLUSSONIC_AGENT_QUICKJS_SRC)', '$(FLUSSONIC_AGENT_MBEDTLS_SRC)'"; \
+	@test -f "$(FLUSSONIC_AGENT_QUICKJS_SRC)/quickjs.c" || { \
+		echo "flussonic-agent: no QuickJS sources in '$(FLUSSONIC_AGENT_QUICKJS_SRC)'"; \
 		exit 1; }
+	$(if $(FLUSSONIC_AGENT_MBEDTLS_SRC),test -f "$(FLUSSONIC_AGENT_MBEDTLS_SRC)/library/ssl_tls.c" || { \
+		echo "flussonic-agent: no mbed TLS sources in '$(FLUSSONIC_AGENT_MBEDTLS_SRC)'"; \
+		exit 1; })
 	$(HOST_MAKE_ENV) $(MAKE) -C $(@D)/native \
-		$(FLUSSONIC_AGENT_MAKE_OPTS) host-qjsc
+		$(FLUSSONIC_AGENT_MAKE_OPTS) QUICKJS_SRC=$(FLUSSONIC_AGENT_QUICKJS_SRC) host-qjsc
 	$(TARGET_MAKE_ENV) $(MAKE) -C $(@D)/native \
 		$(FLUSSONIC_AGENT_MAKE_OPTS) all
 endef
@@ -128,6 +136,12 @@ define FLUSSONIC_AGENT_INSTALL_CONFIG
 endef
 endif
 
+# The agent only dials out: it runs as its own user, whose home (chowned
+# to it) is the state directory, the one place it writes.
+define FLUSSONIC_AGENT_USERS
+	flussonic-agent -1 flussonic-agent -1 * /var/lib/flussonic-agent - - flussonic-agent daemon
+endef
+
 define FLUSSONIC_AGENT_INSTALL_TARGET_CMDS
 	$(INSTALL) -D -m 0755 $(@D)/br-build/flussonic-agent.unstripped \
 		$(TARGET_DIR)/usr/bin/flussonic-agent
@@ -142,53 +156,14 @@ define FLUSSONIC_AGENT_INSTALL_TARGET_CMDS
 		>$(TARGET_DIR)/etc/default/flussonic-agent
 endef
 
-ifeq ($(BR2_PACKAGE_FLUSSONIC_AGENT_HARDEN),y)
-define FLUSSONIC_AGENT_INSTALL_HARDEN
-	$(INSTALL) -D -m 0755 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-harden \
-		$(TARGET_DIR)/usr/sbin/flussonic-harden
-	$(INSTALL) -D -m 0755 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-listeners \
-		$(TARGET_DIR)/usr/sbin/flussonic-listeners
-	$(INSTALL) -D -m 0644 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-harden-common.sh \
-		$(TARGET_DIR)/usr/share/flussonic-agent/flussonic-harden-common.sh
-	$(INSTALL) -D -m 0644 $(FLUSSONIC_AGENT_PKGDIR)/default-credentials.tsv \
-		$(TARGET_DIR)/usr/share/flussonic-agent/default-credentials.tsv
-	printf '%s\n' \
-		'FLUSSONIC_HARDEN_ROOT_PASSWORD=$(if $(BR2_PACKAGE_FLUSSONIC_AGENT_HARDEN_ROOT_DEVICE_SECRET),device-secret,lock)' \
-		'FLUSSONIC_HARDEN_KEEP_USERS="$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_HARDEN_KEEP_USERS))"' \
-		'FLUSSONIC_HARDEN_LISTENERS=$(if $(BR2_PACKAGE_FLUSSONIC_AGENT_HARDEN_DISABLE_LISTENERS),disable,report)' \
-		'FLUSSONIC_HARDEN_ALLOW_LISTEN="$(call qstrip,$(BR2_PACKAGE_FLUSSONIC_AGENT_HARDEN_ALLOW_LISTEN))"' \
-		>$(TARGET_DIR)/etc/default/flussonic-harden
-endef
-FLUSSONIC_AGENT_POST_INSTALL_TARGET_HOOKS += FLUSSONIC_AGENT_INSTALL_HARDEN
-
-# After every package and the root password are in place: close what is
-# open, then fail the build if anything still is.
-define FLUSSONIC_AGENT_HARDEN_TARGET_DIR
-	$(FLUSSONIC_AGENT_PKGDIR)/flussonic-harden build $(TARGET_DIR)
-	$(FLUSSONIC_AGENT_PKGDIR)/flussonic-harden check $(TARGET_DIR)
-endef
-FLUSSONIC_AGENT_TARGET_FINALIZE_HOOKS += FLUSSONIC_AGENT_HARDEN_TARGET_DIR
-
-define FLUSSONIC_AGENT_INSTALL_HARDEN_INIT_SYSV
-	$(INSTALL) -D -m 0755 $(FLUSSONIC_AGENT_PKGDIR)/S05flussonic-harden \
-		$(TARGET_DIR)/etc/init.d/S05flussonic-harden
-endef
-define FLUSSONIC_AGENT_INSTALL_HARDEN_INIT_SYSTEMD
-	$(INSTALL) -D -m 0644 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-harden.service \
-		$(TARGET_DIR)/usr/lib/systemd/system/flussonic-harden.service
-endef
-endif
-
 define FLUSSONIC_AGENT_INSTALL_INIT_SYSV
 	$(INSTALL) -D -m 0755 $(FLUSSONIC_AGENT_PKGDIR)/S60flussonic-agent \
 		$(TARGET_DIR)/etc/init.d/S60flussonic-agent
-	$(FLUSSONIC_AGENT_INSTALL_HARDEN_INIT_SYSV)
 endef
 
 define FLUSSONIC_AGENT_INSTALL_INIT_SYSTEMD
 	$(INSTALL) -D -m 0644 $(FLUSSONIC_AGENT_PKGDIR)/flussonic-agent.service \
 		$(TARGET_DIR)/usr/lib/systemd/system/flussonic-agent.service
-	$(FLUSSONIC_AGENT_INSTALL_HARDEN_INIT_SYSTEMD)
 endef
 
 $(eval $(generic-package))

@@ -18,6 +18,7 @@ import { execa } from "execa";
 import { Arch, BOARDS } from "./boards.js";
 import { provisionFiles, rigFiles } from "./hardened.js";
 import { fetchGuestDebs, Image, ImageFile, listFiles, Variant } from "./image.js";
+import { makerOverlayAccounts } from "./maker-overlay.js";
 import { resolveModules } from "./modules.js";
 import { REPO } from "./paths.js";
 
@@ -101,7 +102,8 @@ export async function buildrootImage(spec: BuildrootSpec): Promise<Image & { roo
     ...modules.map((m) => ({ path: `/lib/modules/${m}`, from: join(modVerDir, m), mode: 0o644 })),
     { path: "/etc/init.d/S01flash", from: join(GUEST_DIR, "common/etc/init.d/S01flash"), mode: 0o755 },
     ...(variant === "hardened"
-      ? [...provisionFiles(), ...rigFiles(arch), { path: "/etc/init.d/S50fake-camera", from: join(GUEST_DIR, "hardened/etc/init.d/S50fake-camera"), mode: 0o755 }]
+      ? [...provisionFiles(), ...rigFiles(arch), { path: "/etc/init.d/S50fake-camera", from: join(GUEST_DIR, "hardened/etc/init.d/S50fake-camera"), mode: 0o755 },
+        ...makerOverlayAccounts()]
       : []),
     ...(spec.files ?? []),
   ];

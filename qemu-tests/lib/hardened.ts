@@ -5,7 +5,7 @@
  * maker's Buildroot build runs. Test-only additions: the fake camera and the agent's test config.
  */
 import { execa } from "execa";
-import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { Arch } from "./boards.js";
 import type { ImageFile, ImageSpec } from "./image.js";
@@ -15,7 +15,8 @@ import { qemuPki } from "./pki.js";
 
 const PKG = join(REPO, "package/flussonic-agent");
 const OVERLAY = join(REPO, "board/flussonic/rootfs-overlay");
-const HARDEN = join(PKG, "flussonic-harden");
+const HARDEN_PKG = join(REPO, "package/flussonic-harden");
+const HARDEN = join(HARDEN_PKG, "flussonic-harden");
 
 /** Guest ports the host services appear on (guestfwd 10.0.2.100:<port>). */
 export const GUEST_ENDPOINT_PORT = 443;
@@ -74,14 +75,14 @@ export function hardenedSpec(arch: Arch): ImageSpec {
   for (const f of [agentBinary(arch), fakeCameraBinary(arch)])
     if (!existsSync(f)) throw new Error(`missing ${f}: run make qemu-images (or make agent ARCH=${arch})`);
   const files: ImageFile[] = [
-    // As flussonic-agent.mk installs them:
+    // As flussonic-agent.mk and flussonic-harden.mk install them:
     { path: "/usr/bin/flussonic-agent", from: agentBinary(arch), mode: 0o755 },
     { path: "/usr/sbin/flussonic-harden", from: HARDEN, mode: 0o755 },
-    { path: "/usr/sbin/flussonic-listeners", from: join(PKG, "flussonic-listeners"), mode: 0o755 },
-    { path: "/usr/share/flussonic-agent/flussonic-harden-common.sh", from: join(PKG, "flussonic-harden-common.sh"), mode: 0o644 },
+    { path: "/usr/sbin/flussonic-listeners", from: join(HARDEN_PKG, "flussonic-listeners"), mode: 0o755 },
+    { path: "/usr/share/flussonic-harden/flussonic-harden-common.sh", from: join(HARDEN_PKG, "flussonic-harden-common.sh"), mode: 0o644 },
     { path: "/usr/sbin/flussonic-agent-supervise", from: join(PKG, "flussonic-agent-supervise"), mode: 0o755 },
-    { path: "/usr/share/flussonic-agent/default-credentials.tsv", from: join(PKG, "default-credentials.tsv"), mode: 0o644 },
-    { path: "/etc/init.d/S05flussonic-harden", from: join(PKG, "S05flussonic-harden"), mode: 0o755 },
+    { path: "/usr/share/flussonic-harden/default-credentials.tsv", from: join(HARDEN_PKG, "default-credentials.tsv"), mode: 0o644 },
+    { path: "/etc/init.d/S05flussonic-harden", from: join(HARDEN_PKG, "S05flussonic-harden"), mode: 0o755 },
     { path: "/etc/init.d/S60flussonic-agent", from: join(PKG, "S60flussonic-agent"), mode: 0o755 },
     ...overlayFiles(),
     ...provisionFiles(),
@@ -91,13 +92,17 @@ export function hardenedSpec(arch: Arch): ImageSpec {
     arch,
     variant: "hardened",
     files,
-    hashInputs: [HARDEN, join(PKG, "flussonic-listeners"), join(PKG, "flussonic-harden-common.sh"), join(PKG, "default-credentials.tsv")],
+    hashInputs: [HARDEN, join(HARDEN_PKG, "flussonic-listeners"), join(HARDEN_PKG, "flussonic-harden-common.sh"), join(HARDEN_PKG, "default-credentials.tsv")],
     postBuild: {
-      id: "no-vendor-httpd; flussonic-harden build+check",
+      id: "no-vendor-httpd; flussonic-agent user; flussonic-harden build+check",
       run: async (root) => {
         // The maker rebinds its web UI to loopback (the agent is its only client): here the fake
         // camera, bound to 127.0.0.1:80, takes the place of the stock httpd on every interface.
         rmSync(join(root, "etc/init.d/S50httpd"), { force: true });
+        // The agent's own user, as Buildroot's mkusers makes it from FLUSSONIC_AGENT_USERS.
+        appendFileSync(join(root, "etc/passwd"), "flussonic-agent:x:1000:1000:flussonic-agent daemon:/var/lib/flussonic-agent:/bin/false\n");
+        appendFileSync(join(root, "etc/shadow"), "flussonic-agent:*:::::::\n");
+        appendFileSync(join(root, "etc/group"), "flussonic-agent:x:1000:\n");
         const b = await execa("sh", [HARDEN, "build", root], { reject: false, all: true, timeout: 120_000 });
         if (b.exitCode !== 0) throw new Error(`flussonic-harden build failed:\n${b.all}`);
         const c = await execa("sh", [HARDEN, "check", root], { reject: false, all: true, timeout: 120_000 });

@@ -11,7 +11,7 @@ export interface Credential {
 
 /** The list the package ships (the same 61 pairs as the team's shared test data), so a clone
  * without ../shared tests the same passwords the hardening refuses. */
-export const MIRAI_TSV = join(REPO, "package/flussonic-agent/default-credentials.tsv");
+export const MIRAI_TSV = join(REPO, "package/flussonic-harden/default-credentials.tsv");
 
 /** Distinct pairs from the TSV (user<TAB>password<TAB>weight; empty password allowed). */
 export function miraiCredentials(path = MIRAI_TSV): Credential[] {

@@ -1,5 +1,5 @@
 # flussonic-harden-common.sh: what flussonic-harden and flussonic-listeners share, sourced by
-# both (from beside the script on the build host, /usr/share/flussonic-agent on a camera) once
+# both (from beside the script on the build host, /usr/share/flussonic-harden on a camera) once
 # they have set PROG, the name their messages start with. Plain POSIX sh.
 # shellcheck shell=sh disable=SC2016,SC2034 # awk's $1 is literal; the scripts use the rest
 
@@ -36,6 +36,7 @@ read_settings() {
 		FLUSSONIC_HARDEN_ROOT_PASSWORD) FLUSSONIC_HARDEN_ROOT_PASSWORD=$val ;;
 		FLUSSONIC_HARDEN_KEEP_USERS) FLUSSONIC_HARDEN_KEEP_USERS=$val ;;
 		FLUSSONIC_HARDEN_LISTENERS) FLUSSONIC_HARDEN_LISTENERS=$val ;;
+		FLUSSONIC_HARDEN_CHECK_LISTENERS) FLUSSONIC_HARDEN_CHECK_LISTENERS=$val ;;
 		FLUSSONIC_HARDEN_ALLOW_LISTEN) FLUSSONIC_HARDEN_ALLOW_LISTEN=$val ;;
 		FLUSSONIC_HARDEN_SECRET_CMD) FLUSSONIC_HARDEN_SECRET_CMD=$val ;;
 		*) say "WARNING: $1: unknown setting $key" ;;
