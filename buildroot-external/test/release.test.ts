@@ -31,7 +31,13 @@ describe("release tarball (BR2_PACKAGE_FLUSSONIC_AGENT_LOCAL=n)", { timeout: 180
   const dirs: string[] = [];
   afterAll(() => dirs.forEach(cleanup));
 
-  it("rebuilt from the commit the .hash names, whatever the umask and working folder, matches the .hash", async () => {
+  it("rebuilt from the commit the .hash names, whatever the umask and working folder, matches the .hash", async (ctx) => {
+    // A shallow clone (git clone --depth 1, as some CI systems make) may not hold that commit;
+    // a full clone must: there its absence is a failure, below.
+    const commit = /from ([0-9a-f]{40})/.exec(readFileSync(join(PKG, "flussonic-agent.hash"), "utf8"))![1];
+    const have = await execa("git", ["cat-file", "-e", `${commit}^{commit}`], { cwd: REPO, reject: false });
+    const shallow = (await execa("git", ["rev-parse", "--is-shallow-repository"], { cwd: REPO })).stdout.trim() === "true";
+    if (have.exitCode !== 0 && shallow) ctx.skip(); // shallow clone without the release commit
     const r = await execa("sh", ["-c", `umask 077; '${join(REPO, "scripts/buildroot-release.sh")}' --check`], { cwd: "/", reject: false, all: true });
     expect(r.exitCode, r.all).toBe(0);
     expect(r.all).toMatch(new RegExp(`flussonic-agent-${VERSION.replace(/\./g, "\\.")}\\.tar\\.gz from [0-9a-f]{40}: sha256 [0-9a-f]{64} matches`));
