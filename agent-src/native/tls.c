@@ -26,7 +26,7 @@
 #define MAX_PINS 8
 #define MAX_DEPTH 10
 
-typedef struct {
+struct TlsConn {
     mbedtls_ssl_context ssl;
     mbedtls_ssl_config conf;
     mbedtls_x509_crt ca;
@@ -39,7 +39,16 @@ typedef struct {
     int chain_len;
     int pin_depth;     /* lowest depth whose SPKI matched a pin, -1 if none */
     int freed;
-} TlsConn;
+    /*
+     * Two writers share one connection: JS (tlsWrite*) and the pump (native-pump.c). mbedTLS holds
+     * at most one encrypted record that the socket did not take, and its next write call only
+     * flushes that record and returns as if the new bytes were sent. So each writer must know whose
+     * record is held: js_held = JS's (JS retries with the same bytes, the pump must not write);
+     * pump_held = the pump's (already counted as sent; flushed before anyone writes anew).
+     */
+    int js_held;
+    int pump_held;
+};
 
 static JSClassID tls_class_id;
 
@@ -203,19 +212,28 @@ static const char *decide(TlsConn *c)
     return NULL;
 }
 
-static JSValue throw_tls(JSContext *ctx, TlsConn *c, const char *what, int ret)
+/* "what: reason" of an mbedTLS error code into buf. */
+static void tls_error_text(TlsConn *c, const char *what, int ret, char *buf, size_t size)
 {
     if (ret == MBEDTLS_ERR_SSL_INTERNAL_ERROR && c->io_errno)
-        return JS_ThrowInternalError(ctx, "%s: %s", what, strerror(c->io_errno));
-    if (ret == MBEDTLS_ERR_SSL_CONN_EOF)
-        return JS_ThrowInternalError(ctx, "%s: connection closed by peer", what);
-    if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)
-        return JS_ThrowInternalError(ctx, "%s: fatal alert from peer", what);
-    if (ret == MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE)
-        return JS_ThrowInternalError(ctx, "%s: no common cipher suite", what);
-    if (ret == MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION)
-        return JS_ThrowInternalError(ctx, "%s: unsupported protocol version", what);
-    return JS_ThrowInternalError(ctx, "%s: mbedTLS error -0x%04x", what, (unsigned)-ret);
+        snprintf(buf, size, "%s: %s", what, strerror(c->io_errno));
+    else if (ret == MBEDTLS_ERR_SSL_CONN_EOF)
+        snprintf(buf, size, "%s: connection closed by peer", what);
+    else if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)
+        snprintf(buf, size, "%s: fatal alert from peer", what);
+    else if (ret == MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE)
+        snprintf(buf, size, "%s: no common cipher suite", what);
+    else if (ret == MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION)
+        snprintf(buf, size, "%s: unsupported protocol version", what);
+    else
+        snprintf(buf, size, "%s: mbedTLS error -0x%04x", what, (unsigned)-ret);
+}
+
+static JSValue throw_tls(JSContext *ctx, TlsConn *c, const char *what, int ret)
+{
+    char text[160];
+    tls_error_text(c, what, ret, text, sizeof(text));
+    return JS_ThrowInternalError(ctx, "%s", text);
 }
 
 static TlsConn *get_conn(JSContext *ctx, JSValueConst v)
@@ -396,6 +414,24 @@ JSValue native_tls_read(JSContext *ctx, JSValueConst this_val, int argc, JSValue
     return throw_tls(ctx, c, "tls read", ret);
 }
 
+/* mbedTLS's own, not in its public headers (ssl_misc.h in 3.x, ssl_internal.h in 2.28). */
+int mbedtls_ssl_flush_output(mbedtls_ssl_context *ssl);
+
+/* Sends the record the pump left held. 0 when nothing is held any more, 1 when the socket is
+ * still full, or an mbedTLS error (< 0). */
+static int flush_pump_record(TlsConn *c)
+{
+    int ret;
+    if (!c->pump_held)
+        return 0;
+    ret = mbedtls_ssl_flush_output(&c->ssl);
+    if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+        return 1;
+    if (ret == 0)
+        c->pump_held = 0;
+    return ret;
+}
+
 /* tlsWrite(conn, bytes): bytes taken, 0 when blocked. After 0, call again
  * later with the same bytes (mbedTLS requirement). */
 JSValue native_tls_write(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
@@ -412,10 +448,13 @@ JSValue native_tls_write(JSContext *ctx, JSValueConst this_val, int argc, JSValu
         return JS_EXCEPTION;
     if (len == 0)
         return JS_NewInt32(ctx, 0);
+    if ((ret = flush_pump_record(c)) != 0)
+        return ret > 0 ? JS_NewInt32(ctx, 0) : throw_tls(ctx, c, "tls write", ret);
     ret = mbedtls_ssl_write(&c->ssl, p, len);
+    c->js_held = ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE;
     if (ret >= 0)
         return JS_NewInt32(ctx, ret);
-    if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+    if (c->js_held)
         return JS_NewInt32(ctx, 0);
     return throw_tls(ctx, c, "tls write", ret);
 }
@@ -439,6 +478,8 @@ JSValue native_tls_write_two(JSContext *ctx, JSValueConst this_val, int argc, JS
     if (!b)
         return JS_EXCEPTION;
     total = hl + bl;
+    if ((ret = flush_pump_record(c)) != 0)
+        return ret > 0 ? JS_NewInt32(ctx, 0) : throw_tls(ctx, c, "tls write", ret);
     while (off < total) {
         n = total - off;
         if (off >= hl) {
@@ -451,11 +492,12 @@ JSValue native_tls_write_two(JSContext *ctx, JSValueConst this_val, int argc, JS
             p = gather;
         }
         ret = mbedtls_ssl_write(&c->ssl, p, n);
+        c->js_held = ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE;
         if (ret > 0) {
             off += (size_t)ret;
             continue;
         }
-        if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+        if (c->js_held)
             break;
         return throw_tls(ctx, c, "tls write", ret);
     }
@@ -499,4 +541,66 @@ JSValue native_tls_free(JSContext *ctx, JSValueConst this_val, int argc, JSValue
         return JS_EXCEPTION;
     conn_free(c);
     return JS_UNDEFINED;
+}
+
+/* tlsFlush(conn): true when no record of the pump is held back any more (JS's own held record
+ * is JS's to retry), false when the socket is still full. */
+JSValue native_tls_flush(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    TlsConn *c = get_conn(ctx, argv[0]);
+    int ret;
+    if (!c)
+        return JS_EXCEPTION;
+    ret = flush_pump_record(c);
+    if (ret < 0)
+        return throw_tls(ctx, c, "tls write", ret);
+    return JS_NewBool(ctx, ret == 0);
+}
+
+/* ---- for the pump (native-pump.c) ---- */
+
+TlsConn *flussonic_tls_conn(JSContext *ctx, JSValueConst v)
+{
+    return get_conn(ctx, v);
+}
+
+size_t flussonic_tls_record_max(TlsConn *c)
+{
+    int n = mbedtls_ssl_get_max_out_record_payload(&c->ssl);
+    return n > 0 ? (size_t)n : 0;
+}
+
+int flussonic_tls_send_record(TlsConn *c, const uint8_t *p, size_t len, char *err, size_t errsize)
+{
+    int ret;
+    if (c->freed) {
+        snprintf(err, errsize, "tls write: link closed");
+        return -1;
+    }
+    if (c->js_held)
+        return 1; /* JS's record goes first: JS queues behind it, the pump waits for the drain */
+    if ((ret = flush_pump_record(c)) != 0) {
+        if (ret > 0)
+            return 1;
+        tls_error_text(c, "tls write", ret, err, errsize);
+        return -1;
+    }
+    if (len == 0)
+        return 0;
+    if (len > flussonic_tls_record_max(c)) {
+        snprintf(err, errsize, "tls write: record of %u bytes too large", (unsigned)len);
+        return -1;
+    }
+    ret = mbedtls_ssl_write(&c->ssl, p, len);
+    if (ret == (int)len)
+        return 0;
+    if (ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        /* The record is encrypted and held by mbedTLS (ssl_write_real): it is sent, just later. */
+        c->pump_held = 1;
+        return 2;
+    }
+    if (ret >= 0)
+        ret = MBEDTLS_ERR_SSL_INTERNAL_ERROR; /* cannot happen: len fits one record */
+    tls_error_text(c, "tls write", ret, err, errsize);
+    return -1;
 }
