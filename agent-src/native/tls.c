@@ -48,6 +48,8 @@ struct TlsConn {
      */
     int js_held;
     int pump_held;
+    uint8_t identity[32]; /* what this connection verifies against (session_identity) */
+    int offered;          /* slot + 1 of the saved session offered for resumption, 0 none */
 };
 
 static JSClassID tls_class_id;
@@ -280,12 +282,106 @@ static int add_pins(JSContext *ctx, TlsConn *c, JSValueConst arr)
     return 0;
 }
 
+/*
+ * Resumption (RFC 5077 tickets; Node's TLS server issues them): a reconnecting agent skips the
+ * ECDHE exchange and the certificate check, which on a camera CPU is most of a handshake, and on
+ * the streamer most of what a reconnect storm costs. A session is saved only after a full
+ * handshake passed decide(), and offered again only to the same address under the same
+ * verification (server name, CA, pins), at most SESSION_MAX_AGE_S after that full handshake: a
+ * chain of resumptions never stretches one certificate check further. The streamer bounds the
+ * ticket too (docs/server.md). The agent's own AUTH runs on every link, resumed or not.
+ */
+#define SESSION_SLOTS 4
+#define SESSION_MAX_AGE_S 3600
+
+typedef struct {
+    int used;
+    uint8_t identity[32];
+    time_t verified_at; /* monotonic seconds of the full handshake behind it */
+    mbedtls_ssl_session session;
+} SavedSession;
+
+static SavedSession saved_sessions[SESSION_SLOTS];
+
+static time_t mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+/* identity = SHA-256 over the peer address, server name, CA and pins this connection checks. */
+static void session_identity(TlsConn *c, const char *server_name, const char *ca, size_t ca_len)
+{
+    uint8_t parts[4 * 32];
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+
+    memset(&ss, 0, sizeof(ss));
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) != 0)
+        sl = 0;
+    mbedtls_sha256((const unsigned char *)&ss, sl, parts, 0);
+    mbedtls_sha256((const unsigned char *)(server_name ? server_name : ""), server_name ? strlen(server_name) : 0, parts + 32, 0);
+    mbedtls_sha256((const unsigned char *)(ca ? ca : ""), ca ? ca_len : 0, parts + 64, 0);
+    mbedtls_sha256((const unsigned char *)c->pins, (size_t)c->npins * 32, parts + 96, 0);
+    mbedtls_sha256(parts, sizeof(parts), c->identity, 0);
+}
+
+static SavedSession *find_session(const uint8_t identity[32])
+{
+    for (int i = 0; i < SESSION_SLOTS; i++) {
+        SavedSession *s = &saved_sessions[i];
+        if (!s->used || memcmp(s->identity, identity, 32) != 0)
+            continue;
+        if (mono_seconds() - s->verified_at < SESSION_MAX_AGE_S)
+            return s;
+        mbedtls_ssl_session_free(&s->session); /* too old: forget it, verify in full again */
+        s->used = 0;
+    }
+    return NULL;
+}
+
+/* After a handshake that was verified now (full) or earlier (resumed from `offered`). */
+static void save_session(TlsConn *c, int resumed)
+{
+    SavedSession *s = find_session(c->identity);
+    time_t verified_at = resumed && s ? s->verified_at : mono_seconds();
+    mbedtls_ssl_session fresh;
+
+    if (resumed && !s)
+        return; /* expired meanwhile */
+    if (!s) { /* a free slot, else the oldest */
+        s = &saved_sessions[0];
+        for (int i = 0; i < SESSION_SLOTS; i++) {
+            if (!saved_sessions[i].used) {
+                s = &saved_sessions[i];
+                break;
+            }
+            if (saved_sessions[i].verified_at < s->verified_at)
+                s = &saved_sessions[i];
+        }
+    }
+    mbedtls_ssl_session_init(&fresh);
+    if (mbedtls_ssl_get_session(&c->ssl, &fresh) != 0) {
+        mbedtls_ssl_session_free(&fresh);
+        return;
+    }
+    if (s->used)
+        mbedtls_ssl_session_free(&s->session);
+    s->session = fresh; /* owns what fresh pointed to */
+    memcpy(s->identity, c->identity, 32);
+    s->verified_at = verified_at;
+    s->used = 1;
+}
+
 /* tlsNew(fd, { caPem?, spkiSha256?, serverName? }): a TlsConn over a connected fd. */
 JSValue native_tls_new(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     JSValue obj, v;
     TlsConn *c;
     int ret;
+    uint8_t ca_hash[32] = { 0 };
+    char *name_copy = NULL;
 
     obj = JS_NewObjectClass(ctx, tls_class_id);
     if (JS_IsException(obj))
@@ -312,6 +408,7 @@ JSValue native_tls_new(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
         if (!pem)
             goto fail;
         ret = mbedtls_x509_crt_parse(&c->ca, (const unsigned char *)pem, len + 1);
+        mbedtls_sha256((const unsigned char *)pem, len, ca_hash, 0);
         JS_FreeCString(ctx, pem);
         if (ret < 0 || c->ca.version == 0) {
             JS_ThrowInternalError(ctx, "caPem: no usable certificate (mbedTLS -0x%04x)", (unsigned)-ret);
@@ -357,8 +454,12 @@ JSValue native_tls_new(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
         if (!name)
             goto fail;
         ret = mbedtls_ssl_set_hostname(&c->ssl, name);
+        name_copy = js_strdup(ctx, name);
         JS_FreeCString(ctx, name);
+        if (!name_copy)
+            goto fail;
         if (ret) {
+            js_free(ctx, name_copy);
             throw_tls(ctx, c, "serverName", ret);
             goto fail;
         }
@@ -366,6 +467,13 @@ JSValue native_tls_new(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
         JS_FreeValue(ctx, v);
     }
     mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+    session_identity(c, name_copy, (const char *)ca_hash, c->has_ca ? sizeof(ca_hash) : 0);
+    js_free(ctx, name_copy);
+    {
+        SavedSession *s = find_session(c->identity);
+        if (s && mbedtls_ssl_set_session(&c->ssl, &s->session) == 0)
+            c->offered = 1;
+    }
     return obj;
 fail:
     JS_FreeValue(ctx, obj);
@@ -390,9 +498,18 @@ JSValue native_tls_handshake(JSContext *ctx, JSValueConst this_val, int argc, JS
         return JS_ThrowInternalError(ctx, "tls: %s", flags_text(mbedtls_ssl_get_verify_result(&c->ssl)));
     if (ret != 0)
         return throw_tls(ctx, c, "tls handshake", ret);
+    if (c->chain_len == 0) {
+        /* No certificate came: the server resumed the session we offered, which passed decide()
+         * on a full handshake with the same identity. Never without an offer. */
+        if (!c->offered)
+            return JS_ThrowInternalError(ctx, "tls: server sent no certificate");
+        save_session(c, 1);
+        return JS_NewInt32(ctx, 0);
+    }
     why = decide(c);
     if (why)
         return JS_ThrowInternalError(ctx, "tls: %s", why);
+    save_session(c, 0);
     return JS_NewInt32(ctx, 0);
 }
 
@@ -529,7 +646,8 @@ JSValue native_tls_info(JSContext *ctx, JSValueConst this_val, int argc, JSValue
     char s[128];
     if (!c)
         return JS_EXCEPTION;
-    snprintf(s, sizeof(s), "%s %s", mbedtls_ssl_get_version(&c->ssl), mbedtls_ssl_get_ciphersuite(&c->ssl));
+    snprintf(s, sizeof(s), "%s %s%s", mbedtls_ssl_get_version(&c->ssl), mbedtls_ssl_get_ciphersuite(&c->ssl),
+             c->chain_len == 0 ? " resumed" : "");
     return JS_NewString(ctx, s);
 }
 
