@@ -55,7 +55,7 @@ p.connectTls("127.0.0.1", Number(linkPort), { caPem: utf8Decode(new Uint8Array(c
       }
     };
     link.onDrain = () => pump.kick();
-    link.onEnd = () => {};
+    link.onEnd = () => link.destroy(); // as the agent's Session does: the link is over
     link.onClose = (e) => exitNow(e ? 1 : 0);
     cam.onClose = () => {};
   });
