@@ -217,6 +217,11 @@ JSValue native_pump_run(JSContext *ctx, JSValueConst this_val, int argc, JSValue
         frames++;
         if (r == 2)
             return JS_NewInt32(ctx, outcome(PUMP_LINK_FULL, frames, moved));
+        /* A short read emptied the socket: the loop's next select says when there is more. Asking
+         * again now would cost a recv that only says EAGAIN (one system call per camera chunk,
+         * which qemu-user and slow CPUs feel). */
+        if ((size_t)n < want)
+            return JS_NewInt32(ctx, outcome(PUMP_DRY, frames, moved));
     }
     return JS_NewInt32(ctx, outcome(PUMP_BUDGET, frames, moved));
 }
