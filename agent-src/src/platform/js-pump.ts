@@ -9,10 +9,18 @@ import type { Pump, PumpEvents, Socket } from "./platform";
 
 /** Largest DATA payload sent: streams interleave fairly on the link (as protocol/stream.ts). */
 const CHUNK = 16 * 1024;
+/**
+ * Bytes read ahead of the link: the source is paused at this much (and resumed below half), so
+ * memory stays bounded (this plus one read). Not zero: Node's write() says "full" after about
+ * every frame (its buffer mark is 16 KiB), and a source paused until then leaves the link idle
+ * while it reads again (bench throughput row, Node agent: ~490 Mbit/s paused on any held byte,
+ * ~710 with this read-ahead, 890–1020 with the stream queue this replaced). The stream queue
+ * held as much.
+ */
+const HELD_MAX = 64 * 1024;
 
 /**
- * At most what the source delivered since it was last paused is held here: the source is paused
- * while anything waits for credit or for the link.
+ * At most HELD_MAX plus one read of the source is held here; the rest waits in the source socket.
  */
 export function jsPump(
   source: Socket, link: Socket, streamId: number, credit: number, ev: PumpEvents, later: (fn: () => void) => void,
@@ -22,6 +30,7 @@ export function jsPump(
   let ended = false;
   let stopped = false;
   let linkFull = false;
+  let paused = false;
 
   const send = (chunk: Uint8Array): boolean =>
     link.writeTwo
@@ -46,8 +55,14 @@ export function jsPump(
     }
     if (bytes > 0) ev.onSent(bytes, frames);
     if (linkFull && bytes > 0) ev.onLinkFull();
-    if (heldBytes > 0) source.pause();
-    else if (!ended) source.resume();
+    // Hysteresis, as the stream queue had: pause at HELD_MAX, resume below half of it.
+    if (heldBytes >= HELD_MAX) {
+      paused = true;
+      source.pause();
+    } else if (paused && heldBytes < HELD_MAX / 2 && !ended) {
+      paused = false;
+      source.resume();
+    }
     if (ended && heldBytes === 0) {
       stop();
       later(() => ev.onEnd());
