@@ -10,6 +10,7 @@ import { REPO_ROOT } from "./lib/common";
 import { fmt, type BenchOptions, type Row } from "./lib/row";
 import { idleAgents } from "./rows/idle";
 import { reconnectStorm } from "./rows/storm";
+import { resumeStorm } from "./rows/resume";
 import { rtspRtt } from "./rows/rtt";
 import { oneStreamThroughput } from "./rows/throughput";
 import { serverCpuPerGbit } from "./rows/cpu-gbit";
@@ -25,6 +26,7 @@ const ROWS: [string, RowFn][] = [
   ["size", sizes],
   ["idle", idleAgents],
   ["storm", reconnectStorm],
+  ["resume", resumeStorm],
   ["rtt", rtspRtt],
   ["throughput", oneStreamThroughput],
   ["cpu-gbit", serverCpuPerGbit],

@@ -27,9 +27,22 @@ const node = new NodePlatform(() => {});
 // naive fleet's retry rate far below what real devices would do.
 const secureContext = tls.createSecureContext({ ca: caPem, minVersion: "TLSv1.2" });
 
-function connectTls(host: string, port: number, timeoutMs: number, cb: ConnectCallback): void {
+/** Open links, so SIGUSR2 can drop them all at once (the resume row's storm). */
+const links = new Set<tls.TLSSocket>();
+
+/**
+ * `saved`: with `resume`, each agent's last TLS session (ticket), offered on its next connect,
+ * as the camera agent's tls.c does.
+ */
+function connectTls(host: string, port: number, timeoutMs: number, cb: ConnectCallback, saved?: { session?: Buffer }): void {
   const raw = tls.connect({ host, port, secureContext, rejectUnauthorized: true,
-    checkServerIdentity: (name, cert) => tls.checkServerIdentity(name, cert) });
+    session: saved?.session, checkServerIdentity: (name, cert) => tls.checkServerIdentity(name, cert) });
+  if (saved) raw.on("session", (s: Buffer) => (saved.session = s));
+  links.add(raw);
+  raw.once("close", () => links.delete(raw));
+  raw.once("secureConnect", () => {
+    if (raw.isSessionReused()) resumed++;
+  });
   let done = false;
   const finish = (err: string | null) => {
     if (done) return;
@@ -50,6 +63,7 @@ let live = 0;
 let attempts = 0;
 let retryAfters = 0;
 let connectFailures = 0;
+let resumed = 0;
 const attemptsBySecond = new Map<number, number>();
 
 function platformFor(id: string): Platform {
@@ -59,13 +73,14 @@ function platformFor(id: string): Platform {
     device_id: id, key: deviceKeyHex(id), endpoints: [a.endpoint], streamer: a.streamer,
   })));
   let isLive = false;
+  const saved = a.resume ? {} : undefined;
   return {
     connectTcp: (h, p, t, cb) => node.connectTcp(h, p, t, cb),
     connectTls: (h, p, _o, t, cb) => {
       attempts++;
       const sec = Math.floor(Date.now() / 1000); // wall-clock second: comparable across children
       attemptsBySecond.set(sec, (attemptsBySecond.get(sec) ?? 0) + 1);
-      connectTls(h, p, t, cb);
+      connectTls(h, p, t, cb, saved);
     },
     setTimer: (ms, fn) => node.setTimer(ms, fn),
     clearTimer: (id) => node.clearTimer(id),
@@ -104,7 +119,7 @@ for (let i = 0; i < a.n; i++) {
 
 const stat = () => {
   const peak = Math.max(0, ...attemptsBySecond.values());
-  process.stdout.write(`STAT ${JSON.stringify({ t: Math.round(performance.now() - t0), live, attempts, retryAfters, connectFailures, peakPerSec: peak, bySecond: Object.fromEntries(attemptsBySecond) })}\n`);
+  process.stdout.write(`STAT ${JSON.stringify({ t: Math.round(performance.now() - t0), live, attempts, resumed, retryAfters, connectFailures, peakPerSec: peak, bySecond: Object.fromEntries(attemptsBySecond) })}\n`);
 };
 const timer = setInterval(stat, a.statsMs ?? 250);
 const stop = () => {
@@ -115,4 +130,8 @@ const stop = () => {
 };
 setTimeout(stop, a.maxMs);
 process.on("SIGTERM", stop);
+// Every link dropped at once, as a network blip would: the agents reconnect (resume row).
+process.on("SIGUSR2", () => {
+  for (const l of links) l.destroy();
+});
 process.on("SIGINT", stop);

@@ -2,6 +2,7 @@
  * Trimmed mbedTLS 3.6 configuration for the agent: a TLS 1.2 *client* only.
  * Kept: ECDHE key exchange (X25519, P-256, P-384), ECDSA and RSA server certificates,
  * AES-GCM and ChaCha20-Poly1305, SHA-256/384, X.509 chain verification from PEM CAs.
+ * Kept too: session tickets (RFC 5077), so a reconnect resumes instead of a full handshake.
  * Dropped: server side, TLS 1.3 (needs the PSA crypto core: ~100 KB more), CBC suites, SHA-1,
  * DHE, PSK, renegotiation, entropy/DRBG modules (randomness comes straight from /dev/urandom,
  * see tls.c), error strings, filesystem/time-of-day helpers we do not call.
@@ -24,6 +25,7 @@
 #define MBEDTLS_SSL_SERVER_NAME_INDICATION
 #define MBEDTLS_SSL_EXTENDED_MASTER_SECRET
 #define MBEDTLS_SSL_ENCRYPT_THEN_MAC
+#define MBEDTLS_SSL_SESSION_TICKETS      /* resumption after a reconnect (tls.c) */
 #define MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA_ENABLED
 #define MBEDTLS_KEY_EXCHANGE_ECDHE_RSA_ENABLED
 

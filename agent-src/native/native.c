@@ -46,6 +46,13 @@ static const JSCFunctionListEntry native_funcs[] = {
     JS_CFUNC_DEF("tlsCloseNotify", 1, native_tls_close_notify),
     JS_CFUNC_DEF("tlsInfo", 1, native_tls_info),
     JS_CFUNC_DEF("tlsFree", 1, native_tls_free),
+    JS_CFUNC_DEF("tlsFlush", 1, native_tls_flush),
+    /* the relay pump (native-pump.c) */
+    JS_CFUNC_DEF("pumpNew", 3, native_pump_new),
+    JS_CFUNC_DEF("pumpCredit", 2, native_pump_credit),
+    JS_CFUNC_DEF("pumpRun", 1, native_pump_run),
+    JS_CFUNC_DEF("pumpError", 1, native_pump_error),
+    JS_CFUNC_DEF("pumpStop", 1, native_pump_stop),
 #ifdef FLUSSONIC_TEST_SERVER
     /* listening sockets, test builds only (native-test.c) */
     JS_CFUNC_DEF("listenTcp", 2, native_listen_tcp),
@@ -56,7 +63,7 @@ static const JSCFunctionListEntry native_funcs[] = {
 
 static int native_init(JSContext *ctx, JSModuleDef *m)
 {
-    if (flussonic_tls_init(ctx))
+    if (flussonic_tls_init(ctx) || flussonic_pump_init(ctx))
         return -1;
     return JS_SetModuleExportList(ctx, m, native_funcs, sizeof(native_funcs) / sizeof(native_funcs[0]));
 }

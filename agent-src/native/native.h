@@ -7,6 +7,7 @@
  *   native-resolver.c  name resolution in a short-lived thread
  *   native-net.c       TCP client sockets
  *   native-test.c      listening sockets, only in TEST_SERVER=1 builds
+ *   native-pump.c      the relay pump: camera socket -> DATA frames on the TLS link, in C
  *   tls.c              TLS client over mbedTLS
  */
 #ifndef FLUSSONIC_NATIVE_H
@@ -53,6 +54,18 @@ int flussonic_new_socket(int family);
 /* TLS (tls.c): registers the TlsConn class; the only file that knows the TLS library. */
 int flussonic_tls_init(JSContext *ctx);
 const char *flussonic_tls_version(void);
+typedef struct TlsConn TlsConn;
+/* The live TlsConn behind a JS value; NULL (exception set) for anything else or a freed one. */
+TlsConn *flussonic_tls_conn(JSContext *ctx, JSValueConst v);
+/* Application bytes one TLS record carries at most (MBEDTLS_SSL_OUT_CONTENT_LEN). */
+size_t flussonic_tls_record_max(TlsConn *c);
+/* Sends p[0..len) as exactly one record. 0 sent; 2 taken but held by the TLS library until the
+ * socket has room (counts as sent: nothing more may be written until tlsFlush says so); 1 not
+ * taken, an earlier record is still held (len 0: only flush); -1 failed, err says why. */
+int flussonic_tls_send_record(TlsConn *c, const uint8_t *p, size_t len, char *err, size_t errsize);
+
+/* The pump (native-pump.c): registers the Pump class. */
+int flussonic_pump_init(JSContext *ctx);
 
 /* ---- the functions of the JS table, by file ---- */
 #define NATIVE_FN(name) JSValue name(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
@@ -91,6 +104,13 @@ NATIVE_FN(native_tls_pending);
 NATIVE_FN(native_tls_close_notify);
 NATIVE_FN(native_tls_info);
 NATIVE_FN(native_tls_free);
+NATIVE_FN(native_tls_flush);
+
+NATIVE_FN(native_pump_new);
+NATIVE_FN(native_pump_credit);
+NATIVE_FN(native_pump_run);
+NATIVE_FN(native_pump_error);
+NATIVE_FN(native_pump_stop);
 
 #ifdef FLUSSONIC_TEST_SERVER
 NATIVE_FN(native_listen_tcp);

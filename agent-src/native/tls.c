@@ -29,7 +29,7 @@
 #define MAX_PINS 8
 #define MAX_DEPTH 10
 
-typedef struct {
+struct TlsConn {
     mbedtls_ssl_context ssl;
     mbedtls_ssl_config conf;
     mbedtls_x509_crt ca;
@@ -42,7 +42,18 @@ typedef struct {
     int chain_len;
     int pin_depth;     /* lowest depth whose SPKI matched a pin, -1 if none */
     int freed;
-} TlsConn;
+    /*
+     * Two writers share one connection: JS (tlsWrite*) and the pump (native-pump.c). mbedTLS holds
+     * at most one encrypted record that the socket did not take, and its next write call only
+     * flushes that record and returns as if the new bytes were sent. So each writer must know whose
+     * record is held: js_held = JS's (JS retries with the same bytes, the pump must not write);
+     * pump_held = the pump's (already counted as sent; flushed before anyone writes anew).
+     */
+    int js_held;
+    int pump_held;
+    uint8_t identity[32]; /* what this connection verifies against (session_identity) */
+    int offered;          /* slot + 1 of the saved session offered for resumption, 0 none */
+};
 
 static JSClassID tls_class_id;
 
@@ -206,19 +217,28 @@ static const char *decide(TlsConn *c)
     return NULL;
 }
 
-static JSValue throw_tls(JSContext *ctx, TlsConn *c, const char *what, int ret)
+/* "what: reason" of an mbedTLS error code into buf. */
+static void tls_error_text(TlsConn *c, const char *what, int ret, char *buf, size_t size)
 {
     if (ret == MBEDTLS_ERR_SSL_INTERNAL_ERROR && c->io_errno)
-        return JS_ThrowInternalError(ctx, "%s: %s", what, strerror(c->io_errno));
-    if (ret == MBEDTLS_ERR_SSL_CONN_EOF)
-        return JS_ThrowInternalError(ctx, "%s: connection closed by peer", what);
-    if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)
-        return JS_ThrowInternalError(ctx, "%s: fatal alert from peer", what);
-    if (ret == MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE)
-        return JS_ThrowInternalError(ctx, "%s: no common cipher suite", what);
-    if (ret == MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION)
-        return JS_ThrowInternalError(ctx, "%s: unsupported protocol version", what);
-    return JS_ThrowInternalError(ctx, "%s: mbedTLS error -0x%04x", what, (unsigned)-ret);
+        snprintf(buf, size, "%s: %s", what, strerror(c->io_errno));
+    else if (ret == MBEDTLS_ERR_SSL_CONN_EOF)
+        snprintf(buf, size, "%s: connection closed by peer", what);
+    else if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)
+        snprintf(buf, size, "%s: fatal alert from peer", what);
+    else if (ret == MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE)
+        snprintf(buf, size, "%s: no common cipher suite", what);
+    else if (ret == MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION)
+        snprintf(buf, size, "%s: unsupported protocol version", what);
+    else
+        snprintf(buf, size, "%s: mbedTLS error -0x%04x", what, (unsigned)-ret);
+}
+
+static JSValue throw_tls(JSContext *ctx, TlsConn *c, const char *what, int ret)
+{
+    char text[160];
+    tls_error_text(c, what, ret, text, sizeof(text));
+    return JS_ThrowInternalError(ctx, "%s", text);
 }
 
 static TlsConn *get_conn(JSContext *ctx, JSValueConst v)
@@ -265,12 +285,106 @@ static int add_pins(JSContext *ctx, TlsConn *c, JSValueConst arr)
     return 0;
 }
 
+/*
+ * Resumption (RFC 5077 tickets; Node's TLS server issues them): a reconnecting agent skips the
+ * ECDHE exchange and the certificate check, which on a camera CPU is most of a handshake, and on
+ * the streamer most of what a reconnect storm costs. A session is saved only after a full
+ * handshake passed decide(), and offered again only to the same address under the same
+ * verification (server name, CA, pins), at most SESSION_MAX_AGE_S after that full handshake: a
+ * chain of resumptions never stretches one certificate check further. The streamer bounds the
+ * ticket too (docs/server.md). The agent's own AUTH runs on every link, resumed or not.
+ */
+#define SESSION_SLOTS 4
+#define SESSION_MAX_AGE_S 3600
+
+typedef struct {
+    int used;
+    uint8_t identity[32];
+    time_t verified_at; /* monotonic seconds of the full handshake behind it */
+    mbedtls_ssl_session session;
+} SavedSession;
+
+static SavedSession saved_sessions[SESSION_SLOTS];
+
+static time_t mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+/* identity = SHA-256 over the peer address, server name, CA and pins this connection checks. */
+static void session_identity(TlsConn *c, const char *server_name, const char *ca, size_t ca_len)
+{
+    uint8_t parts[4 * 32];
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+
+    memset(&ss, 0, sizeof(ss));
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) != 0)
+        sl = 0;
+    mbedtls_sha256((const unsigned char *)&ss, sl, parts, 0);
+    mbedtls_sha256((const unsigned char *)(server_name ? server_name : ""), server_name ? strlen(server_name) : 0, parts + 32, 0);
+    mbedtls_sha256((const unsigned char *)(ca ? ca : ""), ca ? ca_len : 0, parts + 64, 0);
+    mbedtls_sha256((const unsigned char *)c->pins, (size_t)c->npins * 32, parts + 96, 0);
+    mbedtls_sha256(parts, sizeof(parts), c->identity, 0);
+}
+
+static SavedSession *find_session(const uint8_t identity[32])
+{
+    for (int i = 0; i < SESSION_SLOTS; i++) {
+        SavedSession *s = &saved_sessions[i];
+        if (!s->used || memcmp(s->identity, identity, 32) != 0)
+            continue;
+        if (mono_seconds() - s->verified_at < SESSION_MAX_AGE_S)
+            return s;
+        mbedtls_ssl_session_free(&s->session); /* too old: forget it, verify in full again */
+        s->used = 0;
+    }
+    return NULL;
+}
+
+/* After a handshake that was verified now (full) or earlier (resumed from `offered`). */
+static void save_session(TlsConn *c, int resumed)
+{
+    SavedSession *s = find_session(c->identity);
+    time_t verified_at = resumed && s ? s->verified_at : mono_seconds();
+    mbedtls_ssl_session fresh;
+
+    if (resumed && !s)
+        return; /* expired meanwhile */
+    if (!s) { /* a free slot, else the oldest */
+        s = &saved_sessions[0];
+        for (int i = 0; i < SESSION_SLOTS; i++) {
+            if (!saved_sessions[i].used) {
+                s = &saved_sessions[i];
+                break;
+            }
+            if (saved_sessions[i].verified_at < s->verified_at)
+                s = &saved_sessions[i];
+        }
+    }
+    mbedtls_ssl_session_init(&fresh);
+    if (mbedtls_ssl_get_session(&c->ssl, &fresh) != 0) {
+        mbedtls_ssl_session_free(&fresh);
+        return;
+    }
+    if (s->used)
+        mbedtls_ssl_session_free(&s->session);
+    s->session = fresh; /* owns what fresh pointed to */
+    memcpy(s->identity, c->identity, 32);
+    s->verified_at = verified_at;
+    s->used = 1;
+}
+
 /* tlsNew(fd, { caPem?, spkiSha256?, serverName? }): a TlsConn over a connected fd. */
 JSValue native_tls_new(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
 {
     JSValue obj, v;
     TlsConn *c;
     int ret;
+    uint8_t ca_hash[32] = { 0 };
+    char *name_copy = NULL;
 
     obj = JS_NewObjectClass(ctx, tls_class_id);
     if (JS_IsException(obj))
@@ -297,6 +411,7 @@ JSValue native_tls_new(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
         if (!pem)
             goto fail;
         ret = mbedtls_x509_crt_parse(&c->ca, (const unsigned char *)pem, len + 1);
+        mbedtls_sha256((const unsigned char *)pem, len, ca_hash, 0);
         JS_FreeCString(ctx, pem);
         if (ret < 0 || c->ca.version == 0) {
             JS_ThrowInternalError(ctx, "caPem: no usable certificate (mbedTLS -0x%04x)", (unsigned)-ret);
@@ -355,8 +470,12 @@ JSValue native_tls_new(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
         if (!name)
             goto fail;
         ret = mbedtls_ssl_set_hostname(&c->ssl, name);
+        name_copy = js_strdup(ctx, name);
         JS_FreeCString(ctx, name);
+        if (!name_copy)
+            goto fail;
         if (ret) {
+            js_free(ctx, name_copy);
             throw_tls(ctx, c, "serverName", ret);
             goto fail;
         }
@@ -364,6 +483,13 @@ JSValue native_tls_new(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
         JS_FreeValue(ctx, v);
     }
     mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+    session_identity(c, name_copy, (const char *)ca_hash, c->has_ca ? sizeof(ca_hash) : 0);
+    js_free(ctx, name_copy);
+    {
+        SavedSession *s = find_session(c->identity);
+        if (s && mbedtls_ssl_set_session(&c->ssl, &s->session) == 0)
+            c->offered = 1;
+    }
     return obj;
 fail:
     JS_FreeValue(ctx, obj);
@@ -388,9 +514,18 @@ JSValue native_tls_handshake(JSContext *ctx, JSValueConst this_val, int argc, JS
         return JS_ThrowInternalError(ctx, "tls: %s", flags_text(mbedtls_ssl_get_verify_result(&c->ssl)));
     if (ret != 0)
         return throw_tls(ctx, c, "tls handshake", ret);
+    if (c->chain_len == 0) {
+        /* No certificate came: the server resumed the session we offered, which passed decide()
+         * on a full handshake with the same identity. Never without an offer. */
+        if (!c->offered)
+            return JS_ThrowInternalError(ctx, "tls: server sent no certificate");
+        save_session(c, 1);
+        return JS_NewInt32(ctx, 0);
+    }
     why = decide(c);
     if (why)
         return JS_ThrowInternalError(ctx, "tls: %s", why);
+    save_session(c, 0);
     return JS_NewInt32(ctx, 0);
 }
 
@@ -412,6 +547,24 @@ JSValue native_tls_read(JSContext *ctx, JSValueConst this_val, int argc, JSValue
     return throw_tls(ctx, c, "tls read", ret);
 }
 
+/* mbedTLS's own, not in its public headers (ssl_misc.h in 3.x, ssl_internal.h in 2.28). */
+int mbedtls_ssl_flush_output(mbedtls_ssl_context *ssl);
+
+/* Sends the record the pump left held. 0 when nothing is held any more, 1 when the socket is
+ * still full, or an mbedTLS error (< 0). */
+static int flush_pump_record(TlsConn *c)
+{
+    int ret;
+    if (!c->pump_held)
+        return 0;
+    ret = mbedtls_ssl_flush_output(&c->ssl);
+    if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+        return 1;
+    if (ret == 0)
+        c->pump_held = 0;
+    return ret;
+}
+
 /* tlsWrite(conn, bytes): bytes taken, 0 when blocked. After 0, call again
  * later with the same bytes (mbedTLS requirement). */
 JSValue native_tls_write(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
@@ -428,10 +581,13 @@ JSValue native_tls_write(JSContext *ctx, JSValueConst this_val, int argc, JSValu
         return JS_EXCEPTION;
     if (len == 0)
         return JS_NewInt32(ctx, 0);
+    if ((ret = flush_pump_record(c)) != 0)
+        return ret > 0 ? JS_NewInt32(ctx, 0) : throw_tls(ctx, c, "tls write", ret);
     ret = mbedtls_ssl_write(&c->ssl, p, len);
+    c->js_held = ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE;
     if (ret >= 0)
         return JS_NewInt32(ctx, ret);
-    if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+    if (c->js_held)
         return JS_NewInt32(ctx, 0);
     return throw_tls(ctx, c, "tls write", ret);
 }
@@ -455,6 +611,8 @@ JSValue native_tls_write_two(JSContext *ctx, JSValueConst this_val, int argc, JS
     if (!b)
         return JS_EXCEPTION;
     total = hl + bl;
+    if ((ret = flush_pump_record(c)) != 0)
+        return ret > 0 ? JS_NewInt32(ctx, 0) : throw_tls(ctx, c, "tls write", ret);
     while (off < total) {
         n = total - off;
         if (off >= hl) {
@@ -467,11 +625,12 @@ JSValue native_tls_write_two(JSContext *ctx, JSValueConst this_val, int argc, JS
             p = gather;
         }
         ret = mbedtls_ssl_write(&c->ssl, p, n);
+        c->js_held = ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE;
         if (ret > 0) {
             off += (size_t)ret;
             continue;
         }
-        if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+        if (c->js_held)
             break;
         return throw_tls(ctx, c, "tls write", ret);
     }
@@ -503,7 +662,8 @@ JSValue native_tls_info(JSContext *ctx, JSValueConst this_val, int argc, JSValue
     char s[128];
     if (!c)
         return JS_EXCEPTION;
-    snprintf(s, sizeof(s), "%s %s", mbedtls_ssl_get_version(&c->ssl), mbedtls_ssl_get_ciphersuite(&c->ssl));
+    snprintf(s, sizeof(s), "%s %s%s", mbedtls_ssl_get_version(&c->ssl), mbedtls_ssl_get_ciphersuite(&c->ssl),
+             c->chain_len == 0 ? " resumed" : "");
     return JS_NewString(ctx, s);
 }
 
@@ -515,4 +675,66 @@ JSValue native_tls_free(JSContext *ctx, JSValueConst this_val, int argc, JSValue
         return JS_EXCEPTION;
     conn_free(c);
     return JS_UNDEFINED;
+}
+
+/* tlsFlush(conn): true when no record of the pump is held back any more (JS's own held record
+ * is JS's to retry), false when the socket is still full. */
+JSValue native_tls_flush(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    TlsConn *c = get_conn(ctx, argv[0]);
+    int ret;
+    if (!c)
+        return JS_EXCEPTION;
+    ret = flush_pump_record(c);
+    if (ret < 0)
+        return throw_tls(ctx, c, "tls write", ret);
+    return JS_NewBool(ctx, ret == 0);
+}
+
+/* ---- for the pump (native-pump.c) ---- */
+
+TlsConn *flussonic_tls_conn(JSContext *ctx, JSValueConst v)
+{
+    return get_conn(ctx, v);
+}
+
+size_t flussonic_tls_record_max(TlsConn *c)
+{
+    int n = mbedtls_ssl_get_max_out_record_payload(&c->ssl);
+    return n > 0 ? (size_t)n : 0;
+}
+
+int flussonic_tls_send_record(TlsConn *c, const uint8_t *p, size_t len, char *err, size_t errsize)
+{
+    int ret;
+    if (c->freed) {
+        snprintf(err, errsize, "tls write: link closed");
+        return -1;
+    }
+    if (c->js_held)
+        return 1; /* JS's record goes first: JS queues behind it, the pump waits for the drain */
+    if ((ret = flush_pump_record(c)) != 0) {
+        if (ret > 0)
+            return 1;
+        tls_error_text(c, "tls write", ret, err, errsize);
+        return -1;
+    }
+    if (len == 0)
+        return 0;
+    if (len > flussonic_tls_record_max(c)) {
+        snprintf(err, errsize, "tls write: record of %u bytes too large", (unsigned)len);
+        return -1;
+    }
+    ret = mbedtls_ssl_write(&c->ssl, p, len);
+    if (ret == (int)len)
+        return 0;
+    if (ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        /* The record is encrypted and held by mbedTLS (ssl_write_real): it is sent, just later. */
+        c->pump_held = 1;
+        return 2;
+    }
+    if (ret >= 0)
+        ret = MBEDTLS_ERR_SSL_INTERNAL_ERROR; /* cannot happen: len fits one record */
+    tls_error_text(c, "tls write", ret, err, errsize);
+    return -1;
 }

@@ -7,6 +7,8 @@ export interface SwarmStat {
   t: number;
   live: number;
   attempts: number;
+  /** Links whose TLS session was resumed (only with `resume`). */
+  resumed?: number;
   retryAfters: number;
   connectFailures: number;
   peakPerSec: number;
@@ -16,7 +18,7 @@ export interface SwarmStat {
 export interface Swarm {
   procs: Proc[];
   /** Sum over children of their latest STAT. */
-  stat(): { live: number; attempts: number; retryAfters: number; connectFailures: number };
+  stat(): { live: number; attempts: number; resumed: number; retryAfters: number; connectFailures: number };
   /** Attempts per wall-clock second summed over children (children start within ms of each other). */
   bySecond(): Map<number, number>;
   waitLive(n: number, timeoutMs: number): Promise<boolean>;
@@ -33,6 +35,8 @@ export interface SwarmSpec {
   reconnect: { base_ms: number; cap_ms: number; stable_ms?: number };
   rampMs: number;
   maxMs: number;
+  /** Offer each agent's last TLS session on reconnect (ticket resumption). */
+  resume?: boolean;
 }
 
 function last(p: Proc): SwarmStat | null {
@@ -57,6 +61,7 @@ export async function startSwarm(s: SwarmSpec): Promise<Swarm> {
     return {
       live: st.reduce((a, x) => a + (x?.live ?? 0), 0),
       attempts: st.reduce((a, x) => a + (x?.attempts ?? 0), 0),
+      resumed: st.reduce((a, x) => a + (x?.resumed ?? 0), 0),
       retryAfters: st.reduce((a, x) => a + (x?.retryAfters ?? 0), 0),
       connectFailures: st.reduce((a, x) => a + (x?.connectFailures ?? 0), 0),
     };

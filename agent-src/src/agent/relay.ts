@@ -5,6 +5,7 @@
  */
 
 import type { Platform, Socket } from "../platform/platform";
+import { jsPump } from "../platform/js-pump";
 import type { Stream } from "../protocol/stream";
 import type { AgentConfig } from "./config";
 import { formatHostPort } from "../common/config-fields";
@@ -79,17 +80,24 @@ export function relayStream(p: Platform, cfg: AgentConfig, stream: Stream, targe
     p.log("debug", `stream ${stream.id}: connected to ${target}`);
     stream.accept();
 
-    // camera → tunnel: drain the camera promptly; pause it only when the stream's queue is full.
-    sock.onData = (d) => {
-      if (!stream.write(d)) sock.pause();
-    };
-    stream.onDrain = () => sock.resume();
-    sock.onEnd = () => stream.end();
+    // camera → tunnel: the platform's pump moves the bytes (in C on the camera), within the
+    // stream's credit; a camera faster than the link is read no faster than the link drains.
+    const later = (fn: () => void) => void p.setTimer(0, fn);
+    stream.sendFrom(
+      (link, id, credit, ev) => p.pump ? p.pump(sock, link, id, credit, ev) : jsPump(sock, link, id, credit, ev, later),
+      {
+        onEnd: () => stream.end(),
+        onError: (e) => {
+          stream.reset("target_error", e);
+          sock.destroy();
+        },
+      },
+    );
+    // A clean close comes after the pump's onEnd, which ends the stream once all was sent.
     sock.onClose = (e) => {
       release();
       cam = null;
       if (e) stream.reset("target_error", e);
-      else stream.end();
     };
 
     // tunnel → camera: a camera slow to read stops our credit, so the server stops sending.

@@ -54,6 +54,37 @@ export interface TlsOptions {
   serverName?: string;
 }
 
+/**
+ * What a Pump reports. onSent and onLinkFull may be called from inside credit()/kick();
+ * onEnd and onError always come later, from the event loop, and at most one of them, once.
+ */
+export interface PumpEvents {
+  /** `bytes` of payload left in `frames` DATA frames (they used `bytes` of the credit). */
+  onSent(bytes: number, frames: number): void;
+  /** The link took a frame but is now full: the pump waits for kick() after the link drains. */
+  onLinkFull(): void;
+  /** The source ended; every byte read from it before was sent. The pump has stopped. */
+  onEnd(): void;
+  /** Reading the source or writing the link failed. The pump has stopped. */
+  onError(err: string): void;
+}
+
+/**
+ * Moves the bytes a source socket (a camera connection) receives onto the link as DATA frames of
+ * one stream (docs/PROTOCOL.md), never more than the credit. The core decides (credit from the
+ * peer's WINDOW, when to stop); the platform moves the bytes: in C on the camera, in
+ * platform/js-pump.ts elsewhere. The source's onData/onEnd belong to the pump from its start; its
+ * write/end/destroy/onDrain/onClose stay the caller's.
+ */
+export interface Pump {
+  /** The peer accepts n more bytes. */
+  credit(n: number): void;
+  /** The link drained (or anything else changed): move what can move now. */
+  kick(): void;
+  /** Stop for good; the source socket itself is left to the caller. Idempotent. */
+  stop(): void;
+}
+
 export type ConnectCallback = (err: string | null, sock: Socket | null) => void;
 
 /** Timers and a monotonic clock: all a Session needs besides its socket. */
@@ -76,4 +107,9 @@ export interface Platform extends Clock {
   /** Write temp file in the same directory, fsync, rename over path, fsync dir. Throws on failure. */
   writeFileAtomic(path: string, data: Uint8Array): void;
   log(level: LogLevel, msg: string): void;
+  /**
+   * Start a Pump from `source` to `link` for stream `streamId` with `credit` bytes of credit.
+   * Optional: without it the core uses the JS pump (platform/js-pump.ts).
+   */
+  pump?(source: Socket, link: Socket, streamId: number, credit: number, events: PumpEvents): Pump;
 }

@@ -45,6 +45,19 @@ declare module "flussonic:native" {
   export function tlsCloseNotify(c: TlsConn): void;
   export function tlsInfo(c: TlsConn): string;
   export function tlsFree(c: TlsConn): void;
+  /** true when no record of the pump is held back any more; false while the socket is full */
+  export function tlsFlush(c: TlsConn): boolean;
+
+  export interface Pump { readonly __pump: unique symbol }
+  /** The relay pump of one stream: camera fd -> DATA records on the link (native-pump.c). */
+  export function pumpNew(fd: number, link: TlsConn, streamId: number): Pump;
+  /** The peer accepts n more bytes (saturates at 2^32-1). */
+  export function pumpCredit(p: Pump, n: number): void;
+  /** (bytes << 8) | (frames << 3) | status; status: 0 dry, 1 no credit, 2 link full, 3 EOF,
+   * 4 budget used, 5 source error, 6 link error, 7 stopped */
+  export function pumpRun(p: Pump): number;
+  export function pumpError(p: Pump): string;
+  export function pumpStop(p: Pump): void;
 
   /** Only in TEST_SERVER=1 builds (fake camera); undefined in the agent. */
   export const listenTcp: ((port: number, ip?: string) => number) | undefined;

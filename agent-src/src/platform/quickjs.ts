@@ -8,7 +8,8 @@
  */
 import * as native from "flussonic:native";
 import * as os from "os";
-import type { ConnectCallback, LogLevel, Platform, Socket, TlsOptions } from "./platform";
+import { jsPump } from "./js-pump";
+import type { ConnectCallback, LogLevel, Platform, Pump, PumpEvents, Socket, TlsOptions } from "./platform";
 
 /**
  * One socket's queue: write() returns false once this much is queued; onDrain fires when the
@@ -71,6 +72,10 @@ interface Transport {
   readonly shortReadDrains: boolean;
   /** Bytes already decrypted and buffered: readable without a socket event. */
   pending(): number;
+  /** Send what the native pump left held (TLS); false while the socket is still full. */
+  flush(): boolean;
+  /** The TLS connection, for the native pump; null for plain TCP. */
+  readonly conn: native.TlsConn | null;
   shutdownWrite(): void;
   close(): void;
 }
@@ -82,6 +87,8 @@ function tcpTransport(fd: number): Transport {
     writeTwo: (h, b) => native.writeTwo(fd, h, b),
     shortReadDrains: true,
     pending: () => 0,
+    flush: () => true,
+    conn: null,
     shutdownWrite: () => native.shutdownWrite(fd),
     close: () => native.close(fd),
   };
@@ -94,6 +101,8 @@ function tlsTransport(fd: number, conn: native.TlsConn): Transport {
     writeTwo: (h, b) => native.tlsWriteTwo(conn, h, b),
     shortReadDrains: false,
     pending: () => native.tlsPending(conn),
+    flush: () => native.tlsFlush(conn),
+    conn,
     shutdownWrite: () => {
       native.tlsCloseNotify(conn);
       native.shutdownWrite(fd);
@@ -122,11 +131,13 @@ class QjsSocket implements Socket {
   private reading = false;
   private writing = false;
   private readSoon = false;
+  /** Reads belong to a native pump (takeReads); it is stopped when the socket closes. */
+  private readOwner: (() => void) | null = null;
 
   /** "tcp", or the TLS version and cipher suite (for logs and tests; not part of Socket). */
   readonly info: string;
 
-  constructor(private readonly fd: number, private readonly t: Transport, info = "tcp") {
+  constructor(readonly fd: number, readonly t: Transport, info = "tcp") {
     this.info = info;
   }
 
@@ -201,7 +212,17 @@ class QjsSocket implements Socket {
   end(): void {
     if (this.closed || this.endRequested) return;
     this.endRequested = true;
-    if (this.queue.length === 0) this.shutWrite();
+    if (this.queue.length > 0) return;
+    // A record the pump left held goes out before the close.
+    let flushed: boolean;
+    try {
+      flushed = this.t.flush();
+    } catch (e) {
+      this.fail(errText(e));
+      return;
+    }
+    if (flushed) this.shutWrite();
+    else this.watchWrite(true);
   }
 
   destroy(): void {
@@ -230,7 +251,36 @@ class QjsSocket implements Socket {
     });
   }
 
+  /**
+   * A native pump reads this socket from now on: it stops reading itself for good; `onClosed`
+   * runs (before the descriptor is closed) if the socket closes first.
+   */
+  takeReads(onClosed: () => void): void {
+    this.watchRead(false);
+    this.readOwner = onClosed;
+  }
+
+  /** The pump read EOF: the read side is done (the socket closes once writing is done too). */
+  readsEnded(): void {
+    this.readOwner = null;
+    this.readEof = true;
+    this.maybeClose();
+  }
+
+  /** Nothing of ours is queued ahead: a pump may write to the transport directly. */
+  get idleForPump(): boolean {
+    return this.queue.length === 0 && !this.closed;
+  }
+
+  /** A pump found the link full: fire onDrain once everything (its held record too) is out. */
+  wantDrain(): void {
+    if (this.closed) return;
+    this.needDrain = true;
+    this.watchWrite(true);
+  }
+
   private watchRead(on: boolean): void {
+    if (on && this.readOwner) return;
     if (on === this.reading) return;
     this.reading = on;
     setRead(this.fd, on ? () => this.onReadable() : null);
@@ -243,6 +293,7 @@ class QjsSocket implements Socket {
   }
 
   private onReadable(): void {
+    if (this.readOwner) return;
     for (let i = 0; i < READS_PER_EVENT; i++) {
       if (this.closed || this.paused || this.readEof) return;
       let r: ArrayBuffer | null | undefined;
@@ -270,6 +321,7 @@ class QjsSocket implements Socket {
 
   private onWritable(): void {
     try {
+      if (!this.t.flush()) return;
       while (this.queue.length > 0) {
         const head = this.queue[0];
         const n = this.t.write(head);
@@ -314,6 +366,9 @@ class QjsSocket implements Socket {
   private finish(err: string | null): void {
     if (this.closed) return;
     this.closed = true;
+    const owner = this.readOwner;
+    this.readOwner = null;
+    owner?.();
     this.watchRead(false);
     this.watchWrite(false);
     this.queue = [];
@@ -324,6 +379,93 @@ class QjsSocket implements Socket {
       /* already gone */
     }
     later(() => this.onClose?.(err));
+  }
+}
+
+/** How a native pumpRun ended (native-pump.c, PUMP_*). */
+const enum PumpStatus { Dry = 0, NoCredit = 1, LinkFull = 2, Eof = 3, Budget = 4, SourceError = 5, LinkError = 6, Stopped = 7 }
+
+/**
+ * The Pump in C (native-pump.c): on each readable event of the camera socket one native call
+ * reads it and sends DATA records, as many as the credit allows. Here only the readiness
+ * bookkeeping and the outcome.
+ */
+class NativePump implements Pump {
+  private readonly p: native.Pump;
+  private watching = false;
+  private stopped = false;
+
+  constructor(
+    private readonly src: QjsSocket, private readonly link: QjsSocket, conn: native.TlsConn,
+    streamId: number, credit: number, private readonly ev: PumpEvents,
+  ) {
+    this.p = native.pumpNew(src.fd, conn, streamId);
+    native.pumpCredit(this.p, credit);
+    src.takeReads(() => this.stop());
+    this.watch(true);
+  }
+
+  credit(n: number): void {
+    if (this.stopped) return;
+    native.pumpCredit(this.p, n);
+    this.watch(true);
+  }
+
+  kick(): void {
+    this.watch(true);
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.watch(false);
+    this.stopped = true;
+    native.pumpStop(this.p);
+  }
+
+  private watch(on: boolean): void {
+    if (on === this.watching || (on && this.stopped)) return;
+    this.watching = on;
+    setRead(this.src.fd, on ? () => this.run() : null);
+  }
+
+  private linkFull(): void {
+    this.watch(false);
+    this.link.wantDrain();
+    this.ev.onLinkFull();
+  }
+
+  private run(): void {
+    if (this.stopped) return;
+    // Frames JS queued on the link (OPEN_OK, WINDOW, other streams) go first.
+    if (!this.link.idleForPump) return this.linkFull();
+    const r = native.pumpRun(this.p);
+    const status = r & 7;
+    const bytes = r >>> 8;
+    if (bytes > 0) this.ev.onSent(bytes, (r >>> 3) & 31);
+    switch (status) {
+      case PumpStatus.Dry:
+      case PumpStatus.Budget: // still readable: the loop calls again after the other descriptors
+        return;
+      case PumpStatus.NoCredit:
+        return this.watch(false);
+      case PumpStatus.LinkFull:
+        return this.linkFull();
+      case PumpStatus.Eof: {
+        this.stop();
+        this.src.readsEnded();
+        later(() => this.ev.onEnd());
+        return;
+      }
+      case PumpStatus.SourceError:
+      case PumpStatus.LinkError: {
+        const err = native.pumpError(this.p);
+        this.stop();
+        later(() => this.ev.onError(err));
+        return;
+      }
+      default:
+        this.stop();
+    }
   }
 }
 
@@ -450,6 +592,12 @@ export function createQuickJsPlatform(): QuickJsPlatform {
       os.clearTimeout(h);
     },
     now: () => native.now(),
+    pump(source, link, streamId, credit, ev) {
+      if (source instanceof QjsSocket && link instanceof QjsSocket && link.t.conn && source.t.conn === null) {
+        return new NativePump(source, link, link.t.conn, streamId, credit, ev);
+      }
+      return jsPump(source, link, streamId, credit, ev, later);
+    },
     randomBytes(n) {
       const out = new Uint8Array(n);
       for (let off = 0; off < n; off += 16384) {

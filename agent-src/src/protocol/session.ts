@@ -269,6 +269,23 @@ export class Session {
     }
   }
 
+  /** @internal The link's socket, for a stream's pump (Stream.sendFrom). */
+  get link(): Socket {
+    return this.sock;
+  }
+
+  /** @internal A pump wrote frames straight to the link. */
+  countSent(bytes: number): void {
+    this.bytesOut += bytes;
+  }
+
+  /** @internal A pump found the link full: as a write that returned false (onDrain clears it). */
+  noteLinkFull(): void {
+    if (this.closed || this.linkBlocked) return;
+    this.linkBlocked = true;
+    this.blockedSince = this.clock.now();
+  }
+
   /** @internal Link can take DATA now. */
   get canSendData(): boolean {
     return !this.linkBlocked && !this.closed;

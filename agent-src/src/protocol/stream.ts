@@ -8,10 +8,14 @@
  * most one window of data and stalls nobody else.
  */
 
+import type { Pump, PumpEvents, Socket } from "../platform/platform";
 import type { Reset } from "./control";
 import { encodeControl } from "./control";
-import { FrameType, ProtocolError, writeU32 } from "./frame";
+import { FrameType, HEADER_SIZE, ProtocolError, writeU32 } from "./frame";
 import type { Session } from "./session";
+
+/** Starts a Pump on the link for a stream (Platform.pump with the source already chosen). */
+export type PumpOpener = (link: Socket, streamId: number, credit: number, events: PumpEvents) => Pump;
 
 /** Queued outgoing bytes above which write() asks the source to pause. */
 export const STREAM_HIGH_WATER = 64 * 1024;
@@ -42,6 +46,8 @@ export class Stream {
   private finSent = false;
   private finReceived = false;
   private done = false;
+  /** Set by sendFrom: outgoing DATA comes from this pump, not from write(). */
+  private pump: Pump | null = null;
 
   constructor(
     private readonly session: Session,
@@ -82,6 +88,29 @@ export class Stream {
     return true;
   }
 
+  /**
+   * From now on this stream's outgoing DATA is sent by a pump (Platform.pump: in C on the camera)
+   * rather than through write(): WINDOW credit goes to it and what it sends is counted here.
+   * `onEnd`: its source ended and everything was sent (call end() to send FIN); `onError`: it failed.
+   */
+  sendFrom(open: PumpOpener, handlers: { onEnd(): void; onError(err: string): void }): void {
+    if (this.done || this.localEnded || this.pump || this.queued > 0) throw new Error(`stream ${this.id}: cannot start a pump now`);
+    this.pump = open(this.session.link, this.id, this.sendWindow, {
+      onSent: (bytes, frames) => {
+        this.sendWindow -= bytes;
+        this.bytesOut += bytes;
+        this.session.countSent(bytes + frames * HEADER_SIZE);
+      },
+      onLinkFull: () => this.session.noteLinkFull(),
+      onEnd: () => {
+        if (!this.done) handlers.onEnd();
+      },
+      onError: (err) => {
+        if (!this.done) handlers.onError(err);
+      },
+    });
+  }
+
   /** Half-close our direction once the queue is flushed. */
   end(): void {
     if (this.done || this.localEnded) return;
@@ -109,6 +138,7 @@ export class Stream {
 
   /** @internal Push queued bytes out as far as window and link allow. */
   flush(): void {
+    if (this.pump && this.session.canSendData && !this.done && !this.localEnded) this.pump.kick();
     while (this.queued > 0 && this.sendWindow > 0 && this.session.canSendData && !this.done) {
       let head = this.queue[0];
       const n = Math.min(head.length, this.sendWindow, DATA_CHUNK);
@@ -155,6 +185,7 @@ export class Stream {
   receiveWindow(n: number): void {
     if (n === 0 || this.sendWindow + n > 0x7fffffff) throw new ProtocolError("flow", `stream ${this.id}: bad WINDOW ${n}`);
     this.sendWindow += n;
+    if (!this.done) this.pump?.credit(n);
     this.flush();
   }
 
@@ -202,6 +233,7 @@ export class Stream {
     this.done = true;
     this.queue = [];
     this.queued = 0;
+    this.pump?.stop();
     this.session.streamGone(this.id);
     this.onClose?.(reason);
   }

@@ -3,7 +3,7 @@
 // random bytes, atomic writes, and the old-kernel launcher (seccomp: ENOSYS for post-3.10 calls).
 // Binaries come from `make test-native` (mk/native.mk).
 import { execFileSync, spawn } from "node:child_process";
-import { constants as cryptoConstants, createHash, createPublicKey } from "node:crypto";
+import { constants as cryptoConstants, createHash, createPublicKey, randomBytes } from "node:crypto";
 import { closeSync, constants as fsConstants, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer as createNetServer, connect as netConnect, type Server as NetServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -46,6 +46,7 @@ let rsaPort = 0;
 let tcpPort = 0;
 let silentPort = 0;
 let futurePort = 0;
+let rotatingPort = 0;
 const servers: (TlsServer | NetServer)[] = [];
 
 function openssl(...args: string[]): void {
@@ -85,7 +86,7 @@ function spkiPin(certPem: string): string {
 }
 
 /** TLS echo server: sends back what it receives, closes when the client ends. */
-async function tlsEcho(name: string): Promise<number> {
+async function tlsEcho(name: string, rotateTickets = false): Promise<number> {
   // The RSA server also sends the CA certificate (a chain), the EC one only its leaf.
   const cert = name === "rsa" ? pem.rsa + pem.ca : pem[name];
   // The server prefers ChaCha20 only for clients that list it first (OpenSSL's PRIORITIZE_CHACHA, what
@@ -96,6 +97,8 @@ async function tlsEcho(name: string): Promise<number> {
   }, (s) => {
     s.on("error", () => {});
     s.pipe(s);
+    // A server that can never resume: every ticket it issued is void by the next connection.
+    if (rotateTickets) srv.setTicketKeys(randomBytes(48));
   });
   srv.on("tlsClientError", () => {});
   servers.push(srv);
@@ -120,6 +123,7 @@ beforeAll(async () => {
   ecPort = await tlsEcho("ec");
   rsaPort = await tlsEcho("rsa");
   futurePort = await tlsEcho("future");
+  rotatingPort = await tlsEcho("ec", true);
   tcpPort = await tcpEcho();
   // Accepts TCP and never says a word: a TLS handshake to it must end by the connect deadline.
   const silent = createNetServer((s) => s.on("error", () => {}));
@@ -190,6 +194,19 @@ describe.skipIf(!enabled).each(arches)("%s", (arch) => {
     expect(ec.code).toBe(0);
     const rsa = await tls(rsaPort, "ca", "-");
     expect(rsa.out).toMatch(/^OK tls/);
+  });
+
+  it("TLS: a reconnect resumes the session (ticket); where the ticket is void, a full verified handshake", async () => {
+    const again = (port: number) => run(probe, ["tls-again", "127.0.0.1", String(port), join(dir, "ca.pem"), "-", "-", "3"]);
+    const r = await again(ecPort);
+    expect(r.code).toBe(0);
+    const infos = r.out.replace(/^OK /, "").trim().split(";");
+    expect(infos[0]).toContain("TLSv1.2");
+    expect(infos[0]).not.toContain("resumed");
+    expect(infos.slice(1).every((i) => i.endsWith(" resumed"))).toBe(true);
+    const full = await again(rotatingPort);
+    expect(full.code).toBe(0);
+    expect(full.out).not.toContain("resumed");
   });
 
   it("TLS: a server from another CA is refused", async () => {

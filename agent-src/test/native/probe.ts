@@ -3,6 +3,8 @@
  * tests can check TLS verification, sockets, random bytes and atomic writes on each CPU.
  * Prints one result line ("OK ..." / "ERR ...") and exits 0 / 1.
  *   probe tls HOST PORT CAFILE|- PIN|- [SERVERNAME|- [TIMEOUT_MS]]   TLS connect, send "ping\n", expect echo
+ *   probe tls-again HOST PORT CAFILE|- PIN|- SERVERNAME|- N   N TLS echo connections one after the
+ *                                                    other (resumption); prints each one's TLS info
  *   probe tcp HOST PORT                              plain TCP echo
  *   probe random N                                   N random bytes as hex
  *   probe write PATH TEXT                            writeFileAtomic then readFile
@@ -55,6 +57,30 @@ if (cmd === "tls") {
     spkiSha256: pin && pin !== "-" ? pin.split(",") : undefined,
     serverName: name && name !== "-" ? name : undefined,
   }, Number(timeout ?? 10000), (err, sock) => (err || !sock ? done(false, err ?? "no socket") : echoRoundTrip(sock, "tls")));
+} else if (cmd === "tls-again") {
+  const [host, port, ca, pin, name, count] = rest;
+  const infos: string[] = [];
+  const once = () => p.connectTls(host, Number(port), {
+    caPem: ca !== "-" ? readText(ca) : undefined,
+    spkiSha256: pin !== "-" ? pin.split(",") : undefined,
+    serverName: name !== "-" ? name : undefined,
+  }, 10000, (err, sock) => {
+    if (err || !sock) return done(false, `connection ${infos.length + 1}: ${err}`);
+    let got = "";
+    sock.onData = (d) => {
+      got += td(d);
+      if (got.endsWith("\n")) sock.end();
+    };
+    sock.onEnd = () => {};
+    sock.onClose = (e) => {
+      if (e || got !== "ping\n") return done(false, `connection ${infos.length + 1}: ${e ?? got}`);
+      infos.push((sock as { info?: string }).info ?? "?");
+      if (infos.length < Number(count)) once();
+      else done(true, infos.join(";"));
+    };
+    sock.write(te("ping\n"));
+  });
+  once();
 } else if (cmd === "tcp") {
   p.connectTcp(rest[0], Number(rest[1]), 10000, (err, sock) =>
     err || !sock ? done(false, err ?? "no socket") : echoRoundTrip(sock, "tcp"));

@@ -56,6 +56,9 @@ export interface LinkServerOptions {
   metrics: Metrics;
 }
 
+/** Lifetime of a TLS session ticket (seconds). */
+export const TLS_SESSION_TIMEOUT_S = 3600;
+
 export function startLinkServer(o: LinkServerOptions, h: RoleHandlers, listen: { host: string; port: number }): Promise<tls.Server> {
   const limits = o.cfg.limits;
   // Tokens are taken only once a peer has proved a key (AUTH) or holds a one-time token
@@ -81,6 +84,11 @@ export function startLinkServer(o: LinkServerOptions, h: RoleHandlers, listen: {
     // Node only reports its handshake timeout (tlsClientError); the deadline below, set at TCP
     // accept, is the one that closes and counts. Node's is a backstop just behind it.
     handshakeTimeout: limits.handshakeTimeoutMs + 1000,
+    // Session tickets (Node's default; the agent offers them on reconnect): a resumed handshake
+    // skips ECDHE and the certificate, most of what a reconnect storm costs. Tickets live this
+    // long; the agent also stops resuming an hour after its last full handshake. AUTH proves the
+    // device key on every link regardless.
+    sessionTimeout: TLS_SESSION_TIMEOUT_S,
   }, (sock) => {
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
     const pre = pending.get(remote);
