@@ -160,6 +160,10 @@ describe("recording from the shared source", () => {
     for (const f of [...lastDone, recovered]) expect(await decodeErrors(f), f).toBe("");
     const t = await waitRecorded(sys, (x) => x.ranges.length >= 2 && x.ranges[x.ranges.length - 1].to - x.ranges[x.ranges.length - 1].from >= 4, 40_000);
     const gap = t.ranges[1].from - t.ranges[0].to;
+    // The recovered segment is on the timeline: the first range runs through it.
+    const recStart = Number(/(\d{13})\.mp4$/.exec(recovered)![1]) / 1000;
+    expect(t.ranges[0].from).toBeLessThanOrEqual(recStart);
+    expect(t.ranges[0].to).toBeGreaterThan(recStart + 0.5);
     console.log(`streamer down ${downtime.toFixed(2)} s; timeline gap ${gap.toFixed(2)} s; recovered partial ${statSync(recovered).size} of ${partialBytes} bytes`);
     // The gap is the downtime, plus what the killed segment had not yet written (≤ one 1 s fragment)
     // and the agent's reconnect and the camera's new session after the restart.

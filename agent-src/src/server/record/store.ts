@@ -56,8 +56,13 @@ export class DeviceStore {
       for (const f of readdirSync(join(this.dir, day))) {
         const rel = `${day}/${f}`;
         if (/^\d{13}\.mp4\.part$/.test(f)) {
-          if (this.recoverPartial(rel)) report.recovered++;
-          else report.dropped++;
+          if (this.recoverPartial(rel)) {
+            report.recovered++;
+            const done = rel.slice(0, -".part".length);
+            found.set(done, statSync(join(this.dir, done)).size);
+          } else {
+            report.dropped++;
+          }
           continue;
         }
         if (/^\d{13}\.mp4$/.test(f)) found.set(rel, statSync(join(this.dir, rel)).size);
