@@ -17,6 +17,7 @@ import { qemuUserCamera } from "./rows/qemu-user";
 import { sizes } from "./rows/size";
 import { guestRss } from "./rows/guest-rss";
 import { hostileServer } from "./rows/hostile";
+import { recordOneCamera } from "./rows/record";
 
 type RowFn = (o: BenchOptions) => Promise<Row | Row[]>;
 const ROWS: [string, RowFn][] = [
@@ -29,6 +30,7 @@ const ROWS: [string, RowFn][] = [
   ["qemu-user", qemuUserCamera],
   ["guest-rss", guestRss],
   ["hostile", hostileServer],
+  ["record", recordOneCamera],
 ];
 
 function arg(name: string): string | undefined {

@@ -14,7 +14,7 @@ import type { Registry } from "../link/registry";
 import type { Sources } from "../media/sources";
 import type { Source, SourceViewer } from "../media/source";
 import type { Metrics } from "../metrics";
-import { Recorder, type RecordState } from "./recorder";
+import { Recorder } from "./recorder";
 import { DeviceStore, type StoredSegment } from "./store";
 
 export interface ArchiveDeviceSettings {
@@ -52,7 +52,6 @@ interface DeviceCounters {
   written: number;
   writeErrors: number;
   deleted: number;
-  lastState: RecordState | "waiting" | "unsupported";
 }
 
 export class Archive {
@@ -88,13 +87,13 @@ export class Archive {
     return this.settings.devices[id] ?? this.settings.devices["*"] ?? null;
   }
 
-  /** The device's store, opened on first use; null for an id that cannot be a folder, or that has no archive and records nothing. */
-  store(id: string): DeviceStore | null {
+  /** The device's store, opened on first use; null for an id that cannot be a folder, or without a folder unless `create`. */
+  store(id: string, create = false): DeviceStore | null {
     let s = this.stores.get(id);
     if (s) return s;
     if (!validId(id)) return null;
     const dir = join(this.settings.dir, id);
-    if (!existsSync(dir) && this.settingsFor(id)?.record !== "continuous") return null;
+    if (!existsSync(dir) && !create) return null;
     s = new DeviceStore(dir);
     const r = s.open();
     if (r.recovered || r.dropped || r.rebuilt) {
@@ -106,7 +105,7 @@ export class Archive {
 
   private counter(id: string): DeviceCounters {
     let c = this.counters.get(id);
-    if (!c) this.counters.set(id, (c = { written: 0, writeErrors: 0, deleted: 0, lastState: "waiting" }));
+    if (!c) this.counters.set(id, (c = { written: 0, writeErrors: 0, deleted: 0 }));
     return c;
   }
 
@@ -138,7 +137,7 @@ export class Archive {
     this.attaching.add(id);
     let release: (() => void) | null = null;
     try {
-      const store = this.store(id)!;
+      const store = this.store(id, true)!;
       const src = this.sources.get(id, cfg.path);
       release = src.hold();
       const sdp = await src.ready();
