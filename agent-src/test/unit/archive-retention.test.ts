@@ -35,7 +35,12 @@ function archive(dir: string, devices: ArchiveSettings["devices"], maxTotalBytes
   return a;
 }
 
-const remaining = (dir: string, id: string) => readFileSync(join(dir, id, "index.tsv"), "utf8").trim().split("\n").filter(Boolean).map((l) => Number(l.split("\t")[0]));
+/** What a later start finds: the index log replayed and checked against the files (nothing rebuilt if it is right). */
+function remaining(dir: string, id: string): number[] {
+  const s = new DeviceStore(join(dir, id));
+  expect(s.open()).toEqual({ recovered: 0, dropped: 0, rebuilt: false });
+  return s.segments.map((x) => x.startMs);
+}
 
 describe("archive retention", () => {
   const now = Date.UTC(2026, 11, 2, 0, 0, 30); // just after midnight: segments span two day folders
@@ -47,9 +52,15 @@ describe("archive retention", () => {
     const a = archive(dir, { cam: { record: "off", path: "/x", maxAgeMs: 25_000, maxBytes: 0 } });
     expect(a.store("cam")!.segments.length).toBe(10);
     a.retention(now);
+    expect(readFileSync(join(dir, "cam", "index.tsv"), "utf8")).toMatch(/^-\t2026-12-01\/\d{13}\.mp4$/m); // removals are appended, not a rewrite
     expect(remaining(dir, "cam")).toEqual(starts.slice(7));
     expect(readdirSync(join(dir, "cam")).filter((d) => d.startsWith("2026"))).toEqual([dayFolder(now)]);
     expect(a.timeline("cam", 0, now + 1)).toEqual([{ from: starts[7], to: now }]);
+    const st = a.store("cam")!;
+    expect(st.overlapping(starts[8] + 5000, starts[8] + 6000).map((x) => x.startMs)).toEqual([starts[8]]);
+    expect(st.overlapping(starts[8], starts[9]).map((x) => x.startMs)).toEqual([starts[8]]);
+    expect(st.overlapping(starts[7] - 1, starts[9] + 1).map((x) => x.startMs)).toEqual(starts.slice(7));
+    expect(st.overlapping(now, now + 1000)).toEqual([]);
   });
 
   it("by size per device, and by total size across devices: the oldest go first", () => {

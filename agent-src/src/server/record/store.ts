@@ -39,6 +39,8 @@ export class DeviceStore {
   /** Sorted by start. */
   segments: StoredSegment[] = [];
   bytes = 0;
+  /** Lines in the index file (additions and removals since it was last compacted). */
+  private logLines = 0;
 
   constructor(readonly dir: string) {}
 
@@ -46,11 +48,16 @@ export class DeviceStore {
     return join(this.dir, "index.tsv");
   }
 
-  /** Recovers partial segments, loads or rebuilds the index. Synchronous: done once per device before recording. */
+  /**
+   * Recovers partial segments, then loads the index, checked against the folder listing (names
+   * only: no file is opened or stat'ed unless the index lacks it, so a start with months of
+   * archive stays quick). Files the index lacks are read and added, entries without a file
+   * dropped; then the index is written compacted. Synchronous: once per device before recording.
+   */
   open(): OpenReport {
     mkdirSync(this.dir, { recursive: true });
     const report: OpenReport = { recovered: 0, dropped: 0, rebuilt: false };
-    const found = new Map<string, number>();
+    const found: string[] = [];
     for (const day of readdirSync(this.dir)) {
       if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) continue;
       for (const f of readdirSync(join(this.dir, day))) {
@@ -58,31 +65,31 @@ export class DeviceStore {
         if (/^\d{13}\.mp4\.part$/.test(f)) {
           if (this.recoverPartial(rel)) {
             report.recovered++;
-            const done = rel.slice(0, -".part".length);
-            found.set(done, statSync(join(this.dir, done)).size);
+            found.push(rel.slice(0, -".part".length));
           } else {
             report.dropped++;
           }
-          continue;
+        } else if (/^\d{13}\.mp4$/.test(f)) {
+          found.push(rel);
         }
-        if (/^\d{13}\.mp4$/.test(f)) found.set(rel, statSync(join(this.dir, rel)).size);
       }
     }
-    const indexed = this.readIndex();
-    const same = indexed !== null && indexed.length === found.size && indexed.every((s) => found.get(s.rel) === s.bytes);
-    if (same) {
-      this.segments = indexed!;
-    } else {
-      report.rebuilt = true;
-      this.segments = [];
-      for (const [rel, bytes] of found) {
-        const s = describe(join(this.dir, rel), rel, bytes);
-        if (s) this.segments.push(s);
+    const log = this.readIndex();
+    const indexed = log?.segments ?? new Map<string, StoredSegment>();
+    this.segments = [];
+    for (const rel of found) {
+      let seg = indexed.get(rel);
+      if (!seg) {
+        report.rebuilt = true;
+        const path = join(this.dir, rel);
+        seg = describe(path, rel, statSync(path).size) ?? undefined;
       }
-      this.segments.sort((a, b) => a.startMs - b.startMs);
-      this.writeIndex();
+      if (seg) this.segments.push(seg);
     }
-    this.bytes = this.segments.reduce((n, s) => n + s.bytes, 0);
+    if (!log || indexed.size !== this.segments.length) report.rebuilt = true;
+    this.segments.sort((a, b) => a.startMs - b.startMs);
+    if (report.rebuilt || !log || log.lines !== this.segments.length) this.writeIndex();
+    this.bytes = this.segments.reduce((n, x) => n + x.bytes, 0);
     return report;
   }
 
@@ -108,21 +115,29 @@ export class DeviceStore {
     return true;
   }
 
-  private readIndex(): StoredSegment[] | null {
+  /** The index log replayed: "start dur bytes rel" adds a segment, "- rel" removes one. Null when missing or unreadable. */
+  private readIndex(): { segments: Map<string, StoredSegment>; lines: number } | null {
     if (!existsSync(this.indexFile)) return null;
-    const out: StoredSegment[] = [];
+    const segments = new Map<string, StoredSegment>();
+    let lines = 0;
     for (const line of readFileSync(this.indexFile, "utf8").split("\n")) {
       if (!line) continue;
-      const [a, b, c, rel] = line.split("\t");
-      const s = { startMs: Number(a), durationMs: Number(b), bytes: Number(c), rel };
-      if (!rel || ![s.startMs, s.durationMs, s.bytes].every(Number.isFinite)) return null;
-      out.push(s);
+      lines++;
+      const f = line.split("\t");
+      if (f[0] === "-" && f.length === 2) {
+        segments.delete(f[1]);
+        continue;
+      }
+      const [a, b, c, rel] = f;
+      const seg = { startMs: Number(a), durationMs: Number(b), bytes: Number(c), rel };
+      if (f.length !== 4 || !rel || ![seg.startMs, seg.durationMs, seg.bytes].every(Number.isFinite)) return null;
+      segments.set(rel, seg);
     }
-    out.sort((x, y) => x.startMs - y.startMs);
-    return out;
+    return { segments, lines };
   }
 
   private writeIndex(): void {
+    this.logLines = this.segments.length;
     const tmp = this.indexFile + ".tmp";
     writeFileSync(tmp, this.segments.map(line).join(""));
     const fd = openSync(tmp, "r");
@@ -138,14 +153,17 @@ export class DeviceStore {
     this.segments.splice(i, 0, s);
     this.bytes += s.bytes;
     appendFileSync(this.indexFile, line(s));
+    this.logLines++;
   }
 
-  /** Removes the oldest segments while `more` says so; returns how many went. */
+  /** Removes the oldest segments while `more` says so; returns how many went. Each is a line appended to the index. */
   dropOldest(more: (oldest: StoredSegment) => boolean): number {
     let n = 0;
+    const removed: string[] = [];
     while (this.segments.length && more(this.segments[0])) {
       const s = this.segments.shift()!;
       this.bytes -= s.bytes;
+      removed.push(`-\t${s.rel}\n`);
       try {
         unlinkSync(join(this.dir, s.rel));
       } catch {
@@ -159,13 +177,30 @@ export class DeviceStore {
       }
       n++;
     }
-    if (n) this.writeIndex();
+    if (n) {
+      // Compacted now and then, so the index stays about one line per segment.
+      this.logLines += n;
+      if (this.logLines > 2 * this.segments.length + 1000) this.writeIndex();
+      else appendFileSync(this.indexFile, removed.join(""));
+    }
     return n;
   }
 
-  /** Segments that overlap [fromMs, toMs). */
+  /** Segments that overlap [fromMs, toMs) (a binary search: an archive holds ~260 000 segments a month). */
   overlapping(fromMs: number, toMs: number): StoredSegment[] {
-    return this.segments.filter((s) => s.startMs < toMs && s.startMs + s.durationMs > fromMs);
+    // Segments do not overlap each other: the first candidate is the last one starting at or before fromMs.
+    let lo = 0, hi = this.segments.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.segments[mid].startMs <= fromMs) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: StoredSegment[] = [];
+    for (let i = Math.max(0, lo - 1); i < this.segments.length && this.segments[i].startMs < toMs; i++) {
+      const s = this.segments[i];
+      if (s.startMs + s.durationMs > fromMs) out.push(s);
+    }
+    return out;
   }
 
   path(s: StoredSegment): string {
