@@ -45,13 +45,14 @@ export async function recordOneCamera(o: BenchOptions): Promise<Row[]> {
     // Ours.
     const st = await startStreamer({
       roles: ["endpoint", "streamer"], pki, logLevel: "info", name: "streamer",
-      streamerSettings: { archive: { dir: archiveDir, segment_s: 10, devices: { "rec-0": { record: "continuous", path: "/long" } } } },
+      streamerSettings: { archive: { dir: archiveDir, segment_s: 10, devices: { "*": { record: "continuous", path: "/long" } } } },
     });
     let ours: { cpu: number; disk: number; stream: number };
+    let scale: { cameras: number; cpu: number; loopMaxMs: number; diskPerStream: number[] };
     try {
       const agent = await startOurAgent(pki, st, "rec-0", camPort);
-      const bytesIn = async () => {
-        const d = (await st.devices()).find((x) => x.id === "rec-0") as unknown as { sources?: { bytes_in: number }[] };
+      const bytesIn = async (id = "rec-0") => {
+        const d = (await st.devices()).find((x) => x.id === id) as unknown as { sources?: { bytes_in: number }[] };
         return d?.sources?.[0]?.bytes_in ?? 0;
       };
       for (let i = 0; i < 100 && !(await bytesIn()); i++) await sleep(100);
@@ -60,7 +61,23 @@ export async function recordOneCamera(o: BenchOptions): Promise<Row[]> {
       await sleep(windowS * 1000);
       const c1 = cpuSeconds(st.proc.pid), d1 = du(archiveDir), b1 = await bytesIn();
       ours = { cpu: c1 - c0, disk: d1 - d0, stream: b1 - b0 };
-      await agent.stop();
+      // Several cameras on the one streamer (each its own device and agent, the same clip):
+      // CPU per camera, and whether every archive still grows with its stream.
+      const n = o.tiny ? 2 : 8;
+      const agents = [agent];
+      for (let i = 1; i < n; i++) agents.push(await startOurAgent(pki, st, `rec-${i}`, camPort));
+      const ids = agents.map((_, i) => `rec-${i}`);
+      for (let i = 0; i < 100 && (await Promise.all(ids.map((id) => bytesIn(id)))).some((b) => !b); i++) await sleep(100);
+      await sleep(o.tiny ? 1000 : 3000);
+      const scaleS = o.tiny ? 2 : 30;
+      const s0 = cpuSeconds(st.proc.pid), in0 = await Promise.all(ids.map((id) => bytesIn(id))), disk0 = ids.map((id) => du(join(archiveDir, id)));
+      await sleep(scaleS * 1000);
+      const s1 = cpuSeconds(st.proc.pid), in1 = await Promise.all(ids.map((id) => bytesIn(id))), disk1 = ids.map((id) => du(join(archiveDir, id)));
+      const loopMaxMs = (await st.metrics()).flussonic_event_loop_delay_max_ms ?? -1;
+      scale = { cameras: n, cpu: ((s1 - s0) / scaleS) * 60, loopMaxMs, diskPerStream: ids.map((_, i) => (disk1[i] - disk0[i]) / Math.max(1, in1[i] - in0[i])) };
+      raw.scale = { ...scale, windowS: scaleS };
+      o.log(`record ${n} cameras: ${JSON.stringify(scale)}`);
+      await Promise.all(agents.map((a) => a.stop()));
     } finally {
       await st.proc.stop();
     }
@@ -96,7 +113,16 @@ export async function recordOneCamera(o: BenchOptions): Promise<Row[]> {
       id: "record-disk", figure: "recording one 4 Mbit/s camera: disk bytes per byte the camera sent (RTP)", ours: oursDisk,
       peerName: "GStreamer splitmuxsink", peer: peerDisk, ratio: ratioOf(oursDisk, peerDisk),
       goal: "≤ 1.02×", met: ours.disk / ours.stream <= 1.02, notes: [`stream ${(ours.stream / windowS / 1e6).toFixed(3)} MB/s as RTP over the tunnel`], raw: {},
-    }];
+    }, (() => {
+      const perCam = scale.cpu / scale.cameras;
+      const keptUp = scale.diskPerStream.every((r) => r > 0.9 && r < 1.1);
+      const f = { value: 60 / perCam, unit: "cameras per core", text: `extrapolated from ${scale.cameras} cameras at ${perCam.toFixed(2)} CPU s/min each; event loop max ${scale.loopMaxMs} ms` };
+      return {
+        id: "record-scale", figure: `4 Mbit/s cameras one streamer can record (${scale.cameras} recorded at once, CPU per camera → one core)`, ours: f,
+        peerName: "—", peer: null, ratio: null, goal: "report; every archive keeps up with its stream", met: keptUp,
+        notes: [`disk/stream per camera over the window: ${scale.diskPerStream.map((r) => r.toFixed(3)).join(", ")}; the agents and the camera ran on the same 2 cores`], raw: {},
+      };
+    })()];
   } finally {
     await cam.stop();
   }
