@@ -135,7 +135,9 @@ export class Recorder implements PacketReader {
       this.endSegment();
       if (Date.now() >= this.pausedUntil) {
         const now = Date.now() * TICKS_PER_MS;
-        if (Math.abs(dts - now) > MAX_DRIFT_TICKS) {
+        // Only a picture that arrived live says where "now" is: the GOP cache's are seconds old.
+        const live = au.ts > this.anchor!.ts!;
+        if (live && Math.abs(dts - now) > MAX_DRIFT_TICKS) {
           // The camera's clock ran off from ours: re-anchor, never back over what is recorded.
           const want = Math.max(now, this.lastEndTicks);
           this.anchor!.wallTicks += want - dts;
