@@ -223,7 +223,7 @@ function media(v: unknown): MediaSettings {
 
 function archive(v: unknown, baseDir: string, defaultPath: string): ArchiveSettings {
   const a = obj(v, "streamer.archive");
-  for (const k of Object.keys(a)) if (!["dir", "segment_s", "max_total_bytes", "devices"].includes(k)) throw new ConfigError(`streamer.archive.${k}`, "unknown field");
+  for (const k of Object.keys(a)) if (!["dir", "segment_s", "max_total_bytes", "min_free_bytes", "devices"].includes(k)) throw new ConfigError(`streamer.archive.${k}`, "unknown field");
   const devices: Record<string, ArchiveDeviceSettings> = {};
   for (const [id, d] of Object.entries(a.devices === undefined ? {} : obj(a.devices, "streamer.archive.devices"))) {
     const field = `streamer.archive.devices.${id}`;
@@ -244,6 +244,7 @@ function archive(v: unknown, baseDir: string, defaultPath: string): ArchiveSetti
     dir: resolve(baseDir, str(a.dir ?? "archive", "streamer.archive.dir")),
     segmentMs: Math.round(num(a.segment_s ?? 10, "streamer.archive.segment_s", 1, 600) * 1000),
     maxTotalBytes: num(a.max_total_bytes ?? 0, "streamer.archive.max_total_bytes", 0, 2 ** 53),
+    minFreeBytes: num(a.min_free_bytes ?? 0, "streamer.archive.min_free_bytes", 0, 2 ** 53),
     devices,
   };
 }

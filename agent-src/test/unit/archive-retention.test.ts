@@ -29,8 +29,8 @@ afterEach(async () => {
   for (const a of archives.splice(0)) await a.close();
 });
 
-function archive(dir: string, devices: ArchiveSettings["devices"], maxTotalBytes = 0): Archive {
-  const a = new Archive({ dir, segmentMs: 10_000, maxTotalBytes, devices }, registry, {} as Sources, () => {}, new Metrics());
+function archive(dir: string, devices: ArchiveSettings["devices"], maxTotalBytes = 0, minFreeBytes = 0): Archive {
+  const a = new Archive({ dir, segmentMs: 10_000, maxTotalBytes, minFreeBytes, devices }, registry, {} as Sources, () => {}, new Metrics());
   archives.push(a);
   return a;
 }
@@ -75,6 +75,27 @@ describe("archive retention", () => {
     // 3 + 10 over 8 in total: cam2's five oldest go (cam's are now younger than those).
     expect(remaining(dir, "cam2")).toEqual(starts.slice(5).map((s) => s + 5000));
     for (const s of starts.slice(0, 7)) expect(existsSync(join(dir, "cam", dayFolder(s), `${s}.mp4`))).toBe(false);
+  });
+});
+
+describe("archive free-space floor", () => {
+  it("below min_free_bytes the oldest segments of any device go until the floor is met", async () => {
+    const dir = tempDir("fa-ret-");
+    const t0 = Date.UTC(2026, 11, 2, 10);
+    for (let i = 0; i < 6; i++) {
+      writeSegment(join(dir, "a"), t0 + 20_000 * i, 10);
+      writeSegment(join(dir, "b"), t0 + 20_000 * i + 10_000, 10);
+    }
+    const size = statSync(join(dir, "a", dayFolder(t0), `${t0}.mp4`)).size;
+    const a = archive(dir, { "*": { record: "off", path: "/x", maxAgeMs: 0, maxBytes: 0 } }, 0, 10 * size);
+    a.store("a");
+    a.store("b");
+    a.diskFreeBytes = async () => Math.floor(6.5 * size);
+    a.retention(t0 + 200_000);
+    await new Promise((r) => setTimeout(r, 50));
+    // 3.5 segments short: the four oldest across both devices (a0, b0, a1, b1) go.
+    expect(remaining(dir, "a")).toEqual([2, 3, 4, 5].map((i) => t0 + 20_000 * i));
+    expect(remaining(dir, "b")).toEqual([2, 3, 4, 5].map((i) => t0 + 20_000 * i + 10_000));
   });
 });
 

@@ -33,6 +33,8 @@ export interface ArchiveSettings {
   segmentMs: number;
   /** All devices together; the oldest segment of any device goes first. 0: no limit. */
   maxTotalBytes: number;
+  /** Free space kept on the archive's file system: below it the oldest segment of any device goes. 0: none. */
+  minFreeBytes: number;
   /** Device id (or "*" for every device without its own entry) → settings. */
   devices: Record<string, ArchiveDeviceSettings>;
 }
@@ -209,17 +211,37 @@ export class Archive {
     if (this.settings.maxTotalBytes > 0) {
       let total = [...this.stores.values()].reduce((t, s) => t + s.bytes, 0);
       while (total > this.settings.maxTotalBytes) {
-        let oldest: [string, DeviceStore] | null = null;
-        for (const e of this.stores) if (e[1].segments.length && (!oldest || e[1].oldestMs! < oldest[1].oldestMs!)) oldest = e;
-        if (!oldest) break;
-        const before = oldest[1].bytes;
-        let one = 1;
-        oldest[1].dropOldest(() => one-- > 0);
-        total -= before - oldest[1].bytes;
-        this.counter(oldest[0]).deleted++;
+        const freed = this.dropGlobalOldest();
+        if (!freed) break;
+        total -= freed;
       }
     }
-    statfs(this.settings.dir).then((f) => (this.diskFree = f.bavail * f.bsize), () => {});
+    this.diskFreeBytes().then((free) => {
+      this.diskFree = free;
+      while (this.settings.minFreeBytes > 0 && free < this.settings.minFreeBytes) {
+        const freed = this.dropGlobalOldest();
+        if (!freed) break;
+        free += freed;
+      }
+    }, () => {});
+  }
+
+  /** Free bytes on the archive's file system (replaceable in tests). */
+  diskFreeBytes = async (): Promise<number> => {
+    const f = await statfs(this.settings.dir);
+    return f.bavail * f.bsize;
+  };
+
+  /** Removes the oldest segment of any device; the bytes it freed (0: nothing left). */
+  private dropGlobalOldest(): number {
+    let oldest: [string, DeviceStore] | null = null;
+    for (const e of this.stores) if (e[1].segments.length && (!oldest || e[1].oldestMs! < oldest[1].oldestMs!)) oldest = e;
+    if (!oldest) return 0;
+    const before = oldest[1].bytes;
+    let one = 1;
+    oldest[1].dropOldest(() => one-- > 0);
+    this.counter(oldest[0]).deleted++;
+    return before - oldest[1].bytes;
   }
 
   /** Recorded ranges overlapping [fromMs, toMs): segments closer than GAP_TOLERANCE_MS merged. */
