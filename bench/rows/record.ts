@@ -33,7 +33,7 @@ async function media(seconds: number): Promise<string> {
 const du = (dir: string) => Number(execFileSync("du", ["-sb", dir], { encoding: "utf8" }).split("\t")[0]);
 
 export async function recordOneCamera(o: BenchOptions): Promise<Row[]> {
-  const clipS = o.tiny ? 8 : 75;
+  const clipS = o.tiny ? 8 : 150;
   const windowS = o.tiny ? 3 : 60;
   const mediaDir = await media(clipS);
   const cam = await startProc(PYTHON, [join(FIXTURES_DIR, "rtsp-camera.py"), "0", mediaDir], { name: "rtsp-camera", ready: /^READY rtsp port=(\d+)/, timeoutMs: 30_000 });
