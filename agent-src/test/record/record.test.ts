@@ -30,14 +30,14 @@ afterAll(async () => {
   for (const s of stops.reverse()) await s().catch(() => {});
 });
 
-async function startSystem(archive: Record<string, unknown>, wrap?: (dir: string) => string[]): Promise<Sys> {
+async function startSystem(archive: Record<string, unknown>, wrap?: (dir: string) => string[], media?: Record<string, unknown>): Promise<Sys> {
   const pki = makePki();
   const cam = await startCamera();
   stops.push(() => cam.stop());
   const archiveDir = tempDir("fa-archive-");
   const server = await startStreamer({
     roles: ["endpoint", "streamer"], pki, tokens: ["tok-rec"], logLevel: "info",
-    streamerSettings: { archive: { dir: archiveDir, ...archive } },
+    streamerSettings: { archive: { dir: archiveDir, ...archive }, ...(media ? { media } : {}) },
     wrap: wrap?.(archiveDir),
   });
   const sys: Sys = { pki, cam, server, agent: null!, id: "", archiveDir };
@@ -209,7 +209,8 @@ describe("recording from the shared source", () => {
 describe("a full disk", () => {
   it("pauses recording (state, metric, log line) without touching live viewing, and recording resumes once space is freed", async () => {
     // The archive folder is a 2 MiB tmpfs that only the streamer's own mount namespace sees.
-    const sys = await startSystem(SEGMENT, (dir) => ["unshare", "-m", "--propagation", "private", "sh", "-c", 'mount -t tmpfs -o size=2m tmpfs "$0" && exec "$@"', dir]);
+    // close_after_ms 1 s: the live viewer's leaving would close a source nobody else holds.
+    const sys = await startSystem(SEGMENT, (dir) => ["unshare", "-m", "--propagation", "private", "sh", "-c", 'mount -t tmpfs -o size=2m tmpfs "$0" && exec "$@"', dir], { close_after_ms: 1000 });
     const ns = (script: string) => exec("nsenter", ["-t", String(sys.server.proc.pid), "-m", "--", "sh", "-c", script], { timeout: 10_000 }).catch((e) => e);
     const filler = join(sys.archiveDir, "filler");
     await waitRecorded(sys, (x) => x.segments >= 1 && x.state === "recording", 30_000);
@@ -232,8 +233,14 @@ describe("a full disk", () => {
     console.log(`live viewer: ${got.length} frames in ${viewerSeconds} s while the disk was full; segments ${full.segments} → ${back.segments}`);
     expect(got.length).toBeGreaterThanOrEqual(viewerSeconds * 25 * 0.9);
     expect(sys.server.proc.exit()).toBeNull();
+    // The viewer has gone: the recorder alone keeps the one pull of the camera open, and records on.
+    await sleep(2500);
+    const dev = (await sys.server.devices()).find((d) => d.id === sys.id) as unknown as { sources: { path: string; playing: boolean; reconnects: number }[] };
+    expect(dev.sources.map((x) => [x.path, x.playing])).toEqual([["/gop4", true]]);
+    const later = await waitRecorded(sys, (x) => x.segments > back.segments, 10_000);
+    expect(later.state).toBe("recording");
     // What was recorded before, during the cut and after, decodes cleanly.
-    const r = back.ranges;
+    const r = later.ranges;
     const from = Math.floor(r[0].from), dur = Math.ceil(r[r.length - 1].to) - from;
     const out = join(tempDir("fa-export-"), "all.mp4");
     const res = await fetch(url(sys, `${from}/${dur}/archive.mp4`));
