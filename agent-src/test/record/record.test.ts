@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { signViewerToken } from "../../src/server/keys";
 import { ensureMedia, startCamera, type Camera } from "../../../testkit/camera";
-import { SECRET, cameraTargets, makePki, startAgent, startStreamer, type AgentProc, type StreamerProc } from "../../../testkit/system";
+import { SECRET, VIEWER, cameraTargets, makePki, startAgent, startStreamer, type AgentProc, type StreamerProc } from "../../../testkit/system";
 import { tempDir } from "../../../testkit/procs";
 
 const exec = promisify(execFile);
@@ -123,6 +123,12 @@ describe("recording from the shared source", () => {
     const hls = await frames(url(sys, `${from}/${dur}/index.m3u8`), ["-allowed_extensions", "ALL"]);
     expect(hls.map((f) => f[2]).slice(0, got.length)).toEqual(got.map((f) => f[2]).slice(0, hls.length));
     expect(hls.length).toBeGreaterThanOrEqual(got.length - 1);
+    // The console counts people: the recorder is a reader of the source, not a viewer.
+    const base = `http://127.0.0.1:${sys.server.ports.http}`;
+    const login = await fetch(`${base}/api/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(VIEWER) });
+    const cookie = login.headers.get("set-cookie")!.split(";")[0];
+    const listed = (await (await fetch(`${base}/api/devices`, { headers: { cookie } })).json()) as { devices: { id: string; viewers: number }[] };
+    expect(listed.devices.find((d) => d.id === sys.id)?.viewers).toBe(0);
     // Same authorization as live: no credentials, no archive.
     expect((await fetch(`http://127.0.0.1:${sys.server.ports.http}/${sys.id}/archive/timeline.json`)).status).toBe(401);
     expect((await fetch(`http://127.0.0.1:${sys.server.ports.http}/${sys.id}/archive/${from}/${dur}/archive.mp4?token=${token("someone-else")}`)).status).toBe(401);

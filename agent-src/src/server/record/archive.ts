@@ -118,6 +118,11 @@ export class Archive {
     return this.unsupportedUntil.has(id) ? "unsupported" : "waiting";
   }
 
+  /** The device's recorder is attached to a source (it counts among that source's readers, not its viewers). */
+  isAttached(id: string): boolean {
+    return this.attached.has(id);
+  }
+
   private recordingIds(): string[] {
     const ids = new Set<string>();
     for (const [id, s] of Object.entries(this.settings.devices)) if (id !== "*" && s.record === "continuous") ids.add(id);

@@ -70,7 +70,8 @@ export function startHttpGateway(
   const viewersOf = (id: string) => {
     const srcs = opts.sources.list().filter((s) => s.name.startsWith(`${id}/`) && !s.isClosed);
     const h = hls.info(id);
-    return srcs.reduce((n, s) => n + s.viewerCount, 0) - h.streams + h.viewers;
+    // The HLS muxer and the recorder are readers of a source, not viewers.
+    return srcs.reduce((n, s) => n + s.viewerCount, 0) - h.streams + h.viewers - (opts.archive?.isAttached(id) ? 1 : 0);
   };
 
   /**
