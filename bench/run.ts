@@ -18,6 +18,7 @@ import { sizes } from "./rows/size";
 import { guestRss } from "./rows/guest-rss";
 import { hostileServer } from "./rows/hostile";
 import { hlsBrowser } from "./rows/hls";
+import { recordOneCamera } from "./rows/record";
 
 type RowFn = (o: BenchOptions) => Promise<Row | Row[]>;
 const ROWS: [string, RowFn][] = [
@@ -31,6 +32,7 @@ const ROWS: [string, RowFn][] = [
   ["guest-rss", guestRss],
   ["hostile", hostileServer],
   ["hls", hlsBrowser],
+  ["record", recordOneCamera],
 ];
 
 function arg(name: string): string | undefined {

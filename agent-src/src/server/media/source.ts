@@ -251,6 +251,8 @@ export class Source {
         this.clocks[t.index] ??= { ssrc: (Math.random() * 2 ** 32) >>> 0, offset: null, lastOut: 0, lastWall: 0 };
         this.clocks[t.index].offset = null;
       }
+      this.early = [];
+      this.playSent = true;
       await this.send("PLAY", contentBase, [["Range", "npt=0-"]]);
     } catch (e) {
       if (this.up === up) this.lost((e as Error).message);
@@ -277,7 +279,16 @@ export class Source {
     this.armKeepAlive();
     this.armMediaTimer();
     this.maybeScheduleClose();
+    // Media the camera sent right behind its PLAY answer (often in the same chunk): the session's first keyframe.
+    const early = this.early;
+    this.early = [];
+    this.playSent = false;
+    for (const [ch, d] of early) if (this.playing) this.media(ch, d);
   }
+
+  /** Interleaved packets that came after PLAY was sent but before its answer was handled. */
+  private early: [number, Buffer][] = [];
+  private playSent = false;
 
   private keepAliveMs = 25_000;
 
@@ -304,6 +315,8 @@ export class Source {
     const up = this.up;
     this.up = null;
     this.playing = false;
+    this.playSent = false;
+    this.early = [];
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(new Error("camera connection closed"));
@@ -392,7 +405,11 @@ export class Source {
 
   private media(channel: number, data: Buffer): void {
     const ch = this.channels.get(channel);
-    if (!ch || !this.playing) return;
+    if (!ch) return;
+    if (!this.playing) {
+      if (this.playSent && this.early.length < 256) this.early.push([channel, data]);
+      return;
+    }
     const clock = this.clocks[ch.track];
     const rate = this.sdp!.tracks[ch.track].clockRate;
     if (ch.rtcp) {
