@@ -4,7 +4,7 @@
 // one run. Figures: CPU seconds per minute recorded, and disk bytes per byte the camera sent.
 // Ours includes terminating the agent's TLS link and the tunnel; the peer has neither.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, renameSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { FIXTURES_DIR, ensureMedia } from "../../testkit/camera";
 import { startProc, tempDir } from "../../testkit/procs";
@@ -19,10 +19,11 @@ const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 async function media(seconds: number): Promise<string> {
   const dir = join(BENCH_BUILD, `record-media-${seconds}`);
   const file = join(dir, "long.mp4");
-  if (existsSync(file)) return dir;
   mkdirSync(dir, { recursive: true });
+  // The camera refuses to start without any of its mounts' files: link every test clip but /long's.
   const fixtures = await ensureMedia();
-  for (const f of ["clip.mp4", "gop4.mp4"]) if (!existsSync(join(dir, f))) symlinkSync(join(fixtures, f), join(dir, f));
+  for (const f of readdirSync(fixtures)) if (f !== "long.mp4" && !existsSync(join(dir, f))) symlinkSync(join(fixtures, f), join(dir, f));
+  if (existsSync(file)) return dir;
   execFileSync("ffmpeg", ["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", `testsrc2=size=960x540:rate=25:duration=${seconds}`,
     "-vf", "noise=alls=12:allf=t", "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-g", "50", "-keyint_min", "50",
     "-sc_threshold", "0", "-b:v", "4M", "-minrate", "4M", "-maxrate", "4M", "-bufsize", "2M", "-x264-params", "nal-hrd=cbr", "-an", file + ".tmp.mp4"], { timeout: 600_000 });
