@@ -43,7 +43,7 @@ describe("recorder", () => {
     vi.setSystemTime(t0);
     const store = new DeviceStore(tempDir("fa-recorder-"));
     store.open();
-    const rec = new Recorder("cam/x", 0, undefined, store, 1000, () => {}, (s) => store.add(s));
+    const rec = new Recorder("cam/x", { track: 0, codec: "h264" }, null, store, 1000, () => {}, (s) => store.add(s));
     // The cache holds one whole GOP that arrived over the last 3 s: frames 0…74; now is frame 75's arrival time.
     vi.setSystemTime(t0 + 3000);
     rec.start(Array.from({ length: GOP }, (_, f) => frame(f)).flat());

@@ -8,12 +8,12 @@
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { statfs } from "node:fs/promises";
 import { join } from "node:path";
-import * as sdpTransform from "sdp-transform";
 import type { LogLevel } from "../../platform/platform";
 import type { Registry } from "../link/registry";
 import type { Sources } from "../media/sources";
 import type { Source, SourceViewer } from "../media/source";
 import type { Metrics } from "../metrics";
+import { mediaInputs } from "../gateways/hls/sdp-inputs";
 import { Recorder } from "./recorder";
 import { DeviceStore, type StoredSegment } from "./store";
 
@@ -148,19 +148,16 @@ export class Archive {
       const src = this.sources.get(id, cfg.path);
       release = src.hold();
       const sdp = await src.ready();
-      const track = sdp.keyTrack;
-      if (track === null || sdp.tracks[track].codec !== "h264") {
+      if (sdp.keyTrack === null) {
         this.unsupportedUntil.set(id, Date.now() + 60_000);
-        this.log("warn", `archive ${id}: cannot record ${cfg.path}: no H.264 video track (camera offers ${sdp.tracks.map((t) => `${t.type} ${t.codec}`).join(", ")}); retrying in 60 s`);
+        this.log("warn", `archive ${id}: cannot record ${cfg.path}: no H.264/H.265 video track (camera offers ${sdp.tracks.map((t) => `${t.type} ${t.codec}`).join(", ")}); retrying in 60 s`);
         release();
         return;
       }
       this.unsupportedUntil.delete(id);
-      const m = sdpTransform.parse(sdp.text).media[track];
-      const fmtp = m?.fmtp?.find((f) => f.payload === sdp.tracks[track].payloadType)?.config ?? "";
-      const sprop = /sprop-parameter-sets=([^;\s]+)/.exec(fmtp)?.[1];
+      const { video, audio } = mediaInputs(sdp);
       const c = this.counter(id);
-      const rec = new Recorder(`${id}${cfg.path}`, track, sprop, store, this.settings.segmentMs, this.log, (s) => this.segmentDone(id, s));
+      const rec = new Recorder(`${id}${cfg.path}`, video, audio, store, this.settings.segmentMs, this.log, (s) => this.segmentDone(id, s));
       const baseErrors = rec.writeErrors;
       const rel = release;
       const a: Attached = {

@@ -28,6 +28,8 @@ export interface SegmentScan {
 
 /** Top-level boxes larger than this are not ours (a 10 s segment at 50 Mbit/s is ~60 MB). */
 const MAX_BOX = 512 * 1024 * 1024;
+/** The recorder's video clock, which segment times and shifts are given in. */
+const TICKS_PER_S = 90_000;
 
 /** Walks the file's top-level boxes; stops at the first incomplete or implausible one. */
 export function scanSegmentFile(path: string): SegmentScan {
@@ -107,21 +109,44 @@ function moofTimes(moof: Buffer): { baseTime: number; duration: number } | null 
   return baseTime === null ? null : { baseTime, duration };
 }
 
+/** Each track's timescale (mdhd) by track id (tkhd), from an init segment's moov. */
+export function trackTimescales(init: Buffer): Map<number, number> {
+  const out = new Map<number, number>();
+  const moov = children(init, 0, init.length).find((c) => c.type === "moov");
+  if (!moov) return out;
+  for (const trak of children(init, moov.start + 8, moov.end).filter((c) => c.type === "trak")) {
+    let id: number | null = null, scale: number | null = null;
+    for (const c of children(init, trak.start + 8, trak.end)) {
+      // tkhd v0: version/flags, creation, modification, then track_id (v1: two 64-bit times).
+      if (c.type === "tkhd") id = init.readUInt32BE(c.start + (init[c.start + 8] === 1 ? 28 : 20));
+      if (c.type !== "mdia") continue;
+      const mdhd = children(init, c.start + 8, c.end).find((x) => x.type === "mdhd");
+      if (mdhd) scale = init.readUInt32BE(mdhd.start + (init[mdhd.start + 8] === 1 ? 28 : 20));
+    }
+    if (id !== null && scale) out.set(id, scale);
+  }
+  return out;
+}
+
 /**
- * A copy of fragment bytes (moof + mdat, one or more) with every tfdt moved by -shift ticks and
- * mfhd sequence numbers renumbered from `seq`; returns the next sequence number.
+ * A copy of fragment bytes (moof + mdat, one or more) with every tfdt moved by -shift 90 kHz
+ * ticks (converted to each track's own timescale, e.g. an audio track's sample rate, from
+ * `timescales`; 90 kHz when absent) and mfhd sequence numbers renumbered from `seq`; returns the
+ * next sequence number.
  */
-export function rebaseFragments(data: Buffer, shift: number, seq: number): { data: Buffer; seq: number } {
+export function rebaseFragments(data: Buffer, shift: number, seq: number, timescales?: Map<number, number>): { data: Buffer; seq: number } {
   const out = Buffer.from(data);
   for (const top of children(out, 0, out.length)) {
     if (top.type !== "moof") continue;
     for (const c of children(out, top.start + 8, top.end)) {
       if (c.type === "mfhd") out.writeUInt32BE(seq++ >>> 0, c.start + 12);
       if (c.type !== "traf") continue;
+      let by = shift;
       for (const t of children(out, c.start + 8, c.end)) {
+        if (t.type === "tfhd") by = Math.round((shift * (timescales?.get(out.readUInt32BE(t.start + 12)) ?? TICKS_PER_S)) / TICKS_PER_S);
         if (t.type !== "tfdt") continue;
-        if (out[t.start + 8] === 1) out.writeBigUInt64BE(BigInt(Math.max(0, Number(out.readBigUInt64BE(t.start + 12)) - shift)), t.start + 12);
-        else out.writeUInt32BE(Math.max(0, out.readUInt32BE(t.start + 12) - shift) >>> 0, t.start + 12);
+        if (out[t.start + 8] === 1) out.writeBigUInt64BE(BigInt(Math.max(0, Number(out.readBigUInt64BE(t.start + 12)) - by)), t.start + 12);
+        else out.writeUInt32BE(Math.max(0, out.readUInt32BE(t.start + 12) - by) >>> 0, t.start + 12);
       }
     }
   }
@@ -157,6 +182,8 @@ export function parseSegment(buf: Buffer): ParsedSegment {
     }
   }
   if (!initEnd) throw new Error("not a recorded segment (no moov)");
-  const rebaseSome = (frags: ParsedFragment[], shift: number, seq: number) => rebaseFragments(Buffer.concat(frags.map((f) => f.data)), shift, seq);
-  return { init: buf.subarray(0, initEnd), fragments, rebaseSome, rebase: (shift, seq) => rebaseSome(fragments, shift, seq).data };
+  const init = buf.subarray(0, initEnd);
+  const scales = trackTimescales(init);
+  const rebaseSome = (frags: ParsedFragment[], shift: number, seq: number) => rebaseFragments(Buffer.concat(frags.map((f) => f.data)), shift, seq, scales);
+  return { init, fragments, rebaseSome, rebase: (shift, seq) => rebaseSome(fragments, shift, seq).data };
 }
