@@ -20,6 +20,7 @@ import { guestRss } from "./rows/guest-rss";
 import { hostileServer } from "./rows/hostile";
 import { hlsBrowser } from "./rows/hls";
 import { restream } from "./rows/restream";
+import { recordOneCamera } from "./rows/record";
 
 type RowFn = (o: BenchOptions) => Promise<Row | Row[]>;
 const ROWS: [string, RowFn][] = [
@@ -35,6 +36,7 @@ const ROWS: [string, RowFn][] = [
   ["hostile", hostileServer],
   ["hls", hlsBrowser],
   ["restream", restream],
+  ["record", recordOneCamera],
 ];
 
 function arg(name: string): string | undefined {

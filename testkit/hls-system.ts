@@ -21,12 +21,13 @@ export interface HlsSystem {
   stop(): Promise<void>;
 }
 
-export async function startHlsSystem(media: Record<string, unknown> = { close_after_ms: 2000 }): Promise<HlsSystem> {
+/** `extra`: more keys for the streamer section (e.g. an archive). */
+export async function startHlsSystem(media: Record<string, unknown> = { close_after_ms: 2000 }, extra: Record<string, unknown> = {}): Promise<HlsSystem> {
   const pki = makePki();
   const cam = await startCamera();
   const server = await startStreamer({
     roles: ["endpoint", "streamer"], pki, tokens: ["tok-hls"],
-    streamerSettings: { media, viewers: [ADMIN, OTHER], web_default_path: "/long" },
+    streamerSettings: { media, viewers: [ADMIN, OTHER], web_default_path: "/long", ...extra },
   });
   const agent = await startAgent({ pki, endpoints: [`127.0.0.1:${server.ports.endpoint}`], targets: cameraTargets(cam), token: "tok-hls" });
   const id = agent.deviceId()!;

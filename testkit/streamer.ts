@@ -55,6 +55,8 @@ export interface StreamerOptions {
   nodeArgs?: string[];
   /** Script to run; default build/bundle/streamer.cjs. */
   script?: string;
+  /** A command the node process runs under, e.g. ["unshare", "-m", …]: it must exec its arguments. */
+  wrap?: string[];
 }
 
 export interface StreamerProc {
@@ -109,7 +111,9 @@ export async function startStreamer(o: StreamerOptions): Promise<StreamerProc> {
   writeFileSync(join(dir, "tokens"), (o.tokens ?? []).join("\n") + "\n");
   const configFile = join(dir, "streamer.json");
   writeFileSync(configFile, JSON.stringify(streamerConfig(o, p), null, 1));
-  const proc = await startProc(process.execPath, [...(o.nodeArgs ?? []), o.script ?? join(BUNDLE, "streamer.cjs"), "--config", configFile], {
+  const argv = [process.execPath, ...(o.nodeArgs ?? []), o.script ?? join(BUNDLE, "streamer.cjs"), "--config", configFile];
+  const [cmd, ...args] = [...(o.wrap ?? []), ...argv];
+  const proc = await startProc(cmd, args, {
     ready: /flussonic-streamer .* ready/, timeoutMs: o.readyTimeoutMs ?? 15_000, name: o.name ?? `streamer(${o.roles.join("+")})`, cwd: dir,
   });
   const admin = `http://127.0.0.1:${p.admin}`;

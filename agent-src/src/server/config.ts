@@ -9,6 +9,7 @@ import { ConfigError, formatHostPort, parseHostPort, type HostPort } from "../co
 import type { LogLevel } from "../platform/platform";
 import { DEFAULT_LIMITS, LIMIT_KEYS, type Limits } from "./limits";
 import { DEFAULT_MEDIA, type MediaSettings } from "../server/media/sources";
+import type { ArchiveDeviceSettings, ArchiveSettings } from "./record/archive";
 
 export { ConfigError };
 
@@ -63,6 +64,8 @@ export interface StreamerConfig {
     media: MediaSettings;
     /** Camera path the web console's device list opens in the player. */
     webDefaultPath: string;
+    /** Recording (docs/server.md "Recording"); null: nothing is recorded and no archive is served. */
+    archive: ArchiveSettings | null;
   };
 }
 
@@ -158,10 +161,14 @@ export function parseStreamerConfig(text: string, baseDir: string): StreamerConf
       snapshotMaxAgeMs: int(s.snapshot_max_age_ms ?? 2000, "streamer.snapshot_max_age_ms", 0, 3_600_000),
       media: media(s.media),
       webDefaultPath: str(s.web_default_path ?? "/stream1", "streamer.web_default_path"),
+      archive: null,
     };
     if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(streamer.webDefaultPath) || streamer.webDefaultPath.includes("/..")) {
       throw new ConfigError("streamer.web_default_path", "a camera path like /stream1 (letters, digits, . _ ~ -)");
     }
+  }
+  if (streamer && c.streamer && (c.streamer as Record<string, unknown>).archive !== undefined) {
+    streamer.archive = archive((c.streamer as Record<string, unknown>).archive, baseDir, streamer.webDefaultPath);
   }
   if (!endpoint && !streamer) throw new ConfigError("endpoint", "configure an endpoint section, a streamer section, or both");
 
@@ -211,6 +218,34 @@ function media(v: unknown): MediaSettings {
     viewerMaxSkips: int(m.viewer_max_skips ?? d.viewerMaxSkips, "streamer.media.viewer_max_skips", 1, 1000),
     alwaysOn,
     udpPorts: m.udp_ports === undefined ? d.udpPorts : udpPorts(m.udp_ports, "streamer.media.udp_ports"),
+  };
+}
+
+function archive(v: unknown, baseDir: string, defaultPath: string): ArchiveSettings {
+  const a = obj(v, "streamer.archive");
+  for (const k of Object.keys(a)) if (!["dir", "segment_s", "max_total_bytes", "min_free_bytes", "devices"].includes(k)) throw new ConfigError(`streamer.archive.${k}`, "unknown field");
+  const devices: Record<string, ArchiveDeviceSettings> = {};
+  for (const [id, d] of Object.entries(a.devices === undefined ? {} : obj(a.devices, "streamer.archive.devices"))) {
+    const field = `streamer.archive.devices.${id}`;
+    if (id !== "*" && (!/^[A-Za-z0-9._-]{1,64}$/.test(id) || id === "." || id === "..")) throw new ConfigError(field, "not a device id (or \"*\" for every device)");
+    const o = obj(d, field);
+    for (const k of Object.keys(o)) if (!["record", "path", "max_age_days", "max_bytes"].includes(k)) throw new ConfigError(`${field}.${k}`, "unknown field");
+    const record = o.record ?? "continuous";
+    if (record !== "continuous" && record !== "off") throw new ConfigError(`${field}.record`, "one of continuous, off");
+    const path = str(o.path ?? defaultPath, `${field}.path`);
+    if (!path.startsWith("/")) throw new ConfigError(`${field}.path`, "a camera path starting with /");
+    devices[id] = {
+      record, path,
+      maxAgeMs: Math.round(num(o.max_age_days ?? 0, `${field}.max_age_days`, 0, 36_500) * 86_400_000),
+      maxBytes: num(o.max_bytes ?? 0, `${field}.max_bytes`, 0, 2 ** 53),
+    };
+  }
+  return {
+    dir: resolve(baseDir, str(a.dir ?? "archive", "streamer.archive.dir")),
+    segmentMs: Math.round(num(a.segment_s ?? 10, "streamer.archive.segment_s", 1, 600) * 1000),
+    maxTotalBytes: num(a.max_total_bytes ?? 0, "streamer.archive.max_total_bytes", 0, 2 ** 53),
+    minFreeBytes: num(a.min_free_bytes ?? 0, "streamer.archive.min_free_bytes", 0, 2 ** 53),
+    devices,
   };
 }
 

@@ -7,14 +7,19 @@ import type { Browser } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RESULTS, launchChromium, loginAndOpenPlayer, nonBlankScreenshot, watchPlayback } from "../../../testkit/browser";
 import { ADMIN, startHlsSystem, type HlsSystem } from "../../../testkit/hls-system";
+import { tempDir } from "../../../testkit/procs";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- page-side callbacks see DOM objects */
+// Page-side code below runs in the browser; the test program is typed for Node (no DOM lib).
+declare const document: any, window: any;
+type HTMLVideoElement = any;
 let sys: HlsSystem;
 let browser: Browser;
 
 beforeAll(async () => {
   browser = await launchChromium();
-  sys = await startHlsSystem();
+  // Recording the player's camera path too: the timeline test plays it back.
+  sys = await startHlsSystem(undefined, { archive: { dir: tempDir("fa-archive-"), segment_s: 2, devices: { "*": { record: "continuous", path: "/long" } } } });
 }, 120_000);
 afterAll(async () => {
   await browser?.close();
@@ -86,4 +91,47 @@ describe("browser: console → player", () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
+
+  it("the player's timeline shows the recordings; a click plays the archive from there", async () => {
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    const archiveOk: string[] = [];
+    page.on("pageerror", (e) => pageErrors.push(String(e)));
+    page.on("response", (r) => /\/archive\/\d+\/\d+\/index\.m3u8/.test(r.url()) && r.status() === 200 && archiveOk.push(r.url()));
+    await page.setViewport({ width: 1024, height: 640 });
+    await page.goto(`${sys.base}/${sys.id}/long/?token=${sys.token(sys.id)}`, { waitUntil: "load" });
+    await page.waitForSelector("#timeline .rec", { timeout: 30_000 });
+    // Click 2 s into the first recorded range (at least 8 s of it recorded by now, or wait).
+    await page.waitForFunction(() => {
+      const r = (window as any).__player.ranges;
+      return r?.length && r[0].to - r[0].from >= 8;
+    }, { timeout: 30_000, polling: 500 });
+    await page.evaluate(() => new Promise((ok) => setTimeout(ok, 0)));
+    const at = await page.evaluate(() => {
+      const bar = document.getElementById("timeline");
+      bar.scrollIntoView({ block: "center" });
+      const box = bar.getBoundingClientRect();
+      const first = bar.querySelector(".rec").getBoundingClientRect();
+      return { x: first.left + Math.min(4, first.width / 3), y: box.top + box.height / 2 };
+    });
+    await page.mouse.click(at.x, at.y);
+    const dump = () => page.evaluate(() => {
+      const v = document.getElementById("video") as HTMLVideoElement;
+      const p = (window as any).__player;
+      return JSON.stringify({ mode: p.mode, errors: p.errors, fatal: p.fatal, t: v.currentTime, state: document.body.dataset.state, status: document.getElementById("status")!.textContent, paused: v.paused, ready: v.readyState });
+    });
+    const timer = setInterval(() => void dump().then((d) => console.log(`archive player: ${d}`), () => {}), 3000);
+    await page.waitForFunction(() => {
+      const v = document.getElementById("video") as HTMLVideoElement;
+      return (window as any).__player.mode === "archive" && document.body.dataset.state === "archive" && v.currentTime >= 3 && v.getVideoPlaybackQuality().totalVideoFrames >= 50;
+    }, { timeout: 30_000, polling: 250 }).finally(() => clearInterval(timer));
+    const st = await page.evaluate(() => ({ status: document.getElementById("status")!.textContent, error: (document.getElementById("video") as HTMLVideoElement).error?.code ?? null }));
+    console.log(`archive playback: ${JSON.stringify(st)} from ${archiveOk[0]?.replace(sys.base, "").replace(/\?.*/, "")}`);
+    expect(archiveOk.length).toBeGreaterThanOrEqual(1);
+    expect(st.error).toBeNull();
+    expect(st.status).toMatch(/^archive · /);
+    expect(pageErrors).toEqual([]);
+    await page.screenshot({ path: join(RESULTS, "archive-player.png") });
+    await page.close();
+  }, 90_000);
 });

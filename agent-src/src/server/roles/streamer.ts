@@ -15,6 +15,7 @@ import { startRtspGateway } from "../gateways/rtsp/gateway";
 import { Sources } from "../media/sources";
 import { sourceVisibility } from "../media/visibility";
 import { ViewerAuth } from "../gateways/viewer-auth";
+import { Archive } from "../record/archive";
 
 export async function startStreamer(
   cfg: StreamerConfig, log: (l: LogLevel, m: string) => void, metrics: Metrics, registry: Registry,
@@ -38,9 +39,10 @@ export async function startStreamer(
   const sources = new Sources(registry, st.media, log);
   sources.requestTimeoutMs = cfg.limits.cameraTimeoutMs;
   sourceVisibility(registry, metrics, sources);
+  const archive = st.archive ? new Archive(st.archive, registry, sources, log, metrics) : null;
   const rtsp = await startRtspGateway(st.rtspListen, registry, auth, log, metrics, cfg.limits, sources);
   const http = await startHttpGateway(st.httpListen, registry, auth, log, metrics, cfg.limits, {
-    snapshotMaxAgeMs: st.snapshotMaxAgeMs, sources, viewers: st.viewers, webDefaultPath: st.webDefaultPath,
+    snapshotMaxAgeMs: st.snapshotMaxAgeMs, sources, viewers: st.viewers, webDefaultPath: st.webDefaultPath, archive,
   });
   log("info", `streamer: agents on ${st.listen.port}, RTSP on ${st.rtspListen.port}, HTTP on ${st.httpListen.port}`);
   return [links, rtsp, http];

@@ -15,12 +15,15 @@
 
 import type { MediaPacket } from "../../media/gop-cache";
 import type { PacketReader } from "../../media/source";
-import { AacDepacketizer, type AacConfig, type AacRtpParams } from "./aac";
+import { AacDepacketizer } from "./aac";
 import { Fmp4Writer } from "./fmp4-writer";
 import { lengthPrefixed, type TrackInfo, type VideoTrackInfo } from "./fmp4";
 import { H264Depacketizer, avcC, parseSps } from "./h264";
 import { H265Depacketizer, hvcC, parseH265Sps } from "./h265";
 import type { AccessUnit, NalDepacketizer } from "./nal-depacketizer";
+import type { AudioInput, VideoInput } from "./sdp-inputs";
+
+export type { AudioInput, VideoInput } from "./sdp-inputs";
 
 export const TIMESCALE = 90_000;
 /** EXT-X-PART-INF PART-TARGET: every part is at most this long. */
@@ -58,19 +61,6 @@ export interface Segment {
   discontinuity: number;
 }
 
-export interface VideoInput {
-  track: number;
-  codec: "h264" | "h265";
-  /** The SDP's parameter sets, base64, comma-separated (H.264 sprop-parameter-sets; H.265 vps,sps,pps). */
-  sprop?: string;
-}
-
-export interface AudioInput {
-  track: number;
-  config: AacConfig;
-  rtp: AacRtpParams;
-}
-
 interface AudioAnchor {
   /** Audio RTP timestamp (unwrapped) … */
   ts: number;
@@ -90,7 +80,7 @@ interface Waiter {
 }
 
 /** The video sample entry of the parameter sets a depacketizer holds now, or null while incomplete/unreadable. */
-function videoTrack(codec: "h264" | "h265", d: NalDepacketizer): { track: VideoTrackInfo; codec: string; width: number; height: number } | null {
+export function videoTrack(codec: "h264" | "h265", d: NalDepacketizer): { track: VideoTrackInfo; codec: string; width: number; height: number } | null {
   // The configuration records give each parameter set a 16-bit length.
   for (const p of d.params.values()) if (p.length > 0xffff) return null;
   try {

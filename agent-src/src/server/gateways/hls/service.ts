@@ -9,17 +9,14 @@
  */
 
 import type * as http from "node:http";
-import * as sdpTransform from "sdp-transform";
 import type { LogLevel } from "../../../platform/platform";
 import type { Source, SourceViewer } from "../../media/source";
 import type { Sources } from "../../media/sources";
 import type { Metrics } from "../../metrics";
 import { ViewerLimitError, type Registry } from "../../link/registry";
 import { mediaPlaylist } from "./playlist";
-import type { CameraSdp } from "../../media/sdp";
-import { aacRtpParams, parseAacConfig } from "./aac";
-import { h265Sprop } from "./h265";
-import { HlsSegmenter, MIN_SEGMENT_S, type AudioInput } from "./segmenter";
+import { HlsSegmenter, MIN_SEGMENT_S } from "./segmenter";
+import { mediaInputs } from "./sdp-inputs";
 
 /** An HLS viewer (and, with its last viewer, the stream) is gone after this long without a request. */
 export const HLS_IDLE_MS = 3 * MIN_SEGMENT_S * 1000;
@@ -73,40 +70,18 @@ class HlsStream {
     try {
       const sdp = await this.src.ready();
       if (this.closed) return;
-      const track = sdp.keyTrack;
-      if (track === null) {
+      if (sdp.keyTrack === null) {
         this.error = `no H.264/H.265 video track (camera offers ${sdp.tracks.map((t) => `${t.type} ${t.codec}`).join(", ")})`;
         return;
       }
-      const parsed = sdpTransform.parse(sdp.text);
-      const fmtp = (i: number) => parsed.media[i]?.fmtp?.find((f) => f.payload === sdp.tracks[i].payloadType)?.config ?? "";
-      const codec = sdp.tracks[track].codec as "h264" | "h265";
-      const sprop = codec === "h264" ? /sprop-parameter-sets=([^;\s]+)/.exec(fmtp(track))?.[1] : h265Sprop(fmtp(track));
-      this.seg = new HlsSegmenter({ track, codec, sprop }, this.audioInput(sdp, fmtp), MAX_STREAM_BYTES);
+      const { video, audio } = mediaInputs(sdp);
+      this.seg = new HlsSegmenter(video, audio, MAX_STREAM_BYTES);
       this.sv = { reader: this.seg, end: (why) => this.close(why) };
       this.src.attach(this.sv);
     } catch (e) {
       this.error = (e as Error).message;
       this.close(this.error);
     }
-  }
-
-  /** The first AAC (mpeg4-generic) audio track we can read; other audio (G.711, LATM) is left out of HLS, the video still served. */
-  private audioInput(sdp: CameraSdp, fmtp: (i: number) => string): AudioInput | null {
-    for (const t of sdp.tracks) {
-      if (t.type !== "audio" || t.codec !== "mpeg4-generic") continue;
-      const f = fmtp(t.index);
-      const config = /(?:^|;)\s*config=([0-9a-f]+)/i.exec(f)?.[1];
-      if (!config || !/mode=aac-(hbr|lbr)/i.test(f)) continue;
-      try {
-        const cfg = parseAacConfig(config);
-        if (cfg.sampleRate !== t.clockRate) continue;
-        return { track: t.index, config: cfg, rtp: aacRtpParams(f) };
-      } catch {
-        continue;
-      }
-    }
-    return null;
   }
 
   close(_why: string): void {

@@ -27,6 +27,8 @@ import { SnapshotCache, SnapshotStatusError } from "./snapshot-cache";
 import type { Sources } from "../../media/sources";
 import type { Viewer } from "../../config";
 import { HlsService, parseHlsFile } from "../hls/service";
+import type { Archive } from "../../record/archive";
+import { ARCHIVE_PATH, archiveRequest } from "./archive-http";
 import { consoleApi } from "./web/console-api";
 import { SECURITY_HEADERS, consolePage, playerPage, sendAsset, sendHtml } from "./web/pages";
 import { Sessions, mayWatch } from "./web/sessions";
@@ -42,6 +44,8 @@ export interface HttpGatewayOptions {
   viewers: Viewer[];
   /** Camera path the console opens in the player. */
   webDefaultPath: string;
+  /** Recordings served under /<device>/archive/ (null: not configured, 404). */
+  archive?: Archive | null;
 }
 
 /** "/<device>/<camera path>/<file>": camera path of 1…8 plain segments; file "" is the player page. */
@@ -66,7 +70,8 @@ export function startHttpGateway(
   const viewersOf = (id: string) => {
     const srcs = opts.sources.list().filter((s) => s.name.startsWith(`${id}/`) && !s.isClosed);
     const h = hls.info(id);
-    return srcs.reduce((n, s) => n + s.viewerCount, 0) - h.streams + h.viewers;
+    // The HLS muxer and the recorder are readers of a source, not viewers.
+    return srcs.reduce((n, s) => n + s.viewerCount, 0) - h.streams + h.viewers - (opts.archive?.isAttached(id) ? 1 : 0);
   };
 
   /**
@@ -97,6 +102,21 @@ export function startHttpGateway(
     if (path.startsWith("/assets/")) return get && sendAsset(res, path.slice(8)) ? undefined : send(res, 404, "not found\n");
     if (path.startsWith("/api/")) {
       return consoleApi(req, res, path, { registry, sessions, viewersOf, defaultPath: opts.webDefaultPath, log });
+    }
+    const arch = ARCHIVE_PATH.exec(path);
+    if (arch) {
+      if (!get) return send(res, 405, "method not allowed\n");
+      // The same authorization as live video of the device; an archive outlives the device's link.
+      const w = who(req, url, arch[1]);
+      if (w === "hidden") return send(res, 404, "not found\n");
+      if (!w) {
+        metrics.inc("flussonic_http_unauthorized_total");
+        res.setHeader("WWW-Authenticate", `Basic realm="${REALM}"`);
+        return send(res, 401, "unauthorized\n");
+      }
+      if (!opts.archive) return send(res, 404, "no archive on this streamer\n");
+      const suffix = w.token ? `?token=${encodeURIComponent(w.token)}` : "";
+      return archiveRequest(res, opts.archive, arch[1], arch, url.searchParams, suffix, req.method === "HEAD");
     }
     const media = MEDIA_PATH.exec(path);
     if (media && !media[2].split("/").some((x) => x === "." || x === "..")) return mediaRequest(req, res, url, media[1], media[2], media[3]);
@@ -206,7 +226,10 @@ export function startHttpGateway(
       send(res, 500, "internal error\n");
     });
   });
-  server.on("close", () => hls.close());
+  server.on("close", () => {
+    hls.close();
+    void opts.archive?.close();
+  });
   return listenOn(server, listen);
 }
 

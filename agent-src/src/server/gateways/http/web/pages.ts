@@ -59,7 +59,8 @@ export function consolePage(): string {
 export function playerPage(deviceId: string, path: string): string {
   return page(`${deviceId}${path} — flussonic-streamer`, "player.js", `<header><a href="/" id="back">← cameras</a><h1>${escapeHtml(deviceId)}<span class="muted">${escapeHtml(path)}</span></h1>
 <span id="status" class="status connecting">connecting</span></header>
-<main class="player"><video id="video" muted autoplay playsinline controls></video></main>`, { device: deviceId, path });
+<main class="player"><video id="video" muted autoplay playsinline controls></video>
+<section id="archive" hidden><div id="timeline" class="timeline" title="click to play the recording from there"></div><p class="muted"><span id="tl-info"></span> <button id="golive" hidden>back to live</button></p></section></main>`, { device: deviceId, path });
 }
 
 export function sendHtml(res: http.ServerResponse, status: number, html: string): void {
