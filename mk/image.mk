@@ -12,12 +12,19 @@ $(BUILD)/qemu-tests/image.mjs: $(IMAGE_TOOL_SRC) node_modules/.installed
 		--log-level=warning --outfile=$@
 
 image: $(BUILD)/qemu-tests/image.mjs $(BUILD)/fake-camera/$(or $(ARCH),armhf)/fake-camera bundle
-	@scripts/install-buildroot-deps.sh --check
+	@scripts/install-buildroot-deps.sh --check $(or $(ARCH),armhf)
 	ARCH=$(or $(ARCH),armhf) VARIANT=$(VARIANT) BUILDROOT_VERSION=$(BUILDROOT_VERSION) node $<
 
 # Before the QEMU suites: both armhf Buildroot images (a cold build takes minutes, longer than a
 # test's setup may). Exit 3 = no Buildroot in this checkout: the suites use the Debian images.
+# BUILDROOT_ARCHES=armhf,aarch64 also builds the (opt-in) aarch64 hardened image.
+BUILDROOT_ARCHES ?= armhf
+export BUILDROOT_ARCHES
 br-images: $(BUILD)/qemu-tests/image.mjs $(BUILD)/fake-camera/armhf/fake-camera bundle
 	@if echo ",$(QEMU_ARCHES)," | grep -q ',armhf,'; then \
 		scripts/install-buildroot-deps.sh --check >/dev/null && \
 		{ ARCH=armhf VARIANT=hardened,stock node $< || [ $$? = 3 ]; }; fi
+	@if echo ",$(QEMU_ARCHES)," | grep -q ',aarch64,' && echo ",$(BUILDROOT_ARCHES)," | grep -q ',aarch64,'; then \
+		$(MAKE) --no-print-directory $(BUILD)/fake-camera/aarch64/fake-camera && \
+		scripts/install-buildroot-deps.sh --check aarch64 >/dev/null && \
+		{ ARCH=aarch64 VARIANT=hardened node $< || [ $$? = 3 ]; }; fi

@@ -3,7 +3,7 @@
 # defconfig, offline: what `make image` and the QEMU suites boot.
 #
 # Usage: scripts/buildroot-image.sh [--stock] ARCH OUT_DIR
-#   ARCH      armhf (configs/flussonic_qemu_arm_virt_defconfig)
+#   ARCH      armhf (configs/flussonic_qemu_arm_virt_defconfig), aarch64 (…_aarch64_virt_defconfig)
 #   --stock   the same defconfig without our package, board overlay, post-build script and BusyBox
 #             fragment, plus BusyBox telnetd: Buildroot's skeleton as camera firmware ships it
 #             (empty root password, telnetd on 23 from Buildroot's S50telnet)
@@ -39,7 +39,8 @@ OUT=${2:-}
 if [ -z "$ARCH" ] || [ -z "$OUT" ]; then die "usage: $0 [--stock] ARCH OUT_DIR"; fi
 case "$ARCH" in
 armhf) CROSS=arm-linux-gnueabihf DEFCONFIG=flussonic_qemu_arm_virt_defconfig ;;
-*) die "no Buildroot defconfig for $ARCH yet (armhf only)" ;;
+aarch64) CROSS=aarch64-linux-gnu DEFCONFIG=flussonic_qemu_aarch64_virt_defconfig ;;
+*) die "no Buildroot defconfig for $ARCH yet (armhf, aarch64)" ;;
 esac
 [ -x "/usr/bin/$CROSS-gcc" ] || die "no /usr/bin/$CROSS-gcc (scripts/install-buildroot-deps.sh --check)"
 
@@ -152,15 +153,26 @@ fi
 # --- configuration ---------------------------------------------------------------------------------
 TC=$REPO/build/buildroot-image/toolchain-$ARCH
 br_toolchain "$CROSS" "$TC"
+# The defconfig as the emulated camera builds it: Debian's kernel boots a rootfs.cpio. A defconfig
+# that also builds a kernel and a disk image (aarch64, as Buildroot's qemu_aarch64_virt) loses those.
+camera_defconfig() {
+	if grep -q '^BR2_LINUX_KERNEL=y' "$1"; then
+		grep -Ev '^BR2_LINUX_KERNEL|^BR2_TARGET_ROOTFS_EXT2' "$1"
+		echo 'BR2_TARGET_ROOTFS_CPIO=y'
+		grep -q '^BR2_TARGET_GENERIC_GETTY_PORT=' "$1" || echo 'BR2_TARGET_GENERIC_GETTY_PORT="ttyAMA0"'
+	else
+		cat "$1"
+	fi
+}
 {
 	if [ "$VARIANT" = stock ]; then
-		grep -Ev 'FLUSSONIC_(AGENT|HARDEN)|ROOTFS_POST_BUILD_SCRIPT|ROOTFS_OVERLAY|BUSYBOX_CONFIG_FRAGMENT' "$REPO/configs/$DEFCONFIG"
+		camera_defconfig "$REPO/configs/$DEFCONFIG" | grep -Ev 'FLUSSONIC_(AGENT|HARDEN)|ROOTFS_POST_BUILD_SCRIPT|ROOTFS_OVERLAY|BUSYBOX_CONFIG_FRAGMENT'
 		overlay="${BR_IMAGE_OVERLAY:-}"
 		post="${BR_IMAGE_POST_BUILD:-}"
 		# Buildroot's BusyBox configuration has no telnetd; camera firmware usually adds it.
 		echo "BR2_PACKAGE_BUSYBOX_CONFIG_FRAGMENT_FILES=\"$REPO/scripts/buildroot-offline/busybox-stock-telnetd.fragment\""
 	else
-		cat "$REPO/configs/$DEFCONFIG"
+		camera_defconfig "$REPO/configs/$DEFCONFIG"
 		overlay="\$(BR2_EXTERNAL_FLUSSONIC_AGENT_PATH)/board/flussonic/rootfs-overlay ${BR_IMAGE_OVERLAY:-}"
 		post="${BR_IMAGE_POST_BUILD:-}"
 	fi

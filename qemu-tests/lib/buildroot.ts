@@ -24,14 +24,21 @@ import { REPO } from "./paths.js";
 
 export const BR_DEFAULT_VERSION = "2025.02.16";
 const SHARED = process.env.BUILDROOT_TARBALLS ?? join(REPO, "../shared/buildroot");
-const DEFCONFIG: Partial<Record<Arch, string>> = { armhf: "flussonic_qemu_arm_virt_defconfig" };
-const CROSS: Partial<Record<Arch, string>> = { armhf: "arm-linux-gnueabihf" };
+const DEFCONFIG: Partial<Record<Arch, string>> = { armhf: "flussonic_qemu_arm_virt_defconfig", aarch64: "flussonic_qemu_aarch64_virt_defconfig" };
+const CROSS: Partial<Record<Arch, string>> = { armhf: "arm-linux-gnueabihf", aarch64: "aarch64-linux-gnu" };
+/**
+ * Arches whose QEMU suites boot the Buildroot-built image: armhf by default; BUILDROOT_ARCHES=armhf,aarch64
+ * adds aarch64 (opt-in: one more cold Buildroot build, several minutes; needs
+ * `scripts/install-buildroot-deps.sh --check aarch64`).
+ */
+export const BUILDROOT_ARCHES = (process.env.BUILDROOT_ARCHES ?? "armhf").split(",").filter(Boolean) as Arch[];
 const GUEST_DIR = join(REPO, "qemu-tests/guest");
 
 /** Why a Buildroot image of this arch/version cannot be built here, or null if it can. */
 export function buildrootUnavailable(arch: Arch, version = BR_DEFAULT_VERSION): string | null {
-  if (!DEFCONFIG[arch]) return `no Buildroot defconfig for ${arch} (armhf only)`;
-  if (!existsSync(`/usr/bin/${CROSS[arch]}-gcc`)) return `no /usr/bin/${CROSS[arch]}-gcc (scripts/install-buildroot-deps.sh --check)`;
+  if (!DEFCONFIG[arch]) return `no Buildroot defconfig for ${arch} (armhf, aarch64)`;
+  if (!existsSync(`/usr/bin/${CROSS[arch]}-gcc`) || !existsSync(`/usr/${CROSS[arch]}/include/linux/version.h`))
+    return `no Debian ${CROSS[arch]} cross gcc and libc (scripts/install-buildroot-deps.sh --check ${arch})`;
   if (process.env.BUILDROOT_DIR) return existsSync(join(process.env.BUILDROOT_DIR, "Makefile")) ? null : `BUILDROOT_DIR=${process.env.BUILDROOT_DIR} is not a Buildroot tree`;
   if (!existsSync(join(SHARED, `buildroot-${version}.tar.xz`)))
     return `no Buildroot ${version}: neither BUILDROOT_DIR nor ${join(SHARED, `buildroot-${version}.tar.xz`)}`;
@@ -39,13 +46,13 @@ export function buildrootUnavailable(arch: Arch, version = BR_DEFAULT_VERSION): 
 }
 
 /**
- * Which image the QEMU suites boot for an arch: the Buildroot-built one where we have a defconfig
- * and a Buildroot (armhf), else the Debian-assembled one (the other boards: aarch64, mipsel, raspi0
- * armel — CPUs and NICs the Buildroot build does not cover yet; and every board in a checkout
+ * Which image the QEMU suites boot for an arch: the Buildroot-built one for BUILDROOT_ARCHES (armhf;
+ * aarch64 opt-in) when there is a Buildroot, else the Debian-assembled one (mipsel, raspi0 armel —
+ * CPUs and NICs the Buildroot build does not cover yet; and every board in a checkout
  * without ../shared). QEMU_IMAGES=debian forces the Debian-assembled images everywhere.
  */
 export function useBuildroot(arch: Arch): boolean {
-  return process.env.QEMU_IMAGES !== "debian" && buildrootUnavailable(arch) === null;
+  return process.env.QEMU_IMAGES !== "debian" && BUILDROOT_ARCHES.includes(arch) && buildrootUnavailable(arch) === null;
 }
 
 
