@@ -9,19 +9,13 @@ import { AacDepacketizer, aacRtpParams, parseAacConfig, type AudioFrame } from "
 import { H265Depacketizer, h265Sprop, hvcC, parseH265Sps } from "../../src/server/gateways/hls/h265";
 import { Fmp4Writer } from "../../src/server/gateways/hls/fmp4-writer";
 import type { AccessUnit } from "../../src/server/gateways/hls/nal-depacketizer";
+import { rtpPacket } from "./rtp-packet";
 
 // What GStreamer's RTSP server (x265 320x180 main) puts in its SDP.
 const FMTP = "sprop-vps=QAEMAf//AWAAAAMAkAAAAwAAAwA8ugJA;sprop-sps=QgEBAWAAAAMAkAAAAwAAAwA8oAoIDB8+W6SkwvAWgIAAAAMAgAAADIQ=;sprop-pps=RAHAc8GJ";
 const [VPS, SPS, PPS] = h265Sprop(FMTP).split(",").map((b) => Buffer.from(b, "base64"));
 
-function rtp(seq: number, ts: number, marker: boolean, payload: Buffer): Buffer {
-  const h = Buffer.alloc(12);
-  h[0] = 0x80;
-  h[1] = (marker ? 0x80 : 0) | 96;
-  h.writeUInt16BE(seq & 0xffff, 2);
-  h.writeUInt32BE(ts >>> 0, 4);
-  return Buffer.concat([h, payload]);
-}
+const rtp = (seq: number, ts: number, marker: boolean, payload: Buffer) => rtpPacket(seq, ts, marker, payload);
 
 const nal265 = (type: number, size: number, fill: number) => Buffer.concat([Buffer.from([type << 1, 1]), Buffer.alloc(size, fill)]);
 

@@ -5,6 +5,7 @@ import { H264Depacketizer, parseSps, type AccessUnit } from "../../src/server/ga
 import { HlsSegmenter, MIN_SEGMENT_S, PART_TARGET_S } from "../../src/server/gateways/hls/segmenter";
 import { mediaPlaylist } from "../../src/server/gateways/hls/playlist";
 import { aacRtpParams, parseAacConfig } from "../../src/server/gateways/hls/aac";
+import { rtpPacket } from "./rtp-packet";
 
 // SPS/PPS of x264 baseline 320x180 (what the test camera's "long" clip has).
 const SPS = Buffer.from("Z0LAHtoFBn58BEAAAAMAQAAADIPFi6g=", "base64");
@@ -12,14 +13,7 @@ const PPS = Buffer.from("aM48gA==", "base64");
 // The 640x360 clip's SPS (same PPS).
 const SPS_640 = Buffer.from("Z0LAHtoCgL/lwEQAAAMABAAAAwDIPFi6gA==", "base64");
 
-function rtp(seq: number, ts: number, marker: boolean, payload: Buffer): Buffer {
-  const h = Buffer.alloc(12);
-  h[0] = 0x80;
-  h[1] = (marker ? 0x80 : 0) | 96;
-  h.writeUInt16BE(seq & 0xffff, 2);
-  h.writeUInt32BE(ts >>> 0, 4);
-  return Buffer.concat([h, payload]);
-}
+const rtp = (seq: number, ts: number, marker: boolean, payload: Buffer) => rtpPacket(seq, ts, marker, payload);
 
 function stapA(...nals: Buffer[]): Buffer {
   return Buffer.concat([Buffer.from([24]), ...nals.flatMap((n) => [Buffer.from([n.length >> 8, n.length & 0xff]), n])]);

@@ -11,6 +11,7 @@ import { h265Summary } from "../../src/server/media/rtp/h265";
 import { KeyframeTagger } from "../../src/server/media/rtp/keyframes";
 import { parseRtp } from "../../src/server/media/rtp/packet";
 import { parseCameraSdp, viewerSdp } from "../../src/server/media/sdp";
+import { rtpPacket } from "./rtp-packet";
 
 function captured(): Buffer[] {
   const b = readFileSync(join(FIXTURES_DIR, "rtp/long-h264.interleaved"));
@@ -23,15 +24,7 @@ function captured(): Buffer[] {
   return out;
 }
 
-function rtp(payload: number[], ts: number, marker = true, seq = 1): Buffer {
-  const h = Buffer.alloc(12);
-  h[0] = 0x80;
-  h[1] = (marker ? 0x80 : 0) | 96;
-  h.writeUInt16BE(seq, 2);
-  h.writeUInt32BE(ts, 4);
-  h.writeUInt32BE(0x1234, 8);
-  return Buffer.concat([h, Buffer.from(payload)]);
-}
+const rtp = (payload: number[], ts: number, marker = true, seq = 1) => rtpPacket(seq, ts, marker, payload, 0x1234);
 
 describe("RTP keyframes", () => {
   it("tags exactly the first packet of each IDR access unit of the captured camera stream (GOP 25)", () => {

@@ -2,18 +2,11 @@
 // same read as its PLAY answer is media like any other.
 import { describe, expect, it } from "vitest";
 import { Source, type Upstream } from "../../src/server/media/source";
+import { rtpPacket } from "./rtp-packet";
 
 const SDP = ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=cam", "t=0 0", "m=video 0 RTP/AVP 96", "a=rtpmap:96 H264/90000", "a=control:track0", ""].join("\r\n");
 
-function rtp(payload: number[], ts: number, marker: boolean, seq: number): Buffer {
-  const h = Buffer.alloc(12);
-  h[0] = 0x80;
-  h[1] = (marker ? 0x80 : 0) | 96;
-  h.writeUInt16BE(seq, 2);
-  h.writeUInt32BE(ts, 4);
-  h.writeUInt32BE(0x1234, 8);
-  return Buffer.concat([h, Buffer.from(payload)]);
-}
+const rtp = (payload: number[], ts: number, marker: boolean, seq: number) => rtpPacket(seq, ts, marker, payload, 0x1234);
 const interleaved = (p: Buffer) => Buffer.concat([Buffer.from([0x24, 0, p.length >> 8, p.length & 0xff]), p]);
 
 /** A camera that answers each request; `afterPlay` rides in the same chunk as the PLAY answer. */

@@ -5,20 +5,14 @@ import { Recorder } from "../../src/server/record/recorder";
 import { DeviceStore } from "../../src/server/record/store";
 import { scanSegmentFile } from "../../src/server/record/fmp4-file";
 import { tempDir } from "../../../testkit/procs";
+import { rtpPacket } from "./rtp-packet";
 
 // SPS/PPS of x264 baseline 320x180 (the test camera's clips).
 const SPS = Buffer.from("Z0LAHtoFBn58BEAAAAMAQAAADIPFi6g=", "base64");
 const PPS = Buffer.from("aM48gA==", "base64");
 const GOP = 75; // 3 s at 25 fps
 
-function rtp(seq: number, ts: number, marker: boolean, payload: Buffer): Buffer {
-  const h = Buffer.alloc(12);
-  h[0] = 0x80;
-  h[1] = (marker ? 0x80 : 0) | 96;
-  h.writeUInt16BE(seq & 0xffff, 2);
-  h.writeUInt32BE(ts >>> 0, 4);
-  return Buffer.concat([h, payload]);
-}
+const rtp = (seq: number, ts: number, marker: boolean, payload: Buffer) => rtpPacket(seq, ts, marker, payload);
 
 let seq = 0;
 /** Frame f as packets (call in order): a keyframe (STAP-A SPS+PPS, then the IDR) every GOP frames. */
