@@ -9,9 +9,10 @@
 //    restreaming the same cameras with a shared media factory (bench/restream-peer.py);
 //  - time to first frame for a viewer joining a live stream, vs that peer and vs the camera directly.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, symlinkSync } from "node:fs";
 import { createServer, connect, type Socket, type AddressInfo } from "node:net";
 import { join } from "node:path";
+import { ensureMedia } from "../../testkit/camera";
 import { startProc, type Proc } from "../../testkit/procs";
 import { openRtspSession } from "../../testkit/rtsp-client";
 import { makePki } from "../../testkit/system";
@@ -24,11 +25,16 @@ const CLIP = { seconds: 60, bitrate: "2M", gopFrames: 50, fps: 25 };
 
 /** The bench camera's clip, made once: noise keeps x264 at the target rate (a test pattern alone
  *  compresses to a fraction of it). rtsp-camera.py wants all three of its files: the same clip. */
-function benchMedia(): string {
+async function benchMedia(): Promise<string> {
   const dir = join(BENCH_BUILD, `media-${CLIP.seconds}s-${CLIP.bitrate}-g${CLIP.gopFrames}`);
   const clip = join(dir, "long.mp4");
+  mkdirSync(dir, { recursive: true });
+  // The camera refuses to start without any of its mounts' files: the test clips for the others.
+  const fixtures = await ensureMedia();
+  for (const f of readdirSync(fixtures)) {
+    if (!["long.mp4", "clip.mp4", "gop4.mp4"].includes(f) && !existsSync(join(dir, f))) symlinkSync(join(fixtures, f), join(dir, f));
+  }
   if (!existsSync(clip)) {
-    mkdirSync(dir, { recursive: true });
     execFileSync("ffmpeg", ["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
       `testsrc2=size=640x360:rate=${CLIP.fps}:duration=${CLIP.seconds},noise=alls=12:allf=t`,
       "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-pix_fmt", "yuv420p",
@@ -123,7 +129,7 @@ export async function restream(o: BenchOptions): Promise<Row[]> {
   const gbitViewers = o.tiny ? 4 : 50;
   const gbitMs = o.tiny ? 1000 : 10_000;
   const joins = o.tiny ? 2 : 7;
-  const media = benchMedia();
+  const media = await benchMedia();
   const pki = makePki();
   const cam = await startProc(PYTHON, [join(REPO_ROOT, "agent-src/test/fixtures/rtsp-camera.py"), "0", media], {
     name: "bench-camera", ready: /^READY rtsp port=(\d+)/, timeoutMs: 30_000, env: { ...process.env, GST_DEBUG: "0" },
