@@ -18,11 +18,10 @@ TEST_SUITES += test-core test-hostile
 # even on 2 cores, where vitest's default (cores - 1) runs them one by one: the integration files
 # wait on real-time media and timeouts (the whole suite used ~0.3 of a core on average), so the
 # second file fills idle time (2-core machine: ~200 s instead of ~380 s).
-CORE_TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n > 2 ? n - 1 : 2 )))
 test-core: bundle server
 	scripts/check-make-order.sh
 	npx tsc -p agent-src/tsconfig.json --noEmit
-	ulimit -n "$$(ulimit -Hn)"; $(VITEST) --outputFile=$(BUILD)/test-results/core.json --maxWorkers=$(CORE_TEST_WORKERS) \
+	ulimit -n "$$(ulimit -Hn)"; $(VITEST) --outputFile=$(BUILD)/test-results/core.json --maxWorkers=$(TEST_WORKERS) \
 		--exclude "agent-src/test/native/**" --exclude "agent-src/test/hostile/**" agent-src/test
 
 # The soak and the server fuzz suite (test/hostile) load the machine on purpose and assert on time

@@ -118,6 +118,8 @@ native_integration_armhf := $(native_integration_agent) $(addprefix agent-src/te
 	snapshot-talker.test.ts restream-faults.test.ts)
 # CPUs whose native agent reruns the integration suite (trim to save CI time).
 NATIVE_INTEGRATION_ARCHES ?= $(NATIVE_ARCHES)
+# The reruns take two files at a time ($(TEST_WORKERS)): with the agent under qemu-user they still
+# mostly wait (aarch64's five files: 65 s wall for 26 s of CPU on 2 cores, 127 s one by one).
 
 TEST_SUITES += test-native
 test-native: $(NATIVE_TEST_BINS) $(BUNDLE_DIR)/.stamp
@@ -128,12 +130,12 @@ test-native: $(NATIVE_TEST_BINS) $(BUNDLE_DIR)/.stamp
 	    aarch64) q='$(native_qemu_aarch64)';; mipsel) q='$(native_qemu_mipsel)';; esac; \
 	  echo "== integration suite with the native $$a agent"; \
 	  FLUSSONIC_AGENT_CMD="[$$q,\"build/agent/$$a/flussonic-agent\"]" \
-	    $(VITEST) --outputFile=$(BUILD)/test-results/native-integration-$$a.json \
+	    $(VITEST) --outputFile=$(BUILD)/test-results/native-integration-$$a.json --maxWorkers=$(TEST_WORKERS) \
 	      $$([ $$a = armhf ] && echo $(native_integration_armhf) || echo $(native_integration_agent)) || status=1; \
 	done; \
 	echo "== relay and faults with the native armel (ARM926) agent on a simulated Linux 3.10 kernel"; \
 	FLUSSONIC_AGENT_CMD='["$(BUILD)/host/old-kernel-launcher",$(native_qemu_armel),"build/agent/armel/flussonic-agent"]' \
-	  $(VITEST) --outputFile=$(BUILD)/test-results/native-integration-oldkernel-armel.json \
+	  $(VITEST) --outputFile=$(BUILD)/test-results/native-integration-oldkernel-armel.json --maxWorkers=$(TEST_WORKERS) \
 	  agent-src/test/integration/relay.test.ts agent-src/test/integration/faults.test.ts || status=1; \
 	exit $$status
 
