@@ -13,6 +13,9 @@ SHELL := /bin/bash
 ROOT := $(CURDIR)
 BUILD := $(ROOT)/build
 VITEST := npx vitest run --reporter=default --reporter=json
+# Test files at a time for the suites whose files mostly wait (real-time media, timeouts, agents
+# under qemu-user): at least 2, where vitest's default (cores - 1) runs them one by one.
+TEST_WORKERS := $(shell n=$$(nproc); echo $$(( n > 2 ? n - 1 : 2 )))
 
 TEST_SUITES :=
 

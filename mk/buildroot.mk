@@ -12,8 +12,11 @@ buildroot-deps:
 TEST_SUITES += test-buildroot
 # The Buildroot check needs a Buildroot tree, which CI has no network to fetch: it runs only when
 # BUILDROOT_DIR points at one (its own result is its exit status, like any suite's).
+# Two files at a time ($(TEST_WORKERS)): harden.test.ts hashes passwords on one core while the
+# others mostly wait on BusyBox services and respawn timers in chroots (2 cores: 41 s wall for
+# 67 s of files, 29 s of CPU).
 test-buildroot: buildroot-deps node_modules/.installed
-	$(VITEST) --outputFile=$(BUILD)/test-results/buildroot.json buildroot-external/test
+	$(VITEST) --outputFile=$(BUILD)/test-results/buildroot.json --maxWorkers=$(TEST_WORKERS) buildroot-external/test
 	@if [ -n "$(BUILDROOT_DIR)" ]; then \
 		scripts/install-buildroot-deps.sh --check && $(MAKE) --no-print-directory native-tools && \
 		scripts/buildroot-check.sh "$(BUILDROOT_DIR)"; \

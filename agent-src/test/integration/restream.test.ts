@@ -173,30 +173,3 @@ describe("shared source", () => {
     }
   }, 90_000);
 });
-
-describe("faults", () => {
-  it("camera RTSP server restarted mid-play: the viewer keeps playing after the gap", async () => {
-    const live = await startPull(server.rtspUrl(id, "long"));
-    await live.waitForPackets(25, 20_000);
-    const port = cam.rtspPort;
-    await cam.stop();
-    await sleep(1000);
-    cam = await startCamera({ rtspPort: port });
-    const n = live.packets().length;
-    await live.waitForPackets(n + 50, 15_000);
-    expect(live.proc.exit()).toBeNull();
-    await server.proc.waitForLine(/camera session back after \d+ ms/, { timeoutMs: 1000 });
-    await live.stop();
-  }, 60_000);
-
-  it("agent killed: viewers get a clean end within source_timeout, not a hang", async () => {
-    const live = await startPull(server.rtspUrl(id, "long"));
-    await live.waitForPackets(10, 20_000);
-    const t = Date.now();
-    agent.proc.signal("SIGKILL");
-    const e = await Promise.race([live.proc.exited, sleep(MEDIA.source_timeout_ms + 5000).then(() => null)]);
-    expect(e, "ffmpeg still waiting").not.toBeNull();
-    console.log(`viewer ended ${Date.now() - t} ms after the agent was killed`);
-    await server.proc.waitForLine(/camera unavailable for 8000 ms/, { timeoutMs: 1000 });
-  }, 40_000);
-});
