@@ -484,7 +484,8 @@ class ViewerConnection {
 
   /** A talker's DESCRIBE: its own camera session (relayed) while it holds the device's two-way audio. */
   private startBackchannel(m: RtspMessage, rest: string, cseq: string | undefined): void {
-    if (this.source || this.sessionId) return this.reply(response(455, "Method Not Valid in This State", cseq));
+    if (this.sessionId) return this.reply(response(455, "Method Not Valid in This State", cseq)); // one session per connection
+    this.leaveSource(); // an earlier plain DESCRIBE's source, never set up
     const who = `RTSP backchannel from ${this.addr} (${this.viewerKey}) to ${this.deviceId}${rest}`;
     try {
       this.relay = BackchannelRelay.open(this.registry, this.deviceId!, this.viewerKey, this.gwBase, {
