@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openBackchannel, type Backchannel } from "../../../testkit/backchannel-client";
 import { ensureMedia, FIXTURES_DIR } from "../../../testkit/camera";
 import { startProc, tempDir, type Proc } from "../../../testkit/procs";
+import { digestHeader, RawRtsp } from "../../../testkit/raw-rtsp";
 import { openRtspSession } from "../../../testkit/rtsp-client";
 import { makePki, startAgent, startStreamer, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../../../testkit/system";
 
@@ -132,6 +133,24 @@ describe("RTSP audio backchannel", () => {
     expect(await talkerFreed()).toBeNull();
     expect(await postAudio()).toEqual({ status: 200, text: "ok\n" });
 
+    // A plain DESCRIBE first (a client looking at the SDP), then the talker's, on one connection.
+    const raw = await RawRtsp.connect(server.ports.rtsp);
+    const plainUrl = server.rtspUrl(id, "backchannel", false);
+    raw.send(`DESCRIBE ${plainUrl} RTSP/1.0\r\nCSeq: 1\r\n\r\n`);
+    const challenge = (await raw.response(5000)).headers["www-authenticate"];
+    const authz = digestHeader(challenge, VIEWER.name, VIEWER.password, "DESCRIBE", plainUrl);
+    raw.send(`DESCRIBE ${plainUrl} RTSP/1.0\r\nCSeq: 2\r\nAuthorization: ${authz}\r\n\r\n`);
+    const plain = await raw.response(8000);
+    expect(plain.status).toBe(200);
+    expect(plain.body).not.toMatch(/^a=sendonly/m);
+    raw.send(`DESCRIBE ${plainUrl} RTSP/1.0\r\nCSeq: 3\r\nRequire: www.onvif.org/ver20/backchannel\r\n\r\n`);
+    const withBackchannel = await raw.response(8000);
+    expect(withBackchannel.status).toBe(200);
+    expect(withBackchannel.body).toMatch(/^a=sendonly/m);
+    expect(await talker()).toBe("rtsp account viewer");
+    raw.close();
+    expect(await talkerFreed()).toBeNull();
+
     // UDP cannot cross the tunnel: a talker's UDP-only SETUP is refused here, not sent to the camera.
     expect(await openBackchannel(url(), { timeoutMs: 8000, transport: "RTP/AVP;unicast;client_port=5000-5001" }))
       .toMatchObject({ ok: false, method: "SETUP", status: 461 });
@@ -139,7 +158,7 @@ describe("RTSP audio backchannel", () => {
 
     const m = await metrics();
     expect(m).toMatch(/^flussonic_audio_talker_conflicts_total 2$/m);
-    expect(m).toMatch(/^flussonic_rtsp_backchannels_total 3$/m);
+    expect(m).toMatch(/^flussonic_rtsp_backchannels_total 4$/m);
 
     // The camera goes away mid-talk: the talker's connection ends and the device is free.
     const d = await talk();
