@@ -1,16 +1,17 @@
 /**
  * Two-way audio is exclusive per device: one talker at a time, whichever way it talks (POST
- * /<id>/audio on the HTTP gateway, later the RTSP backchannel). Two voices mixed in one camera
+ * /<id>/audio on the HTTP gateway, or the ONVIF RTSP backchannel: gateways/rtsp/backchannel.ts). Two voices mixed in one camera
  * speaker help nobody, and most cameras take only one upload at a time anyway.
  *
  *   const release = registry.talkers.acquire(deviceId, "http account nvr");  // throws TalkerBusyError
  *   try { ...upload... } finally { release(); }
  *
  * The holder must release (idempotent) when its upload ends, however it ends: a failed camera
- * exchange, a cut-off viewer or a lost link. HTTP answers TalkerBusyError with 409 Conflict.
+ * exchange, a cut-off viewer or a lost link. HTTP answers TalkerBusyError with 409 Conflict, RTSP
+ * with 453 Not Enough Bandwidth.
  */
 
-/** Another talker holds the device's audio: HTTP 409. `holder` is for logs, not for viewers. */
+/** Another talker holds the device's audio: HTTP 409, RTSP 453. `holder` is for logs, not for viewers. */
 export class TalkerBusyError extends Error {
   constructor(readonly deviceId: string, readonly holder: string, readonly sinceMs: number) {
     super(`device ${deviceId}: two-way audio is in use by another talker`);

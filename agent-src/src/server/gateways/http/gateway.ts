@@ -257,7 +257,7 @@ function registerTalkerMetrics(registry: Registry, metrics: Metrics): void {
   metrics.gauge("flussonic_audio_talkers", "devices with a two-way audio talker now", () => talkers.size);
   metrics.family("flussonic_audio_talker_active", "1 while a talker holds the device's two-way audio (only such devices are listed)", "gauge", ["device"],
     () => [...talkers.entries()].map(([id]) => [[id], 1] as const));
-  metrics.family("flussonic_audio_talker_conflicts_total", "second talkers refused (HTTP 409; the RTSP backchannel alike)", "counter", [],
+  metrics.family("flussonic_audio_talker_conflicts_total", "second talkers refused (HTTP 409, RTSP backchannel 453)", "counter", [],
     () => [[[], talkers.conflicts]]);
 }
 

@@ -5,6 +5,8 @@
  * SETUP of any subset of its tracks, PLAY from the GOP cache's keyframe (or the next live one)
  * with its own sequence numbers, PAUSE, TEARDOWN and keep-alives. A viewer uses no tunnel stream
  * of its own, but its session counts against the per-viewer share (viewer_streams_per_device).
+ * The one exception is the ONVIF audio backchannel (backchannel.ts): a talker gets its own camera
+ * session, exclusive per device.
  *
  * The port is on the Internet: every connection is counted (ConnectionGuard), has a bounded life
  * (request and idle timeouts, token expiry), and anything it sends that we cannot handle closes
@@ -21,10 +23,12 @@ import { viewerSdp } from "../../media/sdp";
 import { ConnectionGuard, type Limits } from "../../limits";
 import type { Metrics } from "../../metrics";
 import { DeviceOfflineError, ViewerLimitError, type Registry } from "../../link/registry";
-import { RtspParser, getHeader, response, serialize, type RtspMessage } from "../../util/rtsp";
+import { TalkerBusyError } from "../../link/talker";
+import { RtspParser, getHeader, response, serialize, setHeader, type RtspMessage } from "../../util/rtsp";
 import { ViewerAuth } from "../viewer-auth";
 import { listenOn } from "../../util/listen";
 import { chooseTransport, UdpPorts, type UdpPair } from "./udp";
+import { BACKCHANNEL_REQUIRE, BackchannelRelay, requiredOptions } from "./backchannel";
 
 interface Target {
   deviceId: string;
@@ -77,6 +81,7 @@ export function startRtspGateway(
   }
   metrics.counter("flussonic_rtsp_viewer_limit_total", "RTSP streams refused by the per-viewer limit, answered 453");
   metrics.counter("flussonic_rtsp_slow_viewers_total", "RTSP viewers disconnected for falling behind repeatedly");
+  metrics.counter("flussonic_rtsp_backchannels_total", "RTSP audio backchannel (talker) sessions relayed to cameras");
   metrics.gauge("flussonic_media_sources", "shared camera sources open", () => sources.list().length);
   metrics.gauge("flussonic_media_viewers", "viewers playing from shared sources", () => sources.list().reduce((n, s) => n + s.viewerCount, 0));
   metrics.gauge("flussonic_media_gop_cache_bytes", "bytes in the GOP caches of all sources", () => sources.list().reduce((n, s) => n + s.cache.bytes, 0));
@@ -133,6 +138,8 @@ class ViewerConnection {
   private udpPairs = new Map<number, UdpPair>();
   /** The session's transport, fixed by its first SETUP. */
   private transport: "tcp" | "udp" | null = null;
+  /** An audio backchannel talker: everything goes to its own camera session instead. */
+  private relay: BackchannelRelay | null = null;
 
   constructor(
     private readonly sock: net.Socket,
@@ -150,6 +157,7 @@ class ViewerConnection {
     sock.on("data", (d) => this.fromViewer(d));
     sock.on("end", () => this.close());
     sock.on("close", () => this.close());
+    sock.on("drain", () => this.relay?.drain());
     this.idleTimer = setTimeout(() => this.checkIdle(), limits.rtspIdleTimeoutMs);
   }
 
@@ -159,6 +167,7 @@ class ViewerConnection {
     clearTimeout(this.idleTimer);
     if (this.requestTimer) clearTimeout(this.requestTimer);
     if (this.tokenTimer) clearTimeout(this.tokenTimer);
+    this.relay?.close();
     this.leaveSource();
     this.sock.destroy();
   }
@@ -228,7 +237,7 @@ class ViewerConnection {
     if (this.closed) return;
     // Playing over TCP (a UDP viewer lives by its keep-alives and RTCP), or waiting for our answer
     // to a request (DESCRIBE may wait for the camera): not idle.
-    if ((this.playing && this.transport === "tcp") || this.queuedRequests > 0) this.lastActivity = Date.now();
+    if ((this.playing && this.transport === "tcp") || this.relay?.playing || this.queuedRequests > 0) this.lastActivity = Date.now();
     const quiet = Date.now() - this.lastActivity;
     if (quiet < this.limits.rtspIdleTimeoutMs) {
       this.idleTimer = setTimeout(() => this.checkIdle(), this.limits.rtspIdleTimeoutMs - quiet);
@@ -267,7 +276,11 @@ class ViewerConnection {
     try {
       for (const it of this.parser.push(d)) {
         if (this.closed) return;
-        if (it.kind === "interleaved") continue; // RTCP receiver reports: the source does not need them
+        if (it.kind === "interleaved") {
+          // A talker's audio goes to its camera; other viewers' RTCP receiver reports: the source does not need them.
+          this.relay?.interleaved(it.raw);
+          continue;
+        }
         this.lastActivity = Date.now();
         // A client pipelining requests while one waits for the camera: a few are fine, a flood is not.
         if (++this.queuedRequests > 16) throw new Error("more than 16 RTSP requests waiting for answers");
@@ -319,6 +332,18 @@ class ViewerConnection {
       return this.reply(response(403, "Forbidden", cseq));
     }
     if (this.tokenExpiresAt !== null && Date.now() >= this.tokenExpiresAt) return this.tokenExpired(cseq);
+    if (this.relay) {
+      // UDP cannot cross the tunnel: a talker's SETUP goes to the camera with its TCP choices only.
+      if (method === "SETUP") {
+        const tcp = (getHeader(m.headers, "transport") ?? "").split(",").map((x) => x.trim()).filter((x) => /^RTP\/AVP\/TCP(;|$)/i.test(x));
+        if (!tcp.length) {
+          this.metrics.inc("flussonic_rtsp_udp_refused_total");
+          return this.reply(response(461, "Unsupported Transport", cseq));
+        }
+        setHeader(m.headers, "Transport", tcp.join(","));
+      }
+      return this.relay.forward(m, method, t.rest);
+    }
 
     const ok = (extra: [string, string][] = [], body?: { type: string; data: Buffer }) => {
       const h: [string, string][] = [];
@@ -344,7 +369,10 @@ class ViewerConnection {
       case "SET_PARAMETER":
         return this.reply(ok(this.sessionId ? [session()] : []));
       case "DESCRIBE": {
-        if (getHeader(m.headers, "require")) return this.reply(response(551, "Option not supported", cseq, [["Unsupported", getHeader(m.headers, "require")!]]));
+        const required = requiredOptions(m);
+        const unsupported = required.filter((o) => o !== BACKCHANNEL_REQUIRE);
+        if (unsupported.length) return this.reply(response(551, "Option not supported", cseq, [["Unsupported", unsupported.join(", ")]]));
+        if (required.length) return this.startBackchannel(m, t.rest, cseq);
         const { rest } = splitTrack(t.rest);
         const src = await this.useSource(rest, cseq);
         if (!src) return;
@@ -452,6 +480,50 @@ class ViewerConnection {
       default:
         return this.reply(response(405, "Method Not Allowed", cseq, [["Allow", PUBLIC]]));
     }
+  }
+
+  /** A talker's DESCRIBE: its own camera session (relayed) while it holds the device's two-way audio. */
+  private startBackchannel(m: RtspMessage, rest: string, cseq: string | undefined): void {
+    if (this.sessionId) return this.reply(response(455, "Method Not Valid in This State", cseq)); // one session per connection
+    this.leaveSource(); // an earlier plain DESCRIBE's source, never set up
+    const who = `RTSP backchannel from ${this.addr} (${this.viewerKey}) to ${this.deviceId}${rest}`;
+    try {
+      this.relay = BackchannelRelay.open(this.registry, this.deviceId!, this.viewerKey, this.gwBase, {
+        write: (b) => !this.closed && this.sock.write(b),
+        pause: () => this.sock.pause(),
+        resume: () => this.sock.resume(),
+        ended: (why) => {
+          if (this.closed) return;
+          this.log("info", `${who}: ${why}, ending`);
+          this.sock.end();
+          this.close();
+        },
+        timedOut: (c) => {
+          this.reply(response(504, "Gateway Timeout", c));
+          this.sock.end();
+          this.close();
+        },
+      }, this.sources.requestTimeoutMs, this.log);
+    } catch (e) {
+      if (e instanceof TalkerBusyError) {
+        this.log("info", `${who}: refused, ${e.holder} has talked since ${new Date(e.sinceMs).toISOString()}`);
+        return this.reply(response(453, "Not Enough Bandwidth (two-way audio of this device is in use by another talker)", cseq));
+      }
+      if (e instanceof ViewerLimitError) {
+        this.metrics.inc("flussonic_rtsp_viewer_limit_total");
+        return this.reply(response(453, "Not Enough Bandwidth", cseq));
+      }
+      if (e instanceof DeviceOfflineError) return this.reply(response(404, "Not Found", cseq));
+      throw e;
+    }
+    const relay = this.relay;
+    relay.onClosed = () => {
+      if (this.relay === relay) this.relay = null;
+      this.log("info", `${who}: ended (${relay.packetsUp} packets to the camera, ${relay.packetsDown} from it), two-way audio free`);
+    };
+    this.metrics.inc("flussonic_rtsp_backchannels_total");
+    this.log("info", `${who}: talking`);
+    relay.forward(m, "DESCRIBE", rest);
   }
 
   /** The shared source of the device's camera path (opened if needed), once it plays; null after answering an error. */
