@@ -451,13 +451,20 @@ describe("Digest", () => {
     }
     const auto = await run("ffmpeg", ["-nostdin", "-hide_banner", "-i", server.rtspUrl(id), "-frames:v", "10", "-f", "null", "-"], 20_000);
     expect(auto.code, auto.output.slice(-1500)).toBe(0);
-    // Over TCP: GStreamer 1.22's rtspsrc over UDP sometimes fails its own PAUSE at the end
-    // ("Could not send message. (Received end-of-file)", the PAUSE never reaches the wire) on
-    // a loaded machine, old code and new alike; UDP with rtspsrc has its own test above.
-    const gst = await run("gst-launch-1.0", ["-q", "rtspsrc", `location=${plainUrl(id)}`, "protocols=tcp", `user-id=${VIEWER.name}`, `user-pw=${VIEWER.password}`,
+    // -m: the pipeline's messages, so the test sees the stream end (EOS after 10 buffers). After
+    // that, GStreamer 1.22's rtspsrc sometimes fails its own PAUSE while it shuts down on a loaded
+    // machine ("Could not send message. (Received end-of-file)"; a socat trace shows the PAUSE never
+    // reaches the wire; old code alike, 4 in 10 runs): an error after EOS is not a playback failure.
+    const gst = await run("gst-launch-1.0", ["-m", "rtspsrc", `location=${plainUrl(id)}`, `user-id=${VIEWER.name}`, `user-pw=${VIEWER.password}`,
       "!", "rtph264depay", "!", "fakesink", "num-buffers=10"], 20_000);
     const serverLog = () => server.proc.output().split("\n").filter((l) => /RTSP viewer|source /.test(l)).slice(-20).join("\n");
-    expect(gst.code, `${gst.output.slice(-1500)}\nstreamer:\n${serverLog()}`).toBe(0);
+    const eos = gst.output.indexOf('Got EOS from element "pipeline0"');
+    const firstError = gst.output.search(/^ERROR/m);
+    const pauseOnly = (gst.output.slice(firstError).match(/^ERROR/gm) ?? []).length > 0 &&
+      !/^ERROR(?![^\n]*Could not write to resource)/m.test(gst.output.slice(firstError));
+    const ok = gst.code === 0 || (eos >= 0 && firstError > eos && pauseOnly);
+    expect(ok, `${gst.output.slice(-2500)}\nstreamer:\n${serverLog()}`).toBe(true);
+    expect(eos, gst.output.slice(-2500)).toBeGreaterThanOrEqual(0);
   }, 90_000);
 });
 
