@@ -6,7 +6,7 @@
 //   if (!r.ok) r.status, r.reason          // e.g. 453 when another talker holds the device
 //   else { r.talk.send(50); await r.talk.teardown(); r.talk.close(); }
 import { connect, type Socket } from "node:net";
-import { authorizer, type RtspResponse } from "./rtsp-client";
+import { authorizer, takeRtspMessage, type RtspResponse } from "./rtsp-client";
 
 export const BACKCHANNEL_REQUIRE = "www.onvif.org/ver20/backchannel";
 
@@ -51,23 +51,13 @@ export async function openBackchannel(url: string, opts: { timeoutMs: number; re
         buf = buf.subarray(4 + buf.readUInt16BE(2));
         continue;
       }
-      const end = buf.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      const head = buf.subarray(0, end).toString("latin1").split("\r\n");
-      const headers: Record<string, string[]> = {};
-      for (const line of head.slice(1)) {
-        const i = line.indexOf(":");
-        if (i > 0) (headers[line.slice(0, i).trim().toLowerCase()] ??= []).push(line.slice(i + 1).trim());
-      }
-      const len = Number(headers["content-length"]?.[0] ?? 0);
-      if (buf.length < end + 4 + len) return;
-      const body = buf.subarray(end + 4, end + 4 + len).toString("utf8");
-      buf = buf.subarray(end + 4 + len);
-      const m = /^RTSP\/1\.0 (\d{3}) ?(.*)$/.exec(head[0]);
-      if (!m) continue;
+      const msg = takeRtspMessage(buf);
+      if (!msg) return;
+      buf = msg.rest;
+      if (!msg.response) continue;
       const p = pending;
       pending = null;
-      p?.({ status: Number(m[1]), reason: m[2], headers, body });
+      p?.(msg.response);
     }
   });
   sock.on("close", () => pending?.(null));

@@ -29,6 +29,26 @@ export interface RtspResponse {
   body: string;
 }
 
+/**
+ * The RTSP message at the start of `buf` (head and Content-Length body), once all of it is there:
+ * `response` is null for a request from the server. null while the message is incomplete.
+ */
+export function takeRtspMessage(buf: Buffer): { response: RtspResponse | null; rest: Buffer } | null {
+  const end = buf.indexOf("\r\n\r\n");
+  if (end < 0) return null;
+  const head = buf.subarray(0, end).toString("latin1").split("\r\n");
+  const headers: Record<string, string[]> = {};
+  for (const line of head.slice(1)) {
+    const i = line.indexOf(":");
+    if (i > 0) (headers[line.slice(0, i).trim().toLowerCase()] ??= []).push(line.slice(i + 1).trim());
+  }
+  const bodyLen = Number(headers["content-length"]?.[0] ?? 0);
+  if (buf.length < end + 4 + bodyLen) return null;
+  const body = buf.subarray(end + 4, end + 4 + bodyLen).toString("utf8");
+  const m = /^RTSP\/1\.0 (\d{3}) ?(.*)$/.exec(head[0]);
+  return { response: m ? { status: Number(m[1]), reason: m[2], headers, body } : null, rest: buf.subarray(end + 4 + bodyLen) };
+}
+
 export interface RtspSession {
   readonly url: string;
   /** The SDP DESCRIBE returned. */
@@ -105,21 +125,13 @@ export async function openRtspSession(url: string, opts: RtspSessionOptions): Pr
         if (buf.length > 65536) sock.destroy(new Error("RTSP: header larger than 64 KiB"));
         return;
       }
-      const head = buf.subarray(0, end).toString("latin1").split("\r\n");
-      const headers: Record<string, string[]> = {};
-      for (const line of head.slice(1)) {
-        const i = line.indexOf(":");
-        if (i > 0) (headers[line.slice(0, i).trim().toLowerCase()] ??= []).push(line.slice(i + 1).trim());
-      }
-      const bodyLen = Number(headers["content-length"]?.[0] ?? 0);
-      if (buf.length < end + 4 + bodyLen) return;
-      const body = buf.subarray(end + 4, end + 4 + bodyLen).toString("utf8");
-      buf = buf.subarray(end + 4 + bodyLen);
-      const m = /^RTSP\/1\.0 (\d{3}) ?(.*)$/.exec(head[0]);
-      if (!m) continue; // a request from the server (e.g. GET_PARAMETER): not needed here
+      const msg = takeRtspMessage(buf);
+      if (!msg) return;
+      buf = msg.rest;
+      if (!msg.response) continue; // a request from the server (e.g. GET_PARAMETER): not needed here
       const p = pending;
       pending = null;
-      p?.resolve({ status: Number(m[1]), reason: m[2], headers, body });
+      p?.resolve(msg.response);
     }
   };
 
