@@ -13,6 +13,7 @@ import { digestHeader, RawRtsp } from "../../../testkit/raw-rtsp";
 import { openRtspSession } from "../../../testkit/rtsp-client";
 import { makePki, startAgent, startStreamer, VIEWER, type AgentProc, type Pki, type StreamerProc } from "../../../testkit/system";
 
+const IDLE_MS = 3000;
 const BASIC = "Basic " + Buffer.from(`${VIEWER.name}:${VIEWER.password}`).toString("base64");
 
 let pki: Pki, server: StreamerProc, agent: AgentProc, cam: Proc, httpCam: Proc, id: string;
@@ -29,7 +30,8 @@ beforeAll(async () => {
       name: "http-camera", ready: /^READY http port=(\d+)/, timeoutMs: 10_000,
     }),
   ]);
-  server = await startStreamer({ roles: ["endpoint", "streamer"], pki, tokens: ["tok-bc"] });
+  // A short idle time: a talker whose session moves no packets must free the device within it.
+  server = await startStreamer({ roles: ["endpoint", "streamer"], pki, tokens: ["tok-bc"], limits: { rtsp_idle_timeout_ms: IDLE_MS } });
   agent = await startAgent({
     pki, endpoints: [`127.0.0.1:${server.ports.endpoint}`], token: "tok-bc",
     targets: { rtsp: `127.0.0.1:${cam.ready[1]}`, http: `127.0.0.1:${httpCam.ready[1]}` },
@@ -159,6 +161,20 @@ describe("RTSP audio backchannel", () => {
     const m = await metrics();
     expect(m).toMatch(/^flussonic_audio_talker_conflicts_total 2$/m);
     expect(m).toMatch(/^flussonic_rtsp_backchannels_total 4$/m);
+
+    // A talker whose PLAY the camera refuses (a session it does not know), then silence: once idle
+    // it holds nothing, and the next talker gets the device.
+    const q = await RawRtsp.connect(server.ports.rtsp);
+    q.send(`DESCRIBE ${plainUrl} RTSP/1.0\r\nCSeq: 1\r\n\r\n`);
+    const qChallenge = (await q.response(5000)).headers["www-authenticate"];
+    const sign = (method: string) => digestHeader(qChallenge, VIEWER.name, VIEWER.password, method, plainUrl);
+    q.send(`DESCRIBE ${plainUrl} RTSP/1.0\r\nCSeq: 2\r\nAuthorization: ${sign("DESCRIBE")}\r\nRequire: www.onvif.org/ver20/backchannel\r\n\r\n`);
+    expect((await q.response(8000)).status).toBe(200);
+    q.send(`PLAY ${plainUrl} RTSP/1.0\r\nCSeq: 3\r\nAuthorization: ${sign("PLAY")}\r\nSession: 0badc0de\r\nRequire: www.onvif.org/ver20/backchannel\r\n\r\n`);
+    expect((await q.response(8000)).status).toBe(454);
+    expect(await talker()).toBe("rtsp account viewer");
+    expect(await q.closedWithin(IDLE_MS + 3000), "a refused PLAY kept the talker's connection (and the device's audio)").toBe(true);
+    expect(await talkerFreed()).toBeNull();
 
     // The camera goes away mid-talk: the talker's connection ends and the device is free.
     const d = await talk();

@@ -47,11 +47,18 @@ export class BackchannelRelay {
   /** Requests sent to the camera and not answered yet: CSeq → its deadline timer. */
   private readonly waiting = new Map<string, NodeJS.Timeout>();
   private teardownCseq: string | null = null;
+  /** CSeqs of forwarded PLAYs: the camera's 2xx to one of them starts the session. */
+  private readonly playCseqs = new Set<string>();
   /** Interleaved packets from the talker to the camera, and from the camera to the talker. */
   packetsUp = 0;
   packetsDown = 0;
-  /** PLAY was sent: from now on the connection lives while its socket does, like a TCP viewer. */
+  /**
+   * The camera accepted a PLAY: from now on the connection lives while RTP/RTCP moves either way
+   * (lastPacketAt), like a TCP viewer. A PLAY the camera refused, or a session where nothing moves,
+   * must not keep the device's two-way audio.
+   */
   playing = false;
+  lastPacketAt = 0;
   /** Called once when the relay ends for any reason (the talker lock is already released). */
   onClosed: (() => void) | null = null;
 
@@ -100,7 +107,7 @@ export class BackchannelRelay {
     m.startLine = `${method} ${this.camBase}${rest} RTSP/1.0`;
     removeHeader(m.headers, "authorization"); // the viewer's credentials are ours, not the camera's
     const cseq = getHeader(m.headers, "cseq");
-    if (method === "PLAY") this.playing = true;
+    if (method === "PLAY" && cseq !== undefined) this.playCseqs.add(cseq);
     if (method === "TEARDOWN") this.teardownCseq = cseq ?? "";
     if (cseq !== undefined && !this.waiting.has(cseq)) {
       this.waiting.set(cseq, setTimeout(() => {
@@ -117,6 +124,7 @@ export class BackchannelRelay {
   interleaved(raw: Buffer): void {
     if (this.closed) return;
     this.packetsUp++;
+    this.lastPacketAt = Date.now();
     if (!this.stream.write(raw)) this.viewer.pause();
   }
 
@@ -150,6 +158,7 @@ export class BackchannelRelay {
     for (const it of items) {
       if (it.kind === "interleaved") {
         this.packetsDown++;
+        this.lastPacketAt = Date.now();
         full = !this.viewer.write(it.raw) || full;
         continue;
       }
@@ -158,6 +167,10 @@ export class BackchannelRelay {
       if (isResponse && cseq !== undefined) {
         clearTimeout(this.waiting.get(cseq));
         this.waiting.delete(cseq);
+        if (this.playCseqs.delete(cseq) && /^RTSP\/\d\.\d 2\d\d/.test(it.startLine)) {
+          this.playing = true;
+          this.lastPacketAt = Date.now();
+        }
       }
       // The talker is done once the camera has answered its TEARDOWN: free the device for the
       // next talker before the viewer even reads the answer.

@@ -231,13 +231,16 @@ class ViewerConnection {
   /**
    * Idle: no request for rtspIdleTimeoutMs while not playing. A viewer playing over TCP is alive
    * while its connection is; one playing over UDP must show life within the same time (the
-   * session timeout we announce): a request (keep-alive) or an RTCP report on its ports.
+   * session timeout we announce): a request (keep-alive) or an RTCP report on its ports. A
+   * backchannel talker must show interleaved packets either way (it holds the device's audio).
    */
   private checkIdle(afterIo = false): void {
     if (this.closed) return;
     // Playing over TCP (a UDP viewer lives by its keep-alives and RTCP), or waiting for our answer
     // to a request (DESCRIBE may wait for the camera): not idle.
-    if ((this.playing && this.transport === "tcp") || this.relay?.playing || this.queuedRequests > 0) this.lastActivity = Date.now();
+    if ((this.playing && this.transport === "tcp") || this.queuedRequests > 0) this.lastActivity = Date.now();
+    // A talker lives while its session's RTP/RTCP moves, either way.
+    if (this.relay?.playing) this.lastActivity = Math.max(this.lastActivity, this.relay.lastPacketAt);
     const quiet = Date.now() - this.lastActivity;
     if (quiet < this.limits.rtspIdleTimeoutMs) {
       this.idleTimer = setTimeout(() => this.checkIdle(), this.limits.rtspIdleTimeoutMs - quiet);
