@@ -8,7 +8,7 @@
 # Server knobs (environment):
 #   SERVER_FUZZ_CASES    cases per phase             (default 1 000 000)
 #   SERVER_FUZZ_SECONDS  time cap per phase           (default 3600)
-#   SERVER_FUZZ_PHASES   subset, e.g. "http,rtsp"     (default all: http,rtsp,camera,frames)
+#   SERVER_FUZZ_PHASES   subset, e.g. "http,rtsp"     (default all: http,rtsp,camera,frames,backchannel)
 #   SERVER_FUZZ_SEED     default: SEED
 #   SERVER_FUZZ_FIRST    first case index; with SERVER_FUZZ_CASES=FIRST+1 replays one case
 #   SERVER_FUZZ_RSS_GROWTH_MIB  allowed streamer RSS growth over its baseline (default 150)

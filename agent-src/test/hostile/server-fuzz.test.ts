@@ -4,6 +4,8 @@
 //   rtsp    mutated viewer RTSP (ffmpeg's own requests, captured, re-signed with Digest, mutated)
 //   camera  a hostile camera behind a second real agent answering with mutated RTSP/HTTP
 //   frames  malformed link frames from an authenticated (and sometimes non-reading) device
+//   backchannel  mutated ONVIF two-way-audio sessions (requests and the talker's RTP), relayed to a
+//           real ONVIF camera with a speaker; afterwards the talker lock is free and a real talker is heard
 // After each phase: the process is up and answering, its RSS stayed under a bound, the viewer kept
 // playing, and connections left hanging were closed by the server's timeouts.
 //
@@ -11,11 +13,15 @@
 //   SERVER_FUZZ_SEED, SERVER_FUZZ_CASES (per phase), SERVER_FUZZ_SECONDS (per phase),
 //   SERVER_FUZZ_RSS_GROWTH_MIB, SERVER_FUZZ_PHASES (e.g. "http,rtsp").
 import * as net from "node:net";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Challenge } from "../../src/protocol/control";
 import { encodeFrame, FrameType } from "../../src/protocol/frame";
 import { RtspParser, getHeader, serialize, setHeader, removeHeader, type RtspMessage } from "../../src/server/util/rtsp";
 import { startCamera, type Camera } from "../../../testkit/camera";
+import { startProc, type Proc } from "../../../testkit/procs";
+import { openBackchannel } from "../../../testkit/backchannel-client";
+import { ensureMedia, FIXTURES_DIR } from "../../../testkit/camera";
 import { authFor, deviceKeyFor, RawAgent } from "../../../testkit/fake-server";
 import { framemd5 } from "../../../testkit/ffmpeg";
 import { badChunkedBody, mutate, show, type Rand } from "../../../testkit/mutate";
@@ -32,7 +38,7 @@ const SEED = Number(process.env.SERVER_FUZZ_SEED ?? 20261129);
 const CASES = Number(process.env.SERVER_FUZZ_CASES ?? 300);
 const SECONDS = Number(process.env.SERVER_FUZZ_SECONDS ?? 12);
 const RSS_GROWTH_MIB = Number(process.env.SERVER_FUZZ_RSS_GROWTH_MIB ?? 150);
-const PHASES = (process.env.SERVER_FUZZ_PHASES ?? "http,rtsp,camera,frames").split(",");
+const PHASES = (process.env.SERVER_FUZZ_PHASES ?? "http,rtsp,camera,frames,backchannel").split(",");
 /** First case index: with SERVER_FUZZ_CASES=FIRST+1 it replays one case (each case has its own seed). */
 const FIRST = Number(process.env.SERVER_FUZZ_FIRST ?? 0);
 
@@ -52,18 +58,24 @@ const WATCH_MAX = 20;
 let pki: Pki, cam: Camera, hostile: { rtsp: ScriptedServer; http: ScriptedServer };
 let server: StreamerProc, agentA: AgentProc, agentB: AgentProc, idA: string, idB: string;
 let viewer: WatchedViewer | null = null;
+/** The backchannel phase's ONVIF camera (with a speaker) and the agent in front of it. */
+let onvifCam: Proc | null = null, agentC: AgentProc | null = null, idC = "";
 let baselineRssKb = 0;
 const basic = "Basic " + Buffer.from(`${VIEWER.name}:${VIEWER.password}`).toString("base64");
 
 /** What the real ffmpeg and the real camera said, captured through taps in beforeAll. */
-const captured = { viewerRtsp: [] as RtspMessage[], cameraRtsp: new Map<string, RtspMessage>(), rtp: [] as Buffer[], cameraHttp: Buffer.alloc(0) };
+const captured = {
+  viewerRtsp: [] as RtspMessage[], cameraRtsp: new Map<string, RtspMessage>(), rtp: [] as Buffer[], cameraHttp: Buffer.alloc(0),
+  /** A real talker's requests (DESCRIBE … PLAY, without TEARDOWN) and one of its RTP packets. */
+  talkerRtsp: [] as RtspMessage[], talkerTeardown: null as RtspMessage | null, talkerRtp: Buffer.alloc(0),
+};
 
 // ---------------------------------------------------------------------------------------------
 // The system, (re)started as needed: a phase that kills the streamer must not hide the next one's.
 
 async function startServer(dir?: string, p = server?.ports): Promise<StreamerProc> {
   return startStreamer({
-    roles: ["endpoint", "streamer"], pki, tokens: ["fz-a", "fz-b"], limits: LIMITS, dir, ports: p,
+    roles: ["endpoint", "streamer"], pki, tokens: ["fz-a", "fz-b", "fz-c"], limits: LIMITS, dir, ports: p,
     admission: { rate: 10_000, burst: 10_000, retry_ms: 1000 }, name: "streamer(fuzz)",
   });
 }
@@ -90,7 +102,7 @@ async function ensureUp(): Promise<void> {
   const until = Date.now() + 30_000;
   for (;;) {
     const online = (await server.devices()).filter((d) => d.state === "online").map((d) => d.id);
-    if (online.includes(idA) && online.includes(idB)) break;
+    if (online.includes(idA) && online.includes(idB) && (!idC || online.includes(idC))) break;
     if (Date.now() > until) throw new Error(`agents did not come back after a streamer restart: ${online}`);
     await sleep(200);
   }
@@ -270,10 +282,10 @@ function exchange(port: number, pieces: Buffer[], waitMs: number, until?: (reply
 /** A sample of connections the server neither answered nor closed: each must be closed by the server within its bound. */
 class Watchers {
   private list: { sock: net.Socket; what: string; since: number; closedAt: number | null }[] = [];
-  constructor(private readonly boundMs: number) {}
+  constructor(private readonly boundMs: number, private readonly max = WATCH_MAX) {}
   /** Keeps the socket if the sample has room (returns true), else the caller closes it. */
   add(sock: net.Socket, what: string): boolean {
-    if (this.list.length >= WATCH_MAX || sock.destroyed) return false;
+    if (this.list.length >= this.max || sock.destroyed) return false;
     const w = { sock, what, since: Date.now(), closedAt: null as number | null };
     sock.on("close", () => (w.closedAt = Date.now()));
     sock.on("end", () => (w.closedAt ??= Date.now()));
@@ -318,6 +330,14 @@ beforeAll(async () => {
   agentB = await startAgent({ pki, endpoints: ep, targets: cameraTargets({ rtspPort: hostile.rtsp.port, httpPort: hostile.http.port }), token: "fz-b", name: "agent-hostile-camera" });
   idA = agentA.deviceId()!;
   idB = agentB.deviceId()!;
+  if (PHASES.includes("backchannel")) {
+    onvifCam = await startProc("/usr/bin/python3", [join(FIXTURES_DIR, "onvif-camera.py"), "0", await ensureMedia()], {
+      name: "onvif-camera", ready: /^READY rtsp port=(\d+)/, timeoutMs: 30_000, env: { ...process.env, GST_DEBUG: "0" },
+    });
+    agentC = await startAgent({ pki, endpoints: ep, targets: { rtsp: `127.0.0.1:${onvifCam.ready[1]}`, http: `127.0.0.1:${cam.httpPort}` }, token: "fz-c", name: "agent-onvif-camera" });
+    idC = agentC.deviceId()!;
+    await captureTalker();
+  }
   await capture();
   baselineRssKb = memKb(server.proc.pid).rss;
   viewer = await watchViewer(server.rtspUrl(idA, "long"));
@@ -327,7 +347,9 @@ afterAll(async () => {
   await viewer?.stop();
   await agentA?.stop();
   await agentB?.stop();
+  await agentC?.stop();
   await server?.stop();
+  await onvifCam?.stop();
   await hostile?.rtsp.stop();
   await hostile?.http.stop();
   await cam?.stop();
@@ -371,6 +393,35 @@ async function capture(): Promise<void> {
   expect([...captured.cameraRtsp.keys()]).toEqual(expect.arrayContaining(["DESCRIBE", "SETUP", "PLAY"]));
   expect(captured.rtp.length).toBeGreaterThan(5);
   expect(isStatus(captured.cameraHttp, /^HTTP\/1\.[01] 200/)).toBe(true);
+}
+
+/** A real talker through a tap: its requests and RTP are what the backchannel phase mutates. */
+async function captureTalker(): Promise<void> {
+  const tap = await startTap(server.ports.rtsp);
+  const r = await openBackchannel(`rtsp://${VIEWER.name}:${VIEWER.password}@127.0.0.1:${tap.port}/${idC}/backchannel`, { timeoutMs: 10_000 });
+  if (!r.ok) throw new Error(`backchannel capture refused: ${r.method} ${r.status} ${r.reason}`);
+  r.talk.send(3);
+  await r.talk.teardown();
+  r.talk.close();
+  await tap.stop();
+  const p = new RtspParser();
+  for (const c of tap.conns) {
+    for (const d of c.fromClient) {
+      for (const it of p.push(d)) {
+        if (it.kind === "interleaved") captured.talkerRtp = Buffer.from(it.raw);
+        else {
+          it.startLine = it.startLine.replace(`127.0.0.1:${tap.port}`, `127.0.0.1:${server.ports.rtsp}`);
+          removeHeader(it.headers, "authorization");
+          if (it.startLine.startsWith("TEARDOWN")) captured.talkerTeardown = it;
+          // The first DESCRIBE (before the 401) and its signed repeat are one request here.
+          else if (!captured.talkerRtsp.some((m) => m.startLine === it.startLine)) captured.talkerRtsp.push(it);
+        }
+      }
+    }
+  }
+  expect(captured.talkerRtsp.map((m) => m.startLine.split(" ")[0])).toEqual(expect.arrayContaining(["DESCRIBE", "SETUP", "PLAY"]));
+  expect(captured.talkerTeardown).not.toBeNull();
+  expect(captured.talkerRtp.length).toBeGreaterThan(12);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -724,4 +775,143 @@ describe.runIf(PHASES.includes("frames"))("server fuzz: frames from an authentic
     const online = (await server.devices()).filter((d) => d.state === "online").map((d) => d.id);
     expect(online).toEqual(expect.arrayContaining([idA, idB]));
   }, (SECONDS + 90) * 1000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// (e) Two-way audio: mutated ONVIF backchannel sessions, relayed request by request to a real camera
+
+/** An RTSP connection whose answers are parsed as they come (the camera's RTP in between is dropped). */
+function rtspConn(port: number): { sock: net.Socket; answers: RtspMessage[]; received: () => number; closed: () => boolean; bad: () => string | null; ready: Promise<unknown> } {
+  const sock = net.connect(port, "127.0.0.1");
+  const parser = new RtspParser("camera");
+  const answers: RtspMessage[] = [];
+  let closed = false, bad: string | null = null, received = 0;
+  sock.on("data", (d) => {
+    received += d.length;
+    if (bad) return;
+    try {
+      for (const it of parser.push(d)) if (it.kind === "message") answers.push(it);
+    } catch (e) {
+      bad = `${(e as Error).message}: ${show(d, 80)}`;
+    }
+  });
+  sock.on("error", () => {});
+  sock.on("close", () => (closed = true));
+  return { sock, answers, received: () => received, closed: () => closed, bad: () => bad, ready: new Promise((res) => sock.once("connect", res).once("close", res)) };
+}
+
+async function nextAnswer(c: ReturnType<typeof rtspConn>, waitMs: number): Promise<RtspMessage | null> {
+  const until = Date.now() + waitMs;
+  while (!c.answers.length && !c.closed() && !c.bad() && Date.now() < until) await sleep(5);
+  return c.answers.shift() ?? null;
+}
+
+const heardByCamera = () => onvifCam!.lines().filter((l) => l.startsWith("BACKCHANNEL RTP ")).length;
+
+async function talkerOf(id: string): Promise<string | null> {
+  const d = (await server.devices()).find((x) => x.id === id) as unknown as { audio?: { talker: string | null } } | undefined;
+  return d?.audio?.talker ?? null;
+}
+
+describe.runIf(PHASES.includes("backchannel"))("server fuzz: ONVIF backchannel sessions", () => {
+  it("mutated talker requests and RTP never take the process down or keep the device's two-way audio", async () => {
+    // A small sample: a watched talker holds the device's two-way audio until the server closes it,
+    // and every other case meanwhile only gets the 453.
+    const watch = new Watchers(Math.max(LIMITS.rtsp_request_timeout_ms, LIMITS.rtsp_idle_timeout_ms, LIMITS.camera_timeout_ms), 2);
+    // Two at a time: the second talker of a device must be refused (453) while the first holds it.
+    const report = await runPhase("backchannel", 2, async (r, _n, log) => {
+      const tpl = captured.talkerRtsp;
+      // k < tpl.length: that request is mutated; k === tpl.length: a clean session whose RTP and TEARDOWN are.
+      const k = Math.floor(r() * (tpl.length + 1));
+      const c = rtspConn(server.ports.rtsp);
+      await c.ready;
+      let session = "", cseq = 0, kept = false;
+      let sign: ((method: string, uri: string) => string) | null = null;
+      const build = (m: RtspMessage): Buffer => {
+        const x: RtspMessage = { ...m, headers: m.headers.map(([a, b]) => [a, b] as [string, string]) };
+        const [method, uri] = x.startLine.split(" ");
+        setHeader(x.headers, "CSeq", String(++cseq));
+        if (session) setHeader(x.headers, "Session", session);
+        if (sign) setHeader(x.headers, "Authorization", sign(method, uri));
+        return serialize(x);
+      };
+      const step = async (bytes: Buffer, waitMs: number) => {
+        c.sock.write(bytes);
+        const res = await nextAnswer(c, waitMs);
+        const s = res && getHeader(res.headers, "session");
+        if (s) session = s.split(";")[0];
+        return res;
+      };
+      let what = k < tpl.length ? `talker mutates ${tpl[k].startLine.split(" ")[0]} #${k}` : "talker clean to PLAY, mutated RTP";
+      log(what);
+      try {
+        const first = await step(build(tpl[0]), 2000);
+        const challenge = first && getHeader(first.headers, "www-authenticate");
+        if (challenge) sign = authorizer([challenge], VIEWER.name, VIEWER.password);
+        let status = "";
+        for (let i = 0; i < Math.min(k, tpl.length); i++) {
+          const res = await step(build(tpl[i]), LIMITS.camera_timeout_ms + 1000);
+          status = res ? res.startLine.slice(9, 12) : "none";
+          if (!res || !status.startsWith("2")) break; // refused (453 while another case talks): nothing more to mutate
+        }
+        // Another case holds the device's two-way audio: a short pause, so the cases are spent on sessions.
+        if (status === "453") await sleep(100);
+        let res: RtspMessage | null;
+        const receivedBefore = c.received();
+        if (k < tpl.length) {
+          if (status && !status.startsWith("2")) return `refused ${status}`;
+          const m = mutate(r, build(tpl[k]), "rtsp");
+          what += `: ${m.ops.join(", ")}: ${show(m.bytes, 200)}`;
+          log(what);
+          res = await step(m.bytes, CASE_WAIT_MS);
+        } else {
+          if (!status.startsWith("2")) return `refused ${status}`;
+          const ops: string[] = [];
+          const count = 1 + Math.floor(r() * 40);
+          for (let i = 0; i < count && !c.closed(); i++) {
+            let pkt: Buffer = captured.talkerRtp;
+            if (r() < 0.3) {
+              const m = mutate(r, pkt, "rtsp");
+              pkt = m.bytes;
+              ops.push(m.ops.join("+"));
+            }
+            c.sock.write(pkt);
+          }
+          what += `: ${count} packets, mutations ${ops.join(", ").slice(0, 200)}`;
+          log(what);
+          const td = captured.talkerTeardown!;
+          if (r() < 0.5) res = await step(r() < 0.5 ? build(td) : mutate(r, build(td), "rtsp").bytes, CASE_WAIT_MS);
+          else {
+            res = null; // the talker just stops: the camera's media still flows to it (or the server ends it)
+            await sleep(CASE_WAIT_MS);
+          }
+        }
+        if (c.bad()) return `FAIL the gateway answered something that is not RTSP: ${c.bad()}`;
+        if (res && !/^RTSP\/1\.0 \d{3}/.test(res.startLine)) return `FAIL not an RTSP response: ${res.startLine.slice(0, 80)}`;
+        // A talker that got its session and stopped talking still receives the camera's media: not hanging.
+        const quiet = c.received() === receivedBefore;
+        if (!res && !c.closed() && quiet && (kept = watch.add(c.sock, what))) return "hanging (watched)";
+        return res ? `status ${res.startLine.slice(9, 10)}xx` : c.closed() ? "closed" : quiet ? "no answer" : "playing";
+      } finally {
+        if (!kept) c.sock.destroy();
+      }
+    }, watch);
+    expectClean(report);
+    // Every case's connection is gone: the device's two-way audio is free again, and a real talker is heard.
+    const until = Date.now() + LIMITS.camera_timeout_ms + 5000;
+    while ((await talkerOf(idC)) !== null && Date.now() < until) await sleep(100);
+    expect(await talkerOf(idC), "the talker lock outlived every fuzz connection").toBeNull();
+    const before = heardByCamera();
+    const t = await openBackchannel(server.rtspUrl(idC, "backchannel"), { timeoutMs: 10_000 });
+    expect(t.ok ? "ok" : `${t.method} ${t.status} ${t.reason}`).toBe("ok");
+    if (!t.ok) return;
+    const heardUntil = Date.now() + 8000;
+    while (heardByCamera() === before && Date.now() < heardUntil) {
+      t.talk.send(1);
+      await sleep(20);
+    }
+    await t.talk.teardown().catch(() => 0);
+    t.talk.close();
+    expect(heardByCamera(), "a real talker after the fuzz is heard by the camera's speaker").toBeGreaterThan(before);
+  }, (SECONDS + 120) * 1000);
 });
