@@ -11,7 +11,7 @@ The bench's viewers send PLAY without a Range: with ffmpeg's "npt=0.000-" this p
 shared pipeline, and as the bench camera plays a (seekable) file it would PAUSE it and PLAY it
 again from the clip's start - restarting every viewer at a keyframe, which a live camera cannot.
 """
-import signal
+import os
 import sys
 
 import gi
@@ -19,7 +19,10 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+from gi.repository import Gst, GstRtsp, GstRtspServer  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "agent-src", "test", "fixtures"))
+from gst_rtsp_serve import serve  # noqa: E402
 
 
 def shared_factory(url):
@@ -47,13 +50,7 @@ def main():
     for spec in sys.argv[2:]:
         mount, _, url = spec.partition("=")
         mounts.add_factory(f"/{mount}", shared_factory(url))
-    if server.attach(None) == 0:
-        sys.exit(f"restream-peer: cannot listen on 127.0.0.1:{sys.argv[1]}")
-    loop = GLib.MainLoop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, loop.quit)
-    print(f"READY rtsp port={server.get_bound_port()}", flush=True)
-    loop.run()
+    serve(server, "restream-peer")
 
 
 if __name__ == "__main__":
