@@ -5,6 +5,8 @@
 #   bench/handshake-costs.sh [ARCH] [N]      (make agent ARCH=... first)
 # The end-to-end handshake, the agent's own code against a Node server, is the bench's
 # armv5-handshake row.
+# Flags and key options are word lists on purpose.
+# shellcheck disable=SC2086
 set -eu
 cd "$(dirname "$0")/.."
 ARCH=${1:-armel}
