@@ -21,6 +21,7 @@ import { hostileServer } from "./rows/hostile";
 import { hlsBrowser } from "./rows/hls";
 import { restream } from "./rows/restream";
 import { recordOneCamera } from "./rows/record";
+import { armv5Handshake } from "./rows/handshake-armv5";
 
 type RowFn = (o: BenchOptions) => Promise<Row | Row[]>;
 const ROWS: [string, RowFn][] = [
@@ -28,6 +29,7 @@ const ROWS: [string, RowFn][] = [
   ["idle", idleAgents],
   ["storm", reconnectStorm],
   ["resume", resumeStorm],
+  ["armv5-handshake", armv5Handshake],
   ["rtt", rtspRtt],
   ["throughput", oneStreamThroughput],
   ["cpu-gbit", serverCpuPerGbit],

@@ -25,7 +25,9 @@ const node = new NodePlatform(() => {});
 // One TLS context for the whole swarm. NodePlatform.connectTls passes the CA PEM per call, so Node
 // builds a new context (parses the CA) on every attempt: ~1 ms of generator CPU that would cap the
 // naive fleet's retry rate far below what real devices would do.
-const secureContext = tls.createSecureContext({ ca: caPem, minVersion: "TLSv1.2" });
+// `tlsMaxVersion: "TLSv1.2"` makes the swarm speak what the camera agent speaks (tls.c is a TLS
+// 1.2 client): a resumed TLS 1.2 session skips ECDHE, a TLS 1.3 one (psk_dhe_ke) still does it.
+const secureContext = tls.createSecureContext({ ca: caPem, minVersion: "TLSv1.2", maxVersion: a.tlsMaxVersion ?? "TLSv1.3" });
 
 /** Open links, so SIGUSR2 can drop them all at once (the resume row's storm). */
 const links = new Set<tls.TLSSocket>();

@@ -13,8 +13,9 @@ $(BENCH_BUILD)/.stamp: $(BENCH_SRC) $(wildcard testkit/*.ts) $(BUNDLE_DIR)/.stam
 	node bench/build.mjs $(BENCH_BUILD)
 	@touch $@
 
-# The armhf agent is needed by the size and qemu-user rows; the other arches only by size.
-BENCH_AGENTS := $(foreach a,$(NATIVE_ARCHES),$(BUILD)/agent/$(a)/flussonic-agent)
+# The armhf agent is needed by the size and qemu-user rows; the other arches only by size. The
+# armel probe (the agent's TLS code, a test build) times handshakes in the armv5-handshake row.
+BENCH_AGENTS := $(foreach a,$(NATIVE_ARCHES),$(BUILD)/agent/$(a)/flussonic-agent) $(BUILD)/native-test/armel/probe
 
 # 10 000 agents need ~12 000 descriptors in the streamer: raise the soft limit to the hard one.
 # guest-rss boots the QEMU area's armhf camera image: its parts are built by qemu.mk.
@@ -23,7 +24,7 @@ bench: bench-tools bundle $(BENCH_BUILD)/.stamp $(BENCH_AGENTS)
 	ulimit -n "$$(ulimit -Hn)"; node $(BENCH_BUILD)/run.mjs $(BENCH_ARGS)
 
 TEST_SUITES += test-bench
-test-bench: bench-tools bundle $(BENCH_BUILD)/.stamp $(BUILD)/agent/armhf/flussonic-agent
+test-bench: bench-tools bundle $(BENCH_BUILD)/.stamp $(BUILD)/agent/armhf/flussonic-agent $(BUILD)/native-test/armel/probe
 	@$(MAKE) --no-print-directory qemu-images br-images QEMU_ARCHES=armhf
 	npx tsc -p bench/tsconfig.json --noEmit
 	ulimit -n "$$(ulimit -Hn)"; $(VITEST) --outputFile=$(BUILD)/test-results/bench.json bench/test

@@ -37,6 +37,8 @@ export interface SwarmSpec {
   maxMs: number;
   /** Offer each agent's last TLS session on reconnect (ticket resumption). */
   resume?: boolean;
+  /** Highest TLS version the swarm offers (default TLS 1.3, Node's); the camera agent's is 1.2. */
+  tlsMaxVersion?: "TLSv1.2" | "TLSv1.3";
 }
 
 function last(p: Proc): SwarmStat | null {

@@ -5,6 +5,9 @@
  *   probe tls HOST PORT CAFILE|- PIN|- [SERVERNAME|- [TIMEOUT_MS]]   TLS connect, send "ping\n", expect echo
  *   probe tls-again HOST PORT CAFILE|- PIN|- SERVERNAME|- N   N TLS echo connections one after the
  *                                                    other (resumption); prints each one's TLS info
+ *   probe handshake-ms HOST PORT CAFILE N            N TLS connections one after the other, each
+ *                                                    closed once up: "OK ms,ms,..." (TCP connect +
+ *                                                    handshake + verification; " r" marks resumed)
  *   probe tcp HOST PORT                              plain TCP echo
  *   probe random N                                   N random bytes as hex
  *   probe write PATH TEXT                            writeFileAtomic then readFile
@@ -80,6 +83,23 @@ if (cmd === "tls") {
     };
     sock.write(te("ping\n"));
   });
+  once();
+} else if (cmd === "handshake-ms") {
+  const [host, port, ca, count] = rest;
+  const caPem = readText(ca);
+  const times: string[] = [];
+  const once = () => {
+    const t0 = p.now();
+    p.connectTls(host, Number(port), { caPem, serverName: "localhost" }, 10000, (err, sock) => {
+      if (err || !sock) return done(false, `connection ${times.length + 1}: ${err}`);
+      const ms = p.now() - t0;
+      times.push(`${ms.toFixed(1)}${((sock as { info?: string }).info ?? "").endsWith(" resumed") ? " r" : ""}`);
+      sock.onData = () => {};
+      sock.onEnd = () => {};
+      sock.onClose = () => (times.length < Number(count) ? once() : done(true, times.join(",")));
+      sock.end();
+    });
+  };
   once();
 } else if (cmd === "tcp") {
   p.connectTcp(rest[0], Number(rest[1]), 10000, (err, sock) =>
