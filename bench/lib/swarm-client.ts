@@ -37,6 +37,8 @@ export interface SwarmSpec {
   maxMs: number;
   /** Offer each agent's last TLS session on reconnect (ticket resumption). */
   resume?: boolean;
+  /** The agents' camera (host:port of its RTSP server); default none (idle agents). */
+  rtsp?: string;
 }
 
 function last(p: Proc): SwarmStat | null {

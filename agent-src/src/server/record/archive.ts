@@ -15,7 +15,7 @@ import type { Source, SourceViewer } from "../media/source";
 import type { Metrics } from "../metrics";
 import { mediaInputs } from "../gateways/hls/sdp-inputs";
 import { Recorder } from "./recorder";
-import { DeviceStore, type StoredSegment } from "./store";
+import { DeviceStore, TICKS_PER_MS, type StoredSegment } from "./store";
 
 export interface ArchiveDeviceSettings {
   record: "continuous" | "off";
@@ -80,7 +80,12 @@ export class Archive {
     this.registerMetrics(metrics);
     registry.addDeviceInfo("archive", (id) => {
       const s = this.stores.get(id);
-      return s ? { state: this.stateOf(id), segments: s.segments.length, bytes: s.bytes, oldest_ms: s.oldestMs, newest_ms: s.newestMs } : null;
+      const w = this.attached.get(id)?.rec.writtenToTicks;
+      return s ? {
+        state: this.stateOf(id), segments: s.segments.length, bytes: s.bytes, oldest_ms: s.oldestMs, newest_ms: s.newestMs,
+        // The segment under way included: how far behind the camera the disk is while recording.
+        written_to_ms: w ? Math.round(w / TICKS_PER_MS) : s.newestMs,
+      } : null;
     });
     setImmediate(() => this.tick());
   }

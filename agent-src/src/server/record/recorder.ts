@@ -48,6 +48,8 @@ export class Recorder implements PacketReader {
   bytesOut = 0;
   segmentsWritten = 0;
   writeErrors = 0;
+  /** Where the media last written to disk ends (90 kHz ticks since the epoch): now minus this is how far the disk trails the camera. */
+  writtenToTicks = 0;
   private readonly depack: NalDepacketizer;
   private readonly audioDepack: AacDepacketizer | null = null;
   private writer: Fmp4Writer | null = null;
@@ -212,7 +214,10 @@ export class Recorder implements PacketReader {
     const f = new SegmentFile(path, dts);
     this.file = f;
     f.onError = (e) => this.writeFailed(f, e);
-    f.onFragment = () => this.resumed();
+    f.onFragment = () => {
+      this.writtenToTicks = Math.max(this.writtenToTicks, f.goodEndTicks);
+      this.resumed();
+    };
     f.append(this.writer!.init, null);
   }
 
