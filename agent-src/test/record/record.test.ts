@@ -59,6 +59,33 @@ describe("recording from the shared source", () => {
     expect(gap).toBeLessThanOrEqual(downtime + 1.2 + 8);
     expect(t.segments).toBeGreaterThanOrEqual(lastDone.length + 1);
   }, 90_000);
+
+  it("SIGTERM mid-segment: the segment under way is finished and renamed before the exit, nothing is left to recovery", async () => {
+    const devDir = join(sys.archiveDir, sys.id);
+    // In the middle of a segment: 1.5 s after one was finished.
+    const n0 = segmentFiles(devDir).filter((f) => f.endsWith(".mp4")).length;
+    const until = Date.now() + 10_000;
+    while (segmentFiles(devDir).filter((f) => f.endsWith(".mp4")).length === n0 && Date.now() < until) await sleep(100);
+    await sleep(1500);
+    const partial = segmentFiles(devDir).filter((f) => f.endsWith(".part"));
+    expect(partial.length).toBe(1);
+    const mark = sys.server.proc.mark();
+    sys.server.proc.signal("SIGTERM");
+    const exit = await sys.server.proc.exited;
+    expect(exit.code).toBe(0);
+    await sys.server.proc.waitForLine(/recording stopped, 1 segment\(s\) under way closed/, { timeoutMs: 1000, after: mark });
+    expect(segmentFiles(devDir).filter((f) => f.endsWith(".part"))).toEqual([]);
+    const closed = partial[0].slice(0, -".part".length);
+    expect(existsSync(closed)).toBe(true);
+    expect(await decodeErrors(closed)).toBe("");
+    // What had arrived was written: about 1.5 s of pictures, not only the whole fragments a crash keeps.
+    const pics = await frames(closed);
+    console.log(`SIGTERM: the segment under way closed with ${pics.length} pictures`);
+    expect(pics.length).toBeGreaterThanOrEqual(25);
+    // The next start has nothing to recover.
+    sys.server = await startStreamer({ ...sys.server.opts, ports: sys.server.ports, dir: sys.server.dir });
+    expect(sys.server.proc.lines().join("\n")).not.toMatch(/partial segment\(s\) recovered/);
+  }, 60_000);
 });
 
 describe("a full disk", () => {

@@ -309,8 +309,10 @@ export class Archive {
     const all = [...this.attached.values()];
     this.attached.clear();
     for (const a of all) a.src.detach(a.sv);
+    const segs = all.filter((a) => a.rec.writing).length;
     await Promise.all(all.map((a) => a.rec.stop()));
     for (const a of all) a.release();
+    if (all.length) this.log("info", `archive: recording stopped, ${segs} segment(s) under way closed`);
   }
 }
 
