@@ -107,7 +107,8 @@ function platformFor(id: string): Platform {
 const agents: Agent[] = [];
 const cfgText = (id: string) => JSON.stringify({
   endpoints: [a.endpoint], ca_file: "/mem/ca.pem", state_file: "/mem/state.json",
-  targets: { rtsp: "127.0.0.1:9" }, log_level: "debug",
+  // Nothing to relay unless the row gives a camera (the record row's ramp does).
+  targets: { rtsp: a.rtsp ?? "127.0.0.1:9" }, log_level: "debug",
   reconnect: { stable_ms: 60_000, ...a.reconnect },
 });
 for (let i = 0; i < a.n; i++) {

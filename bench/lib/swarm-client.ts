@@ -39,6 +39,8 @@ export interface SwarmSpec {
   resume?: boolean;
   /** Highest TLS version the swarm offers (default TLS 1.3, Node's); the camera agent's is 1.2. */
   tlsMaxVersion?: "TLSv1.2" | "TLSv1.3";
+  /** The agents' camera (host:port of its RTSP server); default none (idle agents). */
+  rtsp?: string;
 }
 
 function last(p: Proc): SwarmStat | null {

@@ -12,6 +12,7 @@ import { Metrics, eventLoopDelayMetrics } from "../server/metrics";
 import { installProcessGuard } from "../server/process-guard";
 import { Registry } from "../server/link/registry";
 import { startStreamer } from "../server/roles/streamer";
+import { shutdown } from "../server/shutdown";
 import { makeLogger, writeFileAtomicSync } from "../platform/node";
 
 const USAGE = `Usage: flussonic-streamer --config FILE            run the roles configured (endpoint, streamer)
@@ -101,5 +102,15 @@ async function run(argv: string[]): Promise<void> {
   log("info", `flussonic-streamer ${__VERSION__} ready`);
 }
 
-for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => process.exit(0));
+// A normal stop finishes what must not be left half done (the segment being recorded), for at
+// most SHUTDOWN_MS; a second signal exits at once.
+const SHUTDOWN_MS = 5000;
+let stopping = false;
+for (const sig of ["SIGTERM", "SIGINT"] as const) {
+  process.on(sig, () => {
+    if (stopping) process.exit(0);
+    stopping = true;
+    void shutdown(SHUTDOWN_MS).finally(() => process.exit(0));
+  });
+}
 run(process.argv.slice(2)).catch((e) => fail(`fatal: ${(e as Error).stack ?? e}`, 1));

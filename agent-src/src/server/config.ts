@@ -10,6 +10,7 @@ import type { LogLevel } from "../platform/platform";
 import { DEFAULT_LIMITS, LIMIT_KEYS, type Limits } from "./limits";
 import { DEFAULT_MEDIA, type MediaSettings } from "../server/media/sources";
 import type { ArchiveDeviceSettings, ArchiveSettings } from "./record/archive";
+import { parseWindow, type ScheduleWindow } from "./record/schedule";
 
 export { ConfigError };
 
@@ -229,7 +230,7 @@ function archive(v: unknown, baseDir: string, defaultPath: string): ArchiveSetti
     const field = `streamer.archive.devices.${id}`;
     if (id !== "*" && (!/^[A-Za-z0-9._-]{1,64}$/.test(id) || id === "." || id === "..")) throw new ConfigError(field, "not a device id (or \"*\" for every device)");
     const o = obj(d, field);
-    for (const k of Object.keys(o)) if (!["record", "path", "max_age_days", "max_bytes"].includes(k)) throw new ConfigError(`${field}.${k}`, "unknown field");
+    for (const k of Object.keys(o)) if (!["record", "path", "max_age_days", "max_bytes", "schedule"].includes(k)) throw new ConfigError(`${field}.${k}`, "unknown field");
     const record = o.record ?? "continuous";
     if (record !== "continuous" && record !== "off") throw new ConfigError(`${field}.record`, "one of continuous, off");
     const path = str(o.path ?? defaultPath, `${field}.path`);
@@ -238,6 +239,7 @@ function archive(v: unknown, baseDir: string, defaultPath: string): ArchiveSetti
       record, path,
       maxAgeMs: Math.round(num(o.max_age_days ?? 0, `${field}.max_age_days`, 0, 36_500) * 86_400_000),
       maxBytes: num(o.max_bytes ?? 0, `${field}.max_bytes`, 0, 2 ** 53),
+      ...(o.schedule === undefined ? {} : { schedule: schedule(o.schedule, `${field}.schedule`) }),
     };
   }
   return {
@@ -247,6 +249,18 @@ function archive(v: unknown, baseDir: string, defaultPath: string): ArchiveSetti
     minFreeBytes: num(a.min_free_bytes ?? 0, "streamer.archive.min_free_bytes", 0, 2 ** 53),
     devices,
   };
+}
+
+function schedule(v: unknown, field: string): ScheduleWindow[] {
+  if (!Array.isArray(v) || !v.length || v.length > 64) throw new ConfigError(field, 'expected a list of 1–64 windows, e.g. ["mon-fri 08:00-18:00"]');
+  return v.map((w, i) => {
+    if (typeof w !== "string") throw new ConfigError(`${field}[${i}]`, 'expected a string like "mon-fri 08:00-18:00"');
+    try {
+      return parseWindow(w);
+    } catch (e) {
+      throw new ConfigError(`${field}[${i}]`, (e as Error).message);
+    }
+  });
 }
 
 /** "30000-39999" (at least one even/odd pair inside), or null for no UDP. */

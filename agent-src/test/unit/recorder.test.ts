@@ -4,6 +4,8 @@ import type { MediaPacket } from "../../src/server/media/gop-cache";
 import { Recorder } from "../../src/server/record/recorder";
 import { DeviceStore } from "../../src/server/record/store";
 import { scanSegmentFile } from "../../src/server/record/fmp4-file";
+import { readFileSync } from "node:fs";
+import { aacRtpParams, parseAacConfig } from "../../src/server/gateways/hls/aac";
 import { tempDir } from "../../../testkit/procs";
 import { rtpPacket } from "./rtp-packet";
 
@@ -57,5 +59,64 @@ describe("recorder", () => {
     expect(scan.fragments[0].baseTime).toBe((t0 + 3000 - 74 * 40 + 3000) * 90);
     expect(scan.fragments.reduce((n, f) => n + f.duration, 0)).toBe(3000 * 90);
     expect(scan.fragments.length).toBe(3); // ≤ 1 s fragments
+  });
+
+  it("audio arriving 300 ms after its pictures: placed by arrival until the RTCP sender reports come, then by them from the next segment", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const t0 = Date.UTC(2026, 11, 2, 12);
+    const rate = 48000, lag = 0.3;
+    const store = new DeviceStore(tempDir("fa-recorder-"));
+    store.open();
+    const rec = new Recorder("cam/av", { track: 0, codec: "h264" }, { track: 1, config: parseAacConfig("118856e500"), rtp: aacRtpParams("") }, store, 1000, () => {}, (s) => store.add(s));
+    const V0 = 5000, A0 = 777_777; // unrelated RTP origins, as cameras have
+    const aacPkt = (n: number, ts: number) => {
+      const f = Buffer.alloc(100, n & 0xff);
+      return rtpPacket(n, ts, true, Buffer.concat([Buffer.from([0, 16, (f.length << 3) >> 8, (f.length << 3) & 0xff]), f]));
+    };
+    const sr = (rtpTs: number, ntp: number) => {
+      const b = Buffer.alloc(28);
+      b[0] = 0x80;
+      b[1] = 200;
+      b.writeUInt16BE(6, 2);
+      b.writeUInt32BE(Math.floor(ntp), 8);
+      b.writeUInt32BE(Math.round((ntp % 1) * 2 ** 32), 12);
+      b.writeUInt32BE(rtpTs >>> 0, 16);
+      return b;
+    };
+    rec.start([]);
+    // In real time: pictures as captured, each audio frame `lag` after its capture; both reports 4 s in.
+    let aFrame = 0;
+    for (let f = 0; f < 4 * GOP + 1; f++) {
+      const vt = f / 25;
+      vi.setSystemTime(t0 + f * 40);
+      while ((aFrame * 1024) / rate + lag <= vt) rec.push({ track: 1, rtcp: false, data: aacPkt(aFrame, A0 + aFrame * 1024), key: false }), aFrame++;
+      for (const p of frame(f)) rec.push(p);
+      if (f === 100) {
+        rec.push({ track: 0, rtcp: true, data: sr(V0 + 100 * 3600, 5000 + 4), key: false });
+        rec.push({ track: 1, rtcp: true, data: sr(A0 + 4 * rate, 5000 + 4), key: false });
+      }
+    }
+    await rec.stop();
+    /** Audio minus video start time of each file's last fragment that has both (seconds), from the trafs' tfdt. */
+    const skew = (file: Buffer) => {
+      let last = NaN;
+      for (let m = file.indexOf("moof"); m > 0; m = file.indexOf("moof", m + 4)) {
+        const t: Record<number, number> = {};
+        const end = m + file.readUInt32BE(m - 4) - 4;
+        for (let i = file.indexOf("traf", m); i > 0 && i < end; i = file.indexOf("traf", i + 4)) {
+          const id = file.readUInt32BE(file.indexOf("tfhd", i) + 8);
+          t[id] = Number(file.readBigUInt64BE(file.indexOf("tfdt", i) + 8)) / (id === 1 ? 90000 : rate);
+        }
+        if (t[1] !== undefined && t[2] !== undefined) last = t[2] - t[1];
+      }
+      return last;
+    };
+    const skews = store.segments.map((s) => skew(readFileSync(store.path(s)))).filter(Number.isFinite);
+    console.log(`audio − video per file: ${skews.map((x) => x.toFixed(3)).join(", ")}`);
+    // By arrival the audio sits with the pictures it arrived with (0.3 s late); by the reports, with its own.
+    expect(skews.length).toBe(4);
+    expect(Math.abs(skews[1])).toBeLessThan(0.06); // the reports came 4 s in, within the second file
+    expect(Math.abs(skews[0])).toBeLessThan(0.06);
+    expect(Math.abs(skews[skews.length - 1] + lag)).toBeLessThan(0.06);
   });
 });

@@ -15,7 +15,8 @@ import type { Source, SourceViewer } from "../media/source";
 import type { Metrics } from "../metrics";
 import { mediaInputs } from "../gateways/hls/sdp-inputs";
 import { Recorder } from "./recorder";
-import { DeviceStore, type StoredSegment } from "./store";
+import { inSchedule, type ScheduleWindow } from "./schedule";
+import { DeviceStore, TICKS_PER_MS, type StoredSegment } from "./store";
 
 export interface ArchiveDeviceSettings {
   record: "continuous" | "off";
@@ -25,6 +26,8 @@ export interface ArchiveDeviceSettings {
   maxAgeMs: number;
   /** The device's oldest segments go while its archive is larger; 0: no size limit. */
   maxBytes: number;
+  /** Record only inside these windows (local time); absent: always. */
+  schedule?: ScheduleWindow[];
 }
 
 export interface ArchiveSettings {
@@ -80,7 +83,12 @@ export class Archive {
     this.registerMetrics(metrics);
     registry.addDeviceInfo("archive", (id) => {
       const s = this.stores.get(id);
-      return s ? { state: this.stateOf(id), segments: s.segments.length, bytes: s.bytes, oldest_ms: s.oldestMs, newest_ms: s.newestMs } : null;
+      const w = this.attached.get(id)?.rec.writtenToTicks;
+      return s ? {
+        state: this.stateOf(id), segments: s.segments.length, bytes: s.bytes, oldest_ms: s.oldestMs, newest_ms: s.newestMs,
+        // The segment under way included: how far behind the camera the disk is while recording.
+        written_to_ms: w ? Math.round(w / TICKS_PER_MS) : s.newestMs,
+      } : null;
     });
     setImmediate(() => this.tick());
   }
@@ -112,8 +120,10 @@ export class Archive {
   }
 
   stateOf(id: string): string {
-    if (this.settingsFor(id)?.record !== "continuous") return "off";
+    const cfg = this.settingsFor(id);
+    if (cfg?.record !== "continuous") return "off";
     const a = this.attached.get(id);
+    if (!a && !this.scheduled(cfg)) return "off_schedule";
     if (a) return a.rec.state === "starting" ? "waiting" : a.rec.state;
     return this.unsupportedUntil.has(id) ? "unsupported" : "waiting";
   }
@@ -132,8 +142,27 @@ export class Archive {
     return [...ids];
   }
 
+  /** Inside the device's schedule now (always, without one). */
+  private scheduled(cfg: ArchiveDeviceSettings): boolean {
+    return !cfg.schedule || inSchedule(cfg.schedule, new Date(this.now()));
+  }
+
+  /** The clock schedules are checked against (replaceable in tests). */
+  now = (): number => Date.now();
+
   private tick(): void {
+    // Out of its schedule (or no longer to be recorded): the recorder closes its segment and lets go of the source.
+    for (const [id, a] of this.attached) {
+      const cfg = this.settingsFor(id);
+      if (cfg?.record === "continuous" && this.scheduled(cfg)) continue;
+      this.attached.delete(id);
+      a.src.detach(a.sv);
+      this.counter(id).writeErrors += a.rec.writeErrors;
+      void a.rec.stop().finally(() => a.release());
+      this.log("info", `archive ${id}: recording paused until the next window of its schedule`);
+    }
     for (const id of this.recordingIds()) {
+      if (!this.scheduled(this.settingsFor(id)!)) continue;
       if (this.attached.has(id) || this.attaching.has(id) || !this.registry.online(id) || !validId(id)) continue;
       if ((this.unsupportedUntil.get(id) ?? 0) > Date.now()) continue;
       void this.attach(id, this.settingsFor(id)!);
@@ -270,7 +299,7 @@ export class Archive {
     metrics.family("flussonic_archive_write_errors_total", "failed segment writes (disk full, I/O errors)", "counter", ["device"],
       per((id) => this.counter(id).writeErrors + (this.attached.get(id)?.rec.writeErrors ?? 0)));
     metrics.family("flussonic_archive_deleted_total", "segments removed by retention", "counter", ["device"], per((id) => this.counter(id).deleted));
-    metrics.family("flussonic_archive_state", "recording state: waiting (device offline), recording, disk_full, write_error, unsupported, off", "gauge",
+    metrics.family("flussonic_archive_state", "recording state: waiting (device offline), recording, disk_full, write_error, unsupported, off_schedule, off", "gauge",
       ["device", "state"], () => [...new Set([...this.stores.keys(), ...this.recordingIds()])].map((id) => [[id, this.stateOf(id)], 1] as const));
     metrics.gauge("flussonic_archive_disk_free_bytes", "free bytes on the archive's file system (checked every 5 s)", () => this.diskFree);
   }
@@ -280,8 +309,10 @@ export class Archive {
     const all = [...this.attached.values()];
     this.attached.clear();
     for (const a of all) a.src.detach(a.sv);
+    const segs = all.filter((a) => a.rec.writing).length;
     await Promise.all(all.map((a) => a.rec.stop()));
     for (const a of all) a.release();
+    if (all.length) this.log("info", `archive: recording stopped, ${segs} segment(s) under way closed`);
   }
 }
 

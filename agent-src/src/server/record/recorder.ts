@@ -7,8 +7,11 @@
  * Video decode times are wall-clock based — 90 kHz ticks since the Unix epoch, anchored when
  * recording starts (and again if the camera's clock drifts off by more than a second) — so a file
  * names its own place on the timeline. Audio (in its sample rate's units since the epoch) is
- * placed where it arrives: its first frame at the picture received with it, later frames by
- * their own RTP clock. A keyframe with new parameter sets (a new resolution) starts a segment
+ * placed by the camera's RTCP sender reports once both tracks have had one (they say when each
+ * track's samples were captured on the camera's one clock); before that, where it arrives: its
+ * first frame at the picture received with it, later frames by their own RTP clock. When the
+ * reports arrive later and disagree by more than SR_CORRECTION_MIN_S, the next segment (a new
+ * file) moves the audio to where they say. A keyframe with new parameter sets (a new resolution) starts a segment
  * with a new init segment. The codecs are stored as the camera sends them: nothing is transcoded.
  *
  * It never waits for the disk and never throws into the source: writes are queued per file. A
@@ -40,6 +43,8 @@ const MAX_DRIFT_TICKS = 1000 * TICKS_PER_MS;
 /** Audio frames waiting for the next fragment; more means the video stopped: the newest are dropped. */
 const MAX_AUDIO_PENDING = 500;
 const VIDEO_ID = 1, AUDIO_ID = 2;
+/** Sender reports whose audio placement differs less than this (seconds) leave the anchor alone. */
+const SR_CORRECTION_MIN_S = 0.01;
 
 export type RecordState = "starting" | "recording" | "disk_full" | "write_error" | "stopped";
 
@@ -48,6 +53,8 @@ export class Recorder implements PacketReader {
   bytesOut = 0;
   segmentsWritten = 0;
   writeErrors = 0;
+  /** Where the media last written to disk ends (90 kHz ticks since the epoch): now minus this is how far the disk trails the camera. */
+  writtenToTicks = 0;
   private readonly depack: NalDepacketizer;
   private readonly audioDepack: AacDepacketizer | null = null;
   private writer: Fmp4Writer | null = null;
@@ -56,6 +63,12 @@ export class Recorder implements PacketReader {
   /** The latest picture's unwrapped RTP timestamp, and where the audio's first frame was placed. */
   private lastVideoTs: number | null = null;
   private audioAnchor: { ts: number; time: number } | null = null;
+  /** The placement the sender reports imply, taken at the next segment start. */
+  private betterAudioAnchor: { ts: number; time: number } | null = null;
+  private anchoredBySr = false;
+  private lastAudioTs = 0;
+  /** The latest RTCP sender report per track: NTP wall clock (seconds) ↔ RTP timestamp. */
+  private readonly sr = new Map<number, { ntp: number; rtp: number }>();
   private audioPending = 0;
   /** Wall-clock anchor: raw RTP timestamp `raw` (later the unwrapped `ts`) maps to `wallTicks`. */
   private anchor: { wallTicks: number; raw: number; ts: number | null } | null = null;
@@ -101,13 +114,17 @@ export class Recorder implements PacketReader {
     this.audioDepack?.reset();
     this.flushPending();
     this.endSegment();
-    // The new session's audio is placed afresh next to its pictures.
+    // The new session's audio is placed afresh (its tracks are re-stamped: its own reports align them).
     this.audioAnchor = null;
+    this.betterAudioAnchor = null;
+    this.anchoredBySr = false;
+    this.sr.clear();
     this.lastVideoTs = null;
   }
 
   push(p: MediaPacket): void {
-    if (this.state === "stopped" || p.rtcp) return;
+    if (this.state === "stopped") return;
+    if (p.rtcp) return this.senderReport(p);
     if (p.track === this.video.track) {
       if (!this.anchor) this.setAnchor(p.data);
       this.bytesOut += p.data.length;
@@ -159,11 +176,46 @@ export class Recorder implements PacketReader {
   private audioFrame(ts: number, data: Buffer): void {
     if (!this.file || !this.writer || this.lastVideoTs === null || !this.anchor) return;
     const rate = this.audio!.config.sampleRate;
-    this.audioAnchor ??= { ts, time: Math.round((this.dts({ ts: this.lastVideoTs }) * rate) / (1000 * TICKS_PER_MS)) };
+    this.lastAudioTs = ts;
+    if (!this.audioAnchor) {
+      const bySr = this.srAnchor(ts);
+      this.audioAnchor = bySr ?? { ts, time: Math.round((this.dts({ ts: this.lastVideoTs }) * rate) / (1000 * TICKS_PER_MS)) };
+      this.anchoredBySr = bySr !== null;
+    }
     const time = this.audioAnchor.time + (ts - this.audioAnchor.ts);
     if (this.audioPending >= MAX_AUDIO_PENDING) return;
     this.writer.add(AUDIO_ID, { time, duration: this.audio!.config.frameSamples, data, key: true });
     this.audioPending++;
+  }
+
+  /**
+   * RTCP SR (RFC 3550 6.4.1) of the video or audio track. Once both tracks have one, they place
+   * the audio; an arrival-based placement off by more than SR_CORRECTION_MIN_S is replaced at the
+   * next segment.
+   */
+  private senderReport(p: MediaPacket): void {
+    const d = p.data;
+    if (!this.audio || d.length < 20 || d[1] !== 200 || !(p.track === this.video.track || p.track === this.audio.track)) return;
+    this.sr.set(p.track, { ntp: d.readUInt32BE(8) + d.readUInt32BE(12) / 2 ** 32, rtp: d.readUInt32BE(16) });
+    if (!this.audioAnchor || this.anchoredBySr) return;
+    const bySr = this.srAnchor(this.lastAudioTs);
+    if (!bySr) return;
+    this.anchoredBySr = true;
+    const now = this.audioAnchor.time + (this.lastAudioTs - this.audioAnchor.ts);
+    if (Math.abs(bySr.time - now) > SR_CORRECTION_MIN_S * this.audio.config.sampleRate) this.betterAudioAnchor = bySr;
+  }
+
+  /** Where the sender reports place audio timestamp `ts` (in the audio rate's units since the epoch), or null without both. */
+  private srAnchor(ts: number): { ts: number; time: number } | null {
+    const v = this.sr.get(this.video.track), a = this.audio && this.sr.get(this.audio.track);
+    if (!v || !a || this.lastVideoTs === null || !this.anchor) return null;
+    const rate = this.audio!.config.sampleRate;
+    // The reports' 32-bit RTP timestamps, unwrapped next to the latest ones seen.
+    const vRtp = this.lastVideoTs + ((v.rtp - this.lastVideoTs) | 0);
+    const aRtp = this.lastAudioTs + ((a.rtp - this.lastAudioTs) | 0);
+    const captured = a.ntp + (ts - aRtp) / rate;
+    const videoTs = vRtp + (captured - v.ntp) * 90_000;
+    return { ts, time: Math.round((this.dts({ ts: videoTs }) * rate) / (1000 * TICKS_PER_MS)) };
   }
 
   private sample(au: AccessUnit, dur: number): void {
@@ -180,6 +232,7 @@ export class Recorder implements PacketReader {
           this.anchor!.wallTicks += want - dts;
           dts = want;
           this.audioAnchor = null;
+          this.betterAudioAnchor = null;
         }
         this.startSegment(dts);
       }
@@ -205,6 +258,11 @@ export class Recorder implements PacketReader {
     this.segWriter = this.writer;
     // Audio left over from before (no picture to carry it) does not start the new file.
     this.writer!.flush();
+    if (this.betterAudioAnchor) {
+      // A new file: the audio may step to where the sender reports put it.
+      this.audioAnchor = this.betterAudioAnchor;
+      this.betterAudioAnchor = null;
+    }
     this.audioPending = 0;
     this.fragFrames = 0;
     this.fragTicks = 0;
@@ -212,7 +270,10 @@ export class Recorder implements PacketReader {
     const f = new SegmentFile(path, dts);
     this.file = f;
     f.onError = (e) => this.writeFailed(f, e);
-    f.onFragment = () => this.resumed();
+    f.onFragment = () => {
+      this.writtenToTicks = Math.max(this.writtenToTicks, f.goodEndTicks);
+      this.resumed();
+    };
     f.append(this.writer!.init, null);
   }
 

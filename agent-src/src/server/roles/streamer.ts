@@ -16,6 +16,7 @@ import { Sources } from "../media/sources";
 import { sourceVisibility } from "../media/visibility";
 import { ViewerAuth } from "../gateways/viewer-auth";
 import { Archive } from "../record/archive";
+import { onShutdown } from "../shutdown";
 
 export async function startStreamer(
   cfg: StreamerConfig, log: (l: LogLevel, m: string) => void, metrics: Metrics, registry: Registry,
@@ -40,6 +41,7 @@ export async function startStreamer(
   sources.requestTimeoutMs = cfg.limits.cameraTimeoutMs;
   sourceVisibility(registry, metrics, sources);
   const archive = st.archive ? new Archive(st.archive, registry, sources, log, metrics) : null;
+  if (archive) onShutdown(() => archive.close());
   const rtsp = await startRtspGateway(st.rtspListen, registry, auth, log, metrics, cfg.limits, sources);
   const http = await startHttpGateway(st.httpListen, registry, auth, log, metrics, cfg.limits, {
     snapshotMaxAgeMs: st.snapshotMaxAgeMs, sources, viewers: st.viewers, webDefaultPath: st.webDefaultPath, archive,
