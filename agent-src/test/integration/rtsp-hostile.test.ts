@@ -88,6 +88,22 @@ async function stillServes(): Promise<void> {
   expect(pkts.length).toBeGreaterThanOrEqual(10);
 }
 
+/**
+ * gst-launch with -m (the pipeline's messages), so a test sees the stream end (EOS after
+ * num-buffers). After that, GStreamer 1.22's rtspsrc sometimes fails its own PAUSE while it shuts
+ * down on a loaded machine ("Could not send message. (Received end-of-file)" / "Could not write to
+ * resource"; a socat trace shows the PAUSE never reaches the wire; old code alike, 4 in 10 runs over
+ * UDP, seen over TCP too): an error of that kind after EOS is not a playback failure, any other is.
+ */
+async function gstPlay(pipeline: string[], timeoutMs: number): Promise<{ played: boolean; output: string; ms: number }> {
+  const gst = await run("gst-launch-1.0", ["-m", ...pipeline], timeoutMs);
+  const eos = gst.output.indexOf('Got EOS from element "pipeline0"');
+  const firstError = gst.output.search(/^ERROR/m);
+  const afterEos = firstError < 0 || firstError > eos;
+  const shutdownPauseOnly = firstError < 0 || !/^ERROR(?![^\n]*Could not write to resource)/m.test(gst.output.slice(firstError));
+  return { played: eos >= 0 && (gst.code === 0 || (afterEos && shutdownPauseOnly)), output: gst.output, ms: gst.ms };
+}
+
 describe("strict RTSP from viewers", () => {
   it("a bare LF in the head (header smuggling) is answered 400 by the gateway itself and the connection closed", async () => {
     const tok = signUrl(id, 60);
@@ -387,8 +403,8 @@ describe("UDP transport", () => {
     const url = tokenUrl(id, "long", signUrl(id, 60));
     const sent0 = await metric("flussonic_rtsp_udp_datagrams_sent_total");
     // 125 frames at 25 fps: 5 s, more than twice the 2 s session timeout of this file.
-    const r = await run("gst-launch-1.0", ["-q", "rtspsrc", `location=${url}`, "protocols=udp", "!", "rtph264depay", "!", "fakesink", "num-buffers=125"], 30_000);
-    expect(r.code, r.output.slice(-1500)).toBe(0);
+    const r = await gstPlay(["rtspsrc", `location=${url}`, "protocols=udp", "!", "rtph264depay", "!", "fakesink", "num-buffers=125"], 30_000);
+    expect(r.played, r.output.slice(-2500)).toBe(true);
     const sent = (await metric("flussonic_rtsp_udp_datagrams_sent_total")) - sent0;
     expect(sent).toBeGreaterThanOrEqual(125);
     console.log(`gstreamer protocols=udp: 125 frames in ${r.ms} ms, ${sent} datagrams`);
@@ -451,20 +467,10 @@ describe("Digest", () => {
     }
     const auto = await run("ffmpeg", ["-nostdin", "-hide_banner", "-i", server.rtspUrl(id), "-frames:v", "10", "-f", "null", "-"], 20_000);
     expect(auto.code, auto.output.slice(-1500)).toBe(0);
-    // -m: the pipeline's messages, so the test sees the stream end (EOS after 10 buffers). After
-    // that, GStreamer 1.22's rtspsrc sometimes fails its own PAUSE while it shuts down on a loaded
-    // machine ("Could not send message. (Received end-of-file)"; a socat trace shows the PAUSE never
-    // reaches the wire; old code alike, 4 in 10 runs): an error after EOS is not a playback failure.
-    const gst = await run("gst-launch-1.0", ["-m", "rtspsrc", `location=${plainUrl(id)}`, `user-id=${VIEWER.name}`, `user-pw=${VIEWER.password}`,
+    const gst = await gstPlay(["rtspsrc", `location=${plainUrl(id)}`, `user-id=${VIEWER.name}`, `user-pw=${VIEWER.password}`,
       "!", "rtph264depay", "!", "fakesink", "num-buffers=10"], 20_000);
     const serverLog = () => server.proc.output().split("\n").filter((l) => /RTSP viewer|source /.test(l)).slice(-20).join("\n");
-    const eos = gst.output.indexOf('Got EOS from element "pipeline0"');
-    const firstError = gst.output.search(/^ERROR/m);
-    const pauseOnly = (gst.output.slice(firstError).match(/^ERROR/gm) ?? []).length > 0 &&
-      !/^ERROR(?![^\n]*Could not write to resource)/m.test(gst.output.slice(firstError));
-    const ok = gst.code === 0 || (eos >= 0 && firstError > eos && pauseOnly);
-    expect(ok, `${gst.output.slice(-2500)}\nstreamer:\n${serverLog()}`).toBe(true);
-    expect(eos, gst.output.slice(-2500)).toBeGreaterThanOrEqual(0);
+    expect(gst.played, `${gst.output.slice(-2500)}\nstreamer:\n${serverLog()}`).toBe(true);
   }, 90_000);
 });
 
