@@ -13,6 +13,18 @@ export function inNs(ns: string | undefined, cmd: string, args: string[]): [stri
   return ns ? ["ip", ["netns", "exec", ns, cmd, ...args]] : [cmd, args];
 }
 
+/**
+ * Streamer settings for rows that flood one viewer per stream as fast as the path goes. A live
+ * restreamer skips a viewer whose socket queue passes viewer_queue_bytes (2 MiB) and disconnects it
+ * after three skips; at 2-3 Gbit/s that is ~6 ms of lag, which a viewer process on a busy machine
+ * has now and then — the row's outliers (0, 39, 254 Mbit/s) were such disconnects, not the path.
+ * The peers (stunnel, socat, sshd) never drop: TCP slows their camera instead. 64 MiB here.
+ */
+export const FLOOD_STREAMER_SETTINGS = { media: { viewer_queue_bytes: 64 * 1024 * 1024 } };
+
+/** Lines where the streamer disconnected a viewer as too slow (a flood row's figure is then not the path's). */
+export const slowViewerLines = (output: string) => output.split("\n").filter((l) => / too slow /.test(l));
+
 export async function startFlood(o: { bitsPerSec?: number; host?: string; ns?: string } = {}): Promise<{ proc: Proc; port: number }> {
   const [cmd, args] = inNs(o.ns, process.execPath, [join(BENCH_BUILD, "flood-camera.mjs"), JSON.stringify({ port: 0, host: o.host ?? "127.0.0.1", bitsPerSec: o.bitsPerSec ?? 0 })]);
   const proc = await startProc(cmd, args, { name: "flood-camera", ready: /^READY rtsp port=(\d+)/, timeoutMs: 10_000 });

@@ -32,6 +32,10 @@ export interface Socket {
   /** Stop delivering onData until resume(); used to push back on a fast camera. */
   pause(): void;
   resume(): void;
+  /**
+   * Bytes received, in a buffer of their own that the platform never reuses: the frame decoder
+   * hands out views of it (protocol/frame.ts) instead of copying.
+   */
   onData: ((data: Uint8Array) => void) | null;
   /** The peer half-closed (EOF). */
   onEnd: (() => void) | null;

@@ -107,10 +107,14 @@ export function readU32(b: Uint8Array, off: number): number {
 
 /**
  * Incremental decoder: feed it whatever the socket delivered, get whole frames back.
- * Each payload is copied exactly once (a frame split over several TLS records is gathered
- * when complete, not re-concatenated per record), and a header is checked as soon as its
- * 12 bytes are in, before any of an oversized payload is buffered. It never holds more than
- * one header plus MAX_PAYLOAD bytes of a partial frame.
+ * A payload that lies whole in one chunk and fills at least half of it is handed out as a view
+ * of that chunk, not copied (a sender that fits each frame in one TLS record, as the agents do,
+ * costs no copy here); any other payload is copied exactly once (a frame split over several TLS
+ * records is gathered when complete, not re-concatenated per record), so a payload never pins
+ * more than twice its size. A header is checked as soon as its 12 bytes are in, before any of an
+ * oversized payload is buffered. It never holds more than one header plus MAX_PAYLOAD bytes of a
+ * partial frame. Socket chunks must not be reused by the caller after push() (Node and the
+ * native platform hand out a fresh buffer per read).
  */
 export class FrameDecoder {
   private chunks: Uint8Array[] = [];
@@ -160,8 +164,16 @@ export class FrameDecoder {
     this.take(n, false);
   }
 
-  /** Removes n bytes from the front; returns them as a fresh copy (so no socket chunk is pinned). */
+  /** Removes n bytes from the front: a view when they are at least half of the first chunk's memory, else a copy. */
   private take(n: number, copy = true): Uint8Array {
+    const first = this.chunks[0];
+    if (copy && n > 0 && first.length >= n && 2 * n >= first.buffer.byteLength) {
+      const view = first.subarray(0, n);
+      if (n === first.length) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      this.buffered -= n;
+      return view;
+    }
     const out = copy ? new Uint8Array(n) : EMPTY;
     let filled = 0;
     while (filled < n) {

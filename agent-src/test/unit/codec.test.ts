@@ -54,6 +54,28 @@ describe("frame codec", () => {
     }
   });
 
+  it("a payload that is most of its chunk is a view of it; a small one is copied, so it pins no big chunk", () => {
+    // A frame that fills one TLS record (as the agents send DATA): no copy.
+    const record = encodeFrame(FrameType.DATA, 3, new Uint8Array(16 * 1024 - HEADER_SIZE).fill(7));
+    const [big] = new FrameDecoder().push(record);
+    expect(big.payload.buffer).toBe(record.buffer);
+    expect(big.payload.length).toBe(16 * 1024 - HEADER_SIZE);
+    // A WINDOW behind a big DATA in one chunk: its 4 bytes are copied out of the 16 KiB chunk.
+    const both = new Uint8Array(record.length + HEADER_SIZE + 4);
+    both.set(record);
+    both.set(encodeFrame(FrameType.WINDOW, 3, new Uint8Array([0, 0, 1, 0])), record.length);
+    const [d, w] = new FrameDecoder().push(both);
+    expect(d.payload.buffer).toBe(both.buffer);
+    expect(w.payload.buffer).not.toBe(both.buffer);
+    expect([...w.payload]).toEqual([0, 0, 1, 0]);
+    // A frame split over two chunks is gathered into a copy of its own.
+    const dec = new FrameDecoder();
+    expect(dec.push(record.subarray(0, 5000))).toEqual([]);
+    const [joined] = dec.push(record.slice(5000));
+    expect(joined.payload.buffer.byteLength).toBe(16 * 1024 - HEADER_SIZE);
+    expect(joined.payload.every((x) => x === 7)).toBe(true);
+  });
+
   it("rejects unknown versions and types, flags, oversize and wrong stream ids with clear errors", () => {
     expectProtocolError(header(2, FrameType.PING, 0, 8), "version", /unsupported protocol version 2/);
     expectProtocolError(header(1, 0x42, 0, 0), "type", /unknown frame type 0x42/);

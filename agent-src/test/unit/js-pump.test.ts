@@ -32,7 +32,7 @@ function setup(credit: number) {
     onError: (e) => ev.errors.push(e),
   }, (fn) => setImmediate(fn));
   const received = () => Buffer.concat(got);
-  return { cam, camRemote, link, server, pump, ev, received, frames: () => frames };
+  return { cam, camRemote, link, server, pump, ev, received, frames: () => frames, sizes: () => got.map((g) => g.length) };
 }
 
 const pattern = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + 7) & 255));
@@ -71,6 +71,22 @@ describe("JS relay pump", () => {
     t.link.onDrain = () => t.pump.kick();
     t.server.resume();
     await until(() => t.ev.ended === 1);
+    expect(t.received().equals(data)).toBe(true);
+  });
+
+  it("one source read leaves in one link write, as frames that each fill one 16 KiB TLS record", async () => {
+    const t = setup(10_000_000);
+    const writes: number[] = [];
+    const write = t.link.write.bind(t.link);
+    t.link.write = (d) => {
+      writes.push(d.length);
+      return write(d);
+    };
+    const data = pattern(60_000);
+    t.camRemote.write(data); // one read of the camera socket
+    await until(() => t.received().length === data.length);
+    expect(writes).toEqual([60_000 + 4 * 12]);
+    expect(t.sizes()).toEqual([16_372, 16_372, 16_372, 60_000 - 3 * 16_372]);
     expect(t.received().equals(data)).toBe(true);
   });
 

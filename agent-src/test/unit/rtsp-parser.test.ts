@@ -39,6 +39,21 @@ describe("RtspParser", () => {
     expect(whole.map((x) => x.kind)).toEqual(["message", "interleaved", "message"]);
   });
 
+  it("a packet split across chunks is completed from the next one; the packets after it stay views of that chunk", () => {
+    const pkt = (ch: number, fill: number, n: number) => Buffer.concat([Buffer.from([0x24, ch, n >> 8, n & 255]), Buffer.alloc(n, fill)]);
+    const wire = Buffer.concat([pkt(0, 1, 1400), pkt(0, 2, 1400), pkt(1, 3, 60), pkt(0, 4, 1400)]);
+    const p = new RtspParser("camera");
+    const first = p.push(wire.subarray(0, 2000)); // the second packet is cut after 596 of its bytes
+    expect(first.length).toBe(1);
+    const second = wire.slice(2000); // a chunk of its own
+    const rest = p.push(second);
+    expect(rest.map((x) => x.kind === "interleaved" && [x.raw[1], x.raw[4], x.raw.length])).toEqual([[0, 2, 1404], [1, 3, 64], [0, 4, 1404]]);
+    expect(Buffer.concat([...first, ...rest].map((x) => (x as { raw: Buffer }).raw)).equals(wire)).toBe(true);
+    // Not re-copied behind the leftover: the later packets share the chunk's memory.
+    expect(rest.slice(1).map((x) => (x as { raw: Buffer }).raw.buffer === second.buffer)).toEqual([true, true]);
+    expect(p.pending).toBe(false);
+  });
+
   it("a bare LF or CR anywhere in the head is an error, not a line break", () => {
     // The smuggling case: one CSeq line to a lenient parser would be an Authorization header to the camera.
     rejects("OPTIONS rtsp://h/cam-1 RTSP/1.0\r\nCSeq: 1\nAuthorization: Basic eDp5\r\n\r\n", /bare LF/);

@@ -379,10 +379,12 @@ export class Source {
     } catch (e) {
       return this.lost(`camera sent bad RTSP: ${(e as Error).message}`);
     }
+    // One clock read per chunk, not per packet: the packets of one read arrived together.
+    const now = items.length ? Date.now() : 0;
     for (const it of items) {
       if (this.closed || !this.up) return;
       if (it.kind === "interleaved") {
-        this.media(it.raw[1], Buffer.from(it.raw.subarray(4)));
+        this.media(it.raw[1], Buffer.from(it.raw.subarray(4)), now);
         continue;
       }
       if (!it.startLine.startsWith("RTSP/")) continue; // a request from the camera: nothing we must answer
@@ -396,7 +398,7 @@ export class Source {
     }
   }
 
-  private media(channel: number, data: Buffer): void {
+  private media(channel: number, data: Buffer, now: number): void {
     const ch = this.channels.get(channel);
     if (!ch || !this.acceptMedia) return;
     const clock = this.clocks[ch.track];
@@ -409,15 +411,15 @@ export class Source {
     }
     const h = parseRtp(data);
     if (!h) return;
-    this.lastMedia = Date.now();
+    this.lastMedia = now;
     if (clock.offset === null) {
       // A new camera session: continue this track's timestamps from where the last one stopped, plus the gap.
-      clock.offset = clock.lastWall === 0 ? 0 : (clock.lastOut + Math.round(((Date.now() - clock.lastWall) * rate) / 1000) - h.timestamp) >>> 0;
+      clock.offset = clock.lastWall === 0 ? 0 : (clock.lastOut + Math.round(((now - clock.lastWall) * rate) / 1000) - h.timestamp) >>> 0;
     }
     const ts = (h.timestamp + clock.offset) >>> 0;
     restampRtp(data, ts, clock.ssrc);
     clock.lastOut = ts;
-    clock.lastWall = Date.now();
+    clock.lastWall = now;
     if (ch.track === this.sdp!.keyTrack && this.tagger) {
       for (const t of this.tagger.push(data)) this.deliver({ track: ch.track, rtcp: false, data: t.pkt, key: t.key });
     } else {

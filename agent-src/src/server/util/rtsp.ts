@@ -52,9 +52,17 @@ export class RtspParser {
 
   push(chunk: Uint8Array): RtspItem[] {
     // A view, not a copy: packets are passed on as slices of the chunk they arrived in.
-    const view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-    this.buf = this.buf.length ? Buffer.concat([this.buf, view]) : view;
+    let view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     const out: RtspItem[] = [];
+    // A packet split across chunks: complete it from the front of this one and carry on with a
+    // view of the rest, rather than copying the whole chunk behind the leftover.
+    const need = this.buf.length >= 4 && this.buf[0] === 0x24 ? 4 + this.buf.readUInt16BE(2) - this.buf.length : -1;
+    if (need > 0 && need <= view.length) {
+      out.push({ kind: "interleaved", raw: Buffer.concat([this.buf, view.subarray(0, need)]) });
+      view = view.subarray(need);
+      this.buf = Buffer.alloc(0);
+    }
+    this.buf = this.buf.length ? Buffer.concat([this.buf, view]) : view;
     for (;;) {
       // Tolerate empty lines between messages (some cameras end a body with an extra CRLF).
       while (this.buf.length >= 2 && this.buf[0] === 0x0d && this.buf[1] === 0x0a) this.buf = this.buf.subarray(2);

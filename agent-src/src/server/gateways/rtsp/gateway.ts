@@ -188,15 +188,16 @@ class ViewerConnection {
     this.source = null;
   }
 
-  // A TCP viewer's packets of this tick, framed into one buffer at the end of it: the packets one
-  // camera read brings (a TLS record holds several) cost one allocation and one write, not one each.
+  // A TCP viewer's packets of this event-loop turn, framed into one buffer after it (setImmediate):
+  // the packets of every TLS record read in the turn (Node hands them to JS one 16 KiB record at a
+  // time) cost one allocation and one write to the viewer, not one per record or per packet.
   private batchData: Buffer[] = [];
   private batchChannel: number[] = [];
   private batchSeq: number[] = [];
   private batchBytes = 0;
 
   private writeFramed(channel: number, data: Buffer, seq: number | null): void {
-    if (this.batchData.length === 0) process.nextTick(() => this.flushBatch());
+    if (this.batchData.length === 0) setImmediate(() => this.flushBatch());
     this.batchData.push(data);
     this.batchChannel.push(channel);
     this.batchSeq.push(seq ?? -1);
