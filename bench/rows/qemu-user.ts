@@ -19,7 +19,7 @@ import { ratioOf, type BenchOptions, type Row } from "../lib/row";
 
 export const AGENT_ARMHF = join(REPO_ROOT, "build/agent/armhf/flussonic-agent");
 /** Diagnostics: BENCH_QEMU_AGENT=path runs another armhf agent build in this row (A/B). */
-const agentArmhf = () => process.env.BENCH_QEMU_AGENT ?? AGENT_ARMHF;
+const agentArmhf = () => process.env.BENCH_QEMU_AGENT || AGENT_ARMHF;
 const RATE = 4_000_000;
 /** Diagnostics: BENCH_QEMU_WRAP='["strace","-f","-c","-o","/tmp/st-%s"]' prefixes each emulated
  *  client (%s: ours, ssh, dbclient), e.g. to count its system calls per Mbit. */
