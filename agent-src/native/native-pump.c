@@ -45,6 +45,9 @@ typedef struct {
     int fd;            /* the camera socket (owned by JS), -1 once stopped */
     uint32_t stream;
     uint32_t credit;   /* payload bytes the peer still accepts on this stream */
+    /* Sent by the read handler (pumpHandler) and not yet told to JS: JS takes them with its next
+     * outcome or with pumpTakeSent. At most the credit granted, so below 2^32 each. */
+    uint32_t unreported_bytes, unreported_frames;
     char err[160];
 } Pump;
 
@@ -141,37 +144,31 @@ static int32_t outcome(int status, uint32_t frames, uint32_t moved)
     return (int32_t)((moved << 8) | (frames << 3) | (uint32_t)status);
 }
 
-/*
- * pumpRun(pump): move what credit, camera and link allow now. Returns
- * (bytes << 8) | (frames << 3) | status: the payload bytes and DATA frames sent in this call,
- * and why it stopped (the PUMP_* values above).
- */
-JSValue native_pump_run(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+/* Moves what credit, camera and link allow now: the PUMP_* status, the payload bytes and frames
+ * sent in *moved and *frames. */
+static int pump_run(JSContext *ctx, Pump *p, uint32_t *moved, uint32_t *frames)
 {
-    Pump *p = get_pump(ctx, argv[0]);
     TlsConn *c;
     uint8_t *buf = flussonic_io_buf;
-    uint32_t moved = 0, frames = 0;
     size_t room;
     ssize_t n;
     int r, i;
 
-    if (!p)
-        return JS_EXCEPTION;
+    *moved = *frames = 0;
     if (p->fd < 0)
-        return JS_NewInt32(ctx, outcome(PUMP_STOPPED, 0, 0));
+        return PUMP_STOPPED;
     c = flussonic_tls_conn(ctx, p->link);
     if (!c) { /* the link is gone (freed): not an exception for the caller, an outcome */
         JS_FreeValue(ctx, JS_GetException(ctx));
         snprintf(p->err, sizeof(p->err), "tls write: link closed");
-        return JS_NewInt32(ctx, outcome(PUMP_LINK_ERROR, 0, 0));
+        return PUMP_LINK_ERROR;
     }
     room = flussonic_tls_record_max(c);
     if (room > IO_CHUNK)
         room = IO_CHUNK;
     if (room <= FRAME_HEADER) {
         snprintf(p->err, sizeof(p->err), "tls write: records too small");
-        return JS_NewInt32(ctx, outcome(PUMP_LINK_ERROR, 0, 0));
+        return PUMP_LINK_ERROR;
     }
     room -= FRAME_HEADER;
 
@@ -180,23 +177,23 @@ JSValue native_pump_run(JSContext *ctx, JSValueConst this_val, int argc, JSValue
         /* A record held back from an earlier run goes first; nothing new is read meanwhile. */
         r = flussonic_tls_send_record(c, NULL, 0, p->err, sizeof(p->err));
         if (r < 0)
-            return JS_NewInt32(ctx, outcome(PUMP_LINK_ERROR, frames, moved));
+            return PUMP_LINK_ERROR;
         if (r > 0)
-            return JS_NewInt32(ctx, outcome(PUMP_LINK_FULL, frames, moved));
+            return PUMP_LINK_FULL;
         if (p->credit == 0)
-            return JS_NewInt32(ctx, outcome(PUMP_NO_CREDIT, frames, moved));
+            return PUMP_NO_CREDIT;
         if (want > p->credit)
             want = p->credit;
         do
             n = recv(p->fd, buf + FRAME_HEADER, want, 0);
         while (n < 0 && errno == EINTR);
         if (n == 0)
-            return JS_NewInt32(ctx, outcome(PUMP_EOF, frames, moved));
+            return PUMP_EOF;
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return JS_NewInt32(ctx, outcome(PUMP_DRY, frames, moved));
+                return PUMP_DRY;
             snprintf(p->err, sizeof(p->err), "read: %s", strerror(errno));
-            return JS_NewInt32(ctx, outcome(PUMP_SOURCE_ERROR, frames, moved));
+            return PUMP_SOURCE_ERROR;
         }
         buf[0] = PROTOCOL_VERSION;
         buf[1] = FRAME_DATA;
@@ -210,20 +207,99 @@ JSValue native_pump_run(JSContext *ctx, JSValueConst this_val, int argc, JSValue
              * (r == 1 cannot happen: the held record was flushed just above). */
             if (r == 1)
                 snprintf(p->err, sizeof(p->err), "tls write: link busy");
-            return JS_NewInt32(ctx, outcome(PUMP_LINK_ERROR, frames, moved));
+            return PUMP_LINK_ERROR;
         }
         p->credit -= (uint32_t)n;
-        moved += (uint32_t)n;
-        frames++;
+        *moved += (uint32_t)n;
+        (*frames)++;
         if (r == 2)
-            return JS_NewInt32(ctx, outcome(PUMP_LINK_FULL, frames, moved));
+            return PUMP_LINK_FULL;
         /* A short read emptied the socket: the loop's next select says when there is more. Asking
          * again now would cost a recv that only says EAGAIN (one system call per camera chunk,
          * which qemu-user and slow CPUs feel). */
         if ((size_t)n < want)
-            return JS_NewInt32(ctx, outcome(PUMP_DRY, frames, moved));
+            return PUMP_DRY;
     }
-    return JS_NewInt32(ctx, outcome(PUMP_BUDGET, frames, moved));
+    return PUMP_BUDGET;
+}
+
+/*
+ * pumpRun(pump): move what credit, camera and link allow now. Returns
+ * (bytes << 8) | (frames << 3) | status: the payload bytes and DATA frames sent in this call,
+ * and why it stopped (the PUMP_* values above).
+ */
+JSValue native_pump_run(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    Pump *p = get_pump(ctx, argv[0]);
+    uint32_t moved, frames;
+    int status;
+
+    if (!p)
+        return JS_EXCEPTION;
+    status = pump_run(ctx, p, &moved, &frames);
+    return JS_NewInt32(ctx, outcome(status, frames, moved));
+}
+
+/*
+ * The camera socket's read handler for quickjs-libc's loop (os.setReadHandler): runs the pump
+ * without entering JS. JS is called, as onOutcome(status, bytes, frames), only when it has
+ * something to decide (no credit, link full, EOF, an error); the bytes sent meanwhile come with
+ * it. Per camera chunk the agent then runs no JS at all: the interpreter's dispatch, which
+ * qemu-user and small cores pay dearly for, was a large part of what a relayed chunk cost.
+ */
+static JSValue pump_handler_call(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv,
+                                 int magic, JSValue *data)
+{
+    Pump *p = get_pump(ctx, data[0]);
+    uint32_t moved, frames;
+    JSValue args[3], ret;
+    int status;
+
+    if (!p)
+        return JS_EXCEPTION;
+    status = pump_run(ctx, p, &moved, &frames);
+    p->unreported_bytes += moved;
+    p->unreported_frames += frames;
+    if (status == PUMP_DRY || status == PUMP_BUDGET)
+        return JS_UNDEFINED; /* still watching: the loop calls again when the camera is readable */
+    args[0] = JS_NewInt32(ctx, status);
+    args[1] = JS_NewUint32(ctx, p->unreported_bytes);
+    args[2] = JS_NewUint32(ctx, p->unreported_frames);
+    p->unreported_bytes = p->unreported_frames = 0;
+    ret = JS_Call(ctx, data[1], JS_UNDEFINED, 3, args);
+    if (JS_IsException(ret))
+        return ret;
+    JS_FreeValue(ctx, ret);
+    return JS_UNDEFINED;
+}
+
+/* pumpHandler(pump, onOutcome): the function to give os.setReadHandler for the camera socket. */
+JSValue native_pump_handler(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    JSValue data[2];
+    if (!get_pump(ctx, argv[0]))
+        return JS_EXCEPTION;
+    if (!JS_IsFunction(ctx, argv[1]))
+        return JS_ThrowTypeError(ctx, "pumpHandler: onOutcome is not a function");
+    data[0] = argv[0];
+    data[1] = argv[1];
+    return JS_NewCFunctionData(ctx, pump_handler_call, 0, 0, 2, data);
+}
+
+/* pumpTakeSent(pump): [bytes, frames] the read handler sent and did not report yet; resets them. */
+JSValue native_pump_take_sent(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    Pump *p = get_pump(ctx, argv[0]);
+    JSValue a;
+    if (!p)
+        return JS_EXCEPTION;
+    a = JS_NewArray(ctx);
+    if (JS_IsException(a))
+        return a;
+    JS_SetPropertyUint32(ctx, a, 0, JS_NewUint32(ctx, p->unreported_bytes));
+    JS_SetPropertyUint32(ctx, a, 1, JS_NewUint32(ctx, p->unreported_frames));
+    p->unreported_bytes = p->unreported_frames = 0;
+    return a;
 }
 
 /* pumpError(pump): why the last run ended in an error. */

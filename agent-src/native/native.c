@@ -47,12 +47,15 @@ static const JSCFunctionListEntry native_funcs[] = {
     JS_CFUNC_DEF("tlsInfo", 1, native_tls_info),
     JS_CFUNC_DEF("tlsFree", 1, native_tls_free),
     JS_CFUNC_DEF("tlsFlush", 1, native_tls_flush),
+    JS_CFUNC_DEF("tlsHoldPump", 2, native_tls_hold_pump),
     /* the relay pump (native-pump.c) */
     JS_CFUNC_DEF("pumpNew", 3, native_pump_new),
     JS_CFUNC_DEF("pumpCredit", 2, native_pump_credit),
     JS_CFUNC_DEF("pumpRun", 1, native_pump_run),
     JS_CFUNC_DEF("pumpError", 1, native_pump_error),
     JS_CFUNC_DEF("pumpStop", 1, native_pump_stop),
+    JS_CFUNC_DEF("pumpHandler", 2, native_pump_handler),
+    JS_CFUNC_DEF("pumpTakeSent", 1, native_pump_take_sent),
 #ifdef FLUSSONIC_TEST_SERVER
     /* listening sockets, test builds only (native-test.c) */
     JS_CFUNC_DEF("listenTcp", 2, native_listen_tcp),

@@ -105,12 +105,15 @@ NATIVE_FN(native_tls_close_notify);
 NATIVE_FN(native_tls_info);
 NATIVE_FN(native_tls_free);
 NATIVE_FN(native_tls_flush);
+NATIVE_FN(native_tls_hold_pump);
 
 NATIVE_FN(native_pump_new);
 NATIVE_FN(native_pump_credit);
 NATIVE_FN(native_pump_run);
 NATIVE_FN(native_pump_error);
 NATIVE_FN(native_pump_stop);
+NATIVE_FN(native_pump_handler);
+NATIVE_FN(native_pump_take_sent);
 
 #ifdef FLUSSONIC_TEST_SERVER
 NATIVE_FN(native_listen_tcp);

@@ -51,6 +51,10 @@ struct TlsConn {
      */
     int js_held;
     int pump_held;
+    /* JS has bytes queued ahead of the socket (its own queue, not mbedTLS's), or the link is
+     * closing: the pump must not write (tlsHoldPump). The pump's read handler runs without JS,
+     * so JS's queue has to be visible here. */
+    int pump_hold;
     uint8_t identity[32]; /* what this connection verifies against (session_identity) */
     int offered;          /* slot + 1 of the saved session offered for resumption, 0 none */
 };
@@ -711,6 +715,16 @@ JSValue native_tls_flush(JSContext *ctx, JSValueConst this_val, int argc, JSValu
     return JS_NewBool(ctx, ret == 0);
 }
 
+/* tlsHoldPump(conn, hold): while hold, the pump's writes find the link full (see pump_hold). */
+JSValue native_tls_hold_pump(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    TlsConn *c = JS_GetOpaque2(ctx, argv[0], tls_class_id);
+    if (!c)
+        return JS_EXCEPTION;
+    c->pump_hold = JS_ToBool(ctx, argv[1]);
+    return JS_UNDEFINED;
+}
+
 /* ---- for the pump (native-pump.c) ---- */
 
 TlsConn *flussonic_tls_conn(JSContext *ctx, JSValueConst v)
@@ -727,6 +741,8 @@ size_t flussonic_tls_record_max(TlsConn *c)
 int flussonic_tls_send_record(TlsConn *c, const uint8_t *p, size_t len, char *err, size_t errsize)
 {
     int ret;
+    if (c->pump_hold)
+        return 1; /* JS's queue goes first (or the link is closing): the pump waits for the drain */
     if (c->freed) {
         snprintf(err, errsize, "tls write: link closed");
         return -1;

@@ -52,6 +52,29 @@ function processTree(root: number): number[] {
   return out;
 }
 
+/** On-CPU seconds of a process tree's live threads, to the nanosecond (/proc/<pid>/task/<tid>/
+ *  schedstat): fine enough for windows of a few seconds at a few % of a core, where utime/stime's
+ *  10 ms ticks would be a 5 % step. What dead members used is not counted. */
+export function treeRunSeconds(root: number): number {
+  let ns = 0;
+  for (const pid of processTree(root)) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        // the thread is gone
+      }
+    }
+  }
+  return ns / 1e9;
+}
+
 /** CPU seconds of a process tree (live members plus what they reaped). */
 export function treeCpuSeconds(root: number): number {
   return processTree(root).reduce((a, p) => a + cpuSeconds(p), 0);

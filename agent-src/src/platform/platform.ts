@@ -87,6 +87,13 @@ export interface Pump {
   kick(): void;
   /** Stop for good; the source socket itself is left to the caller. Idempotent. */
   stop(): void;
+  /**
+   * Report through onSent, now, whatever was sent and not reported yet. A pump may report late
+   * (the C one reports with its next outcome, so that a camera chunk costs no JS); the core calls
+   * this before it needs the exact count (the window check). Optional: a pump that reports every
+   * frame at once has nothing to do.
+   */
+  sync?(): void;
 }
 
 export type ConnectCallback = (err: string | null, sock: Socket | null) => void;

@@ -47,6 +47,8 @@ declare module "flussonic:native" {
   export function tlsFree(c: TlsConn): void;
   /** true when no record of the pump is held back any more; false while the socket is full */
   export function tlsFlush(c: TlsConn): boolean;
+  /** While hold, the pump's writes find the link full: JS has bytes queued ahead, or it closes. */
+  export function tlsHoldPump(c: TlsConn, hold: boolean): void;
 
   export interface Pump { readonly __pump: unique symbol }
   /** The relay pump of one stream: camera fd -> DATA records on the link (native-pump.c). */
@@ -58,6 +60,12 @@ declare module "flussonic:native" {
   export function pumpRun(p: Pump): number;
   export function pumpError(p: Pump): string;
   export function pumpStop(p: Pump): void;
+  /** The camera socket's read handler (os.setReadHandler): runs the pump in C and calls
+   * onOutcome(status, bytes, frames) only for statuses 1-3 and 5-7 (bytes, frames: sent since the
+   * last report). */
+  export function pumpHandler(p: Pump, onOutcome: (status: number, bytes: number, frames: number) => void): () => void;
+  /** [bytes, frames] sent by the handler and not reported yet; resets them. */
+  export function pumpTakeSent(p: Pump): [number, number];
 
   /** Only in TEST_SERVER=1 builds (fake camera); undefined in the agent. */
   export const listenTcp: ((port: number, ip?: string) => number) | undefined;

@@ -34,10 +34,10 @@ const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 
  * exception and carry on with the agent in an unknown state; like Node, we log it and exit(1)
  * so the supervisor restarts a clean process (state files are written atomically).
  */
-function guarded(fn: () => void): () => void {
-  return () => {
+function guarded<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+  return (...args: A) => {
     try {
-      fn();
+      fn(...args);
     } catch (e) {
       const detail = e instanceof Error ? `${e.message}\n${e.stack ?? ""}` : String(e);
       native.log(3, `uncaught exception: ${detail}`);
@@ -76,6 +76,8 @@ interface Transport {
   flush(): boolean;
   /** The TLS connection, for the native pump; null for plain TCP. */
   readonly conn: native.TlsConn | null;
+  /** While hold, the native pump must not write (bytes of ours are queued ahead, or closing). */
+  holdPump(hold: boolean): void;
   shutdownWrite(): void;
   close(): void;
 }
@@ -89,6 +91,7 @@ function tcpTransport(fd: number): Transport {
     pending: () => 0,
     flush: () => true,
     conn: null,
+    holdPump: () => {},
     shutdownWrite: () => native.shutdownWrite(fd),
     close: () => native.close(fd),
   };
@@ -103,6 +106,7 @@ function tlsTransport(fd: number, conn: native.TlsConn): Transport {
     pending: () => native.tlsPending(conn),
     flush: () => native.tlsFlush(conn),
     conn,
+    holdPump: (hold) => native.tlsHoldPump(conn, hold),
     shutdownWrite: () => {
       native.tlsCloseNotify(conn);
       native.shutdownWrite(fd);
@@ -199,6 +203,7 @@ class QjsSocket implements Socket {
       this.fail(`write queue over ${MAX_QUEUED} bytes: peer not reading`);
       return false;
     }
+    if (this.queue.length === 0) this.t.holdPump(true); // a pump writing now would cut in ahead
     this.queue.push(data);
     this.queued += data.length;
     this.watchWrite(true);
@@ -267,11 +272,6 @@ class QjsSocket implements Socket {
     this.maybeClose();
   }
 
-  /** Nothing of ours is queued ahead: a pump may write to the transport directly. */
-  get idleForPump(): boolean {
-    return this.queue.length === 0 && !this.closed;
-  }
-
   /** A pump found the link full: fire onDrain once everything (its held record too) is out. */
   wantDrain(): void {
     if (this.closed) return;
@@ -334,6 +334,7 @@ class QjsSocket implements Socket {
       this.fail(errText(e));
       return;
     }
+    this.t.holdPump(false);
     this.watchWrite(false);
     if (this.endRequested) this.shutWrite();
     if (this.needDrain && !this.closed) {
@@ -374,6 +375,7 @@ class QjsSocket implements Socket {
     this.queue = [];
     this.queued = 0;
     try {
+      this.t.holdPump(true); // for good: a pump finds this link full, as it is closing
       this.t.close();
     } catch {
       /* already gone */
@@ -386,12 +388,15 @@ class QjsSocket implements Socket {
 const enum PumpStatus { Dry = 0, NoCredit = 1, LinkFull = 2, Eof = 3, Budget = 4, SourceError = 5, LinkError = 6, Stopped = 7 }
 
 /**
- * The Pump in C (native-pump.c): on each readable event of the camera socket one native call
- * reads it and sends DATA records, as many as the credit allows. Here only the readiness
- * bookkeeping and the outcome.
+ * The Pump in C (native-pump.c). The camera socket's read handler is a C function
+ * (native.pumpHandler): each readable event reads the camera and sends DATA records in C, and JS
+ * runs only when there is a decision to make (no credit, link full, EOF, an error). Here only that
+ * bookkeeping. The link's own queue (frames JS queued: OPEN_OK, WINDOW, other streams) goes
+ * first: QjsSocket holds the pump off the link while it has one (Transport.holdPump).
  */
 class NativePump implements Pump {
   private readonly p: native.Pump;
+  private readonly onReadable: () => void;
   private watching = false;
   private stopped = false;
 
@@ -401,6 +406,7 @@ class NativePump implements Pump {
   ) {
     this.p = native.pumpNew(src.fd, conn, streamId);
     native.pumpCredit(this.p, credit);
+    this.onReadable = native.pumpHandler(this.p, guarded((status: number, bytes: number, frames: number) => this.outcome(status, bytes, frames)));
     src.takeReads(() => this.stop());
     this.watch(true);
   }
@@ -415,8 +421,15 @@ class NativePump implements Pump {
     this.watch(true);
   }
 
+  sync(): void {
+    if (this.stopped) return;
+    const [bytes, frames] = native.pumpTakeSent(this.p);
+    if (bytes > 0) this.ev.onSent(bytes, frames);
+  }
+
   stop(): void {
     if (this.stopped) return;
+    this.sync();
     this.watch(false);
     this.stopped = true;
     native.pumpStop(this.p);
@@ -425,7 +438,7 @@ class NativePump implements Pump {
   private watch(on: boolean): void {
     if (on === this.watching || (on && this.stopped)) return;
     this.watching = on;
-    setRead(this.src.fd, on ? () => this.run() : null);
+    os.setReadHandler(this.src.fd, on ? this.onReadable : null);
   }
 
   private linkFull(): void {
@@ -434,15 +447,10 @@ class NativePump implements Pump {
     this.ev.onLinkFull();
   }
 
-  private run(): void {
+  private outcome(status: number, bytes: number, frames: number): void {
     if (this.stopped) return;
-    // Frames JS queued on the link (OPEN_OK, WINDOW, other streams) go first.
-    if (!this.link.idleForPump) return this.linkFull();
-    const r = native.pumpRun(this.p);
-    const status = r & 7;
-    const bytes = r >>> 8;
-    if (bytes > 0) this.ev.onSent(bytes, (r >>> 3) & 31);
-    switch (status) {
+    if (bytes > 0) this.ev.onSent(bytes, frames);
+    switch (status as PumpStatus) {
       case PumpStatus.Dry:
       case PumpStatus.Budget: // still readable: the loop calls again after the other descriptors
         return;

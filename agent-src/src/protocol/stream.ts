@@ -183,6 +183,7 @@ export class Stream {
 
   /** @internal */
   receiveWindow(n: number): void {
+    if (!this.done) this.pump?.sync?.(); // sendWindow must count every byte the pump sent
     if (n === 0 || this.sendWindow + n > 0x7fffffff) throw new ProtocolError("flow", `stream ${this.id}: bad WINDOW ${n}`);
     this.sendWindow += n;
     if (!this.done) this.pump?.credit(n);

@@ -3,7 +3,7 @@
 // same link in between so their order against the pump's records is exercised.
 //   pump-probe LINK_PORT CA_PEM_FILE CAMERA_PORT STREAM_ID CREDIT
 // Prints "PUMP <class>" first; reads WINDOW frames from the link (credit for the pump) and answers
-// each with a PING frame written by JS. At the end prints "END <bytes> <frames> <times link full>"
+// each with a PING frame written by JS, whose payload is the payload bytes sent before it (float64). At the end prints "END <bytes> <frames> <times link full>"
 // (camera EOF, all sent) or "ERROR <text>", then closes the link.
 import * as native from "flussonic:native";
 import { createQuickJsPlatform, programArgs, exitNow } from "../../src/platform/quickjs";
@@ -49,8 +49,12 @@ p.connectTls("127.0.0.1", Number(linkPort), { caPem: utf8Decode(new Uint8Array(c
       for (const f of dec.push(d)) {
         if (f.type !== FrameType.WINDOW) continue;
         pump.credit(readU32(f.payload, 0));
+        // The PING says how many payload bytes the pump has sent before it: JS's frame must
+        // reach the link right behind them, never overtaken by a pump record (the link checks).
+        pump.sync?.();
         const ping = new Uint8Array(8);
-        ping[7] = ++pings & 255;
+        new DataView(ping.buffer).setFloat64(0, bytes);
+        pings++;
         link.write(encodeFrame(FrameType.PING, 0, ping));
       }
     };

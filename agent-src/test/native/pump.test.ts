@@ -2,7 +2,9 @@
 // DATA records without passing through JS. A Node TLS server plays the streamer: it grants credit
 // with WINDOW frames, stalls reading now and then (so the pump finds the link full and mbedTLS
 // holds its record), and checks every frame: DATA only within the credit granted, the camera's
-// bytes once and in order, the probe's own PING frames intact between the pump's records.
+// bytes once and in order, the probe's own PING frames intact between the pump's records and each
+// exactly where JS wrote it (after the bytes the pump had sent then: no pump record overtakes a
+// frame JS queued on the link).
 // armhf only: the code under test is the same C and JS on every CPU. Run by `make test-native`.
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -26,7 +28,7 @@ function windowFrame(n: number): Uint8Array {
   return encodeFrame(FrameType.WINDOW, STREAM, p);
 }
 
-interface LinkResult { data: Buffer; frames: number; pings: number; overCredit: number; maxFrame: number }
+interface LinkResult { data: Buffer; frames: number; pings: number; overCredit: number; maxFrame: number; misordered: number }
 
 /** The streamer's side of the link: grants credit as DATA is consumed, like protocol/stream.ts. */
 function serveLink(server: Server, initialCredit: number, stall: boolean): Promise<LinkResult> {
@@ -40,6 +42,8 @@ function serveLink(server: Server, initialCredit: number, stall: boolean): Promi
       let pings = 0;
       let overCredit = 0;
       let maxFrame = 0;
+      let misordered = 0;
+      let received = 0;
       let reads = 0;
       // Zero credit: the first WINDOW comes a little later; DATA before it would count as over.
       if (initialCredit === 0) {
@@ -55,7 +59,11 @@ function serveLink(server: Server, initialCredit: number, stall: boolean): Promi
       s.on("data", (d: Buffer) => {
         try {
           for (const f of dec.push(new Uint8Array(d))) {
-            if (f.type === FrameType.PING) pings++;
+            if (f.type === FrameType.PING) {
+              pings++;
+              // JS wrote it when the pump had sent this many bytes: it must come right after them.
+              if (new DataView(f.payload.buffer, f.payload.byteOffset, 8).getFloat64(0) !== received) misordered++;
+            }
             if (f.type !== FrameType.DATA) continue;
             if (f.stream !== STREAM) throw new Error(`DATA for stream ${f.stream}`);
             frames++;
@@ -64,6 +72,7 @@ function serveLink(server: Server, initialCredit: number, stall: boolean): Promi
             credit -= f.payload.length;
             unacked += f.payload.length;
             chunks.push(Buffer.from(f.payload));
+            received += f.payload.length;
             if (unacked >= WINDOW / 2) {
               credit += unacked;
               s.write(windowFrame(unacked));
@@ -81,7 +90,7 @@ function serveLink(server: Server, initialCredit: number, stall: boolean): Promi
       });
       s.on("end", () => {
         s.end();
-        done({ data: Buffer.concat(chunks), frames, pings, overCredit, maxFrame });
+        done({ data: Buffer.concat(chunks), frames, pings, overCredit, maxFrame, misordered });
       });
       s.on("error", fail);
     });
@@ -139,6 +148,7 @@ describe.skipIf(!enabled)("native relay pump (armhf)", () => {
     expect([bytes, frames]).toEqual([sent.length, r.frames]);
     expect(linkFull).toBeGreaterThan(0); // the stalls did make the pump wait for the link
     expect(r.pings).toBeGreaterThan(10); // one per WINDOW, between the pump's records
+    expect(r.misordered).toBe(0); // each exactly where JS wrote it: no pump record overtook one
     await probe.stop();
   }, 90_000);
 

@@ -112,6 +112,39 @@ describe("session streams", () => {
     expect(codes.server).toBe("flow");
   });
 
+  it("a pump that reports late is synced before a WINDOW is checked (no false 'bad WINDOW')", async () => {
+    // The C pump reports what it sent with its next outcome, not per frame. Here it has used the
+    // whole window, unreported, when the peer grants a full window again: legal, since the peer
+    // saw every byte; judged on the stale count it would overflow 2^31-1 and cut the link.
+    const W = 0x7fffffff;
+    let synced = 0;
+    const { server, sa, closed } = pair({
+      onOpen: (st) => {
+        st.accept();
+        st.sendFrom((_link, _id, credit, ev) => ({
+          credit: () => {},
+          kick: () => {},
+          stop: () => {},
+          sync: () => {
+            synced++;
+            if (credit > 0) ev.onSent(credit, 1);
+            credit = 0;
+          },
+        }), { onEnd: () => {}, onError: () => {} });
+      },
+    }, { initialWindow: W }, { initialWindow: W });
+    const s = server.openStream("x");
+    await until(() => server.streams.size === 1 && synced === 0);
+    await new Promise((r) => setTimeout(r, 20)); // OPEN_OK through
+    const grant = new Uint8Array(4);
+    new DataView(grant.buffer).setUint32(0, W);
+    sa.write(encodeFrame(FrameType.WINDOW, s.id, grant));
+    await until(() => synced > 0 || closed.agent !== undefined);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(closed).toEqual({});
+    expect(synced).toBeGreaterThan(0);
+  });
+
   it("an agent may not open streams (no media unasked)", async () => {
     const { sb, closed, codes } = pair();
     sb.write(encodeFrame(FrameType.OPEN, 9, encodeControl({ target: "rtsp" })));
