@@ -46,6 +46,12 @@ export interface SessionOptions {
   idleTimeoutMs: number;
   /** Per-stream receive window: the most a peer may send on a stream before we grant more. */
   initialWindow: number;
+  /**
+   * Largest a stream's receive window may grow to (auto-tuning, Stream.grant): a stream whose
+   * consumer takes a whole window within WINDOW_GROW_MS (or two round trips, if longer) gets its
+   * window doubled, up to this. Equal to initialWindow: never grows.
+   */
+  maxWindow: number;
   /** Concurrent streams on one link. */
   maxStreams: number;
   /** Only the server opens streams; an agent never pushes media unasked. */
@@ -69,6 +75,8 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   pingIntervalMs: 15_000,
   idleTimeoutMs: 35_000,
   initialWindow: 256 * 1024,
+  // The agent keeps its window fixed (a 32 MB camera); the server passes limits.stream_window_max_bytes.
+  maxWindow: 256 * 1024,
   maxStreams: 32,
   peerMayOpen: false,
   // The agent's figure (a 32 MB camera); the server passes limits.link_write_buffer_bytes.
@@ -119,6 +127,8 @@ export class Session {
   private pingOut: Uint8Array | null = null;
   private pingSentAt = 0;
   private pingSeq = 0;
+  /** Round trip of the latest answered PING, ms (0 until one is answered). */
+  rttMs = 0;
 
   constructor(
     private readonly sock: Socket,
@@ -188,7 +198,7 @@ export class Session {
     while (this.streams.has(this.nextStreamId)) this.nextStreamId = (this.nextStreamId % 0x7fffffff) + 1;
     const id = this.nextStreamId;
     this.nextStreamId = (this.nextStreamId % 0x7fffffff) + 1;
-    const s = new Stream(this, id, this.opts.initialWindow, false);
+    const s = new Stream(this, id, this.opts.initialWindow, false, this.opts.maxWindow);
     this.streams.set(id, s);
     this.sendFrame(FrameType.OPEN, id, encodeControl({ target } satisfies Open));
     return s;
@@ -286,6 +296,11 @@ export class Session {
     this.blockedSince = this.clock.now();
   }
 
+  /** @internal */
+  now(): number {
+    return this.clock.now();
+  }
+
   /** @internal Link can take DATA now. */
   get canSendData(): boolean {
     return !this.linkBlocked && !this.closed;
@@ -337,6 +352,7 @@ export class Session {
     if (!out || payload.length !== 8) return;
     for (let i = 0; i < 8; i++) if (payload[i] !== out[i]) return;
     this.pingOut = null;
+    this.rttMs = this.clock.now() - this.pingSentAt;
   }
 
   private flushStreams(): void {
@@ -391,7 +407,7 @@ export class Session {
       throw new ProtocolError("forbidden", "peer may not open streams");
     }
     if (this.streams.has(id)) throw new ProtocolError("stream", `OPEN of stream ${id} already in use`);
-    const s = new Stream(this, id, this.opts.initialWindow, true);
+    const s = new Stream(this, id, this.opts.initialWindow, true, this.opts.maxWindow);
     if (this.streams.size >= this.opts.maxStreams) {
       this.sendFrame(FrameType.RESET, id, encodeControl({ code: "busy", message: "too many streams" } satisfies Reset));
       return;

@@ -5,7 +5,9 @@
  * write() returns false above STREAM_HIGH_WATER so the source (a camera socket, a viewer socket)
  * pauses; onDrain says when to resume. Receiving: the peer may send at most our window; credit
  * is granted back (WINDOW) only while the consumer is not paused, so a stalled consumer holds at
- * most one window of data and stalls nobody else.
+ * most one window of data and stalls nobody else. The window starts at the protocol's 256 KiB and
+ * grows (doubles, up to the session's maxWindow) while the consumer keeps taking whole windows
+ * faster than the link returns credit: then the window, not the consumer, limits the stream.
  */
 
 import type { Pump, PumpEvents, Socket } from "../platform/platform";
@@ -21,6 +23,12 @@ export type PumpOpener = (link: Socket, streamId: number, credit: number, events
 export const STREAM_HIGH_WATER = 64 * 1024;
 /** Largest DATA frame we send: small enough that streams interleave fairly on the link. */
 export const DATA_CHUNK = 16 * 1024;
+/**
+ * Receive-window auto-tuning: a consumer that took a whole window within this (or within two of
+ * the link's PING round trips, if longer) doubles the window. On a LAN or loopback the round trip
+ * is well under this; 256 KiB in 20 ms is ~100 Mbit/s, more than a camera sends.
+ */
+export const WINDOW_GROW_MS = 20;
 
 export class Stream {
   onData: ((data: Uint8Array) => void) | null = null;
@@ -39,6 +47,11 @@ export class Stream {
   private queued = 0;
   private sendWindow: number;
   private recvWindow: number;
+  /** Our receive window now: credit outstanding plus bytes received and not yet credited. */
+  private recvLimit: number;
+  /** Auto-tuning epoch: when it began (-1: no data yet) and the bytes credited since. */
+  private epochStart = -1;
+  private epochBytes = 0;
   private unacked = 0;
   private paused = false;
   private wantDrain = false;
@@ -55,9 +68,17 @@ export class Stream {
     private readonly window: number,
     /** True when the peer opened it (we must accept or reset). */
     readonly incoming: boolean,
+    /** Our receive window may grow up to this (the peer's for us is always `window`). */
+    private readonly maxWindow = window,
   ) {
     this.sendWindow = window;
     this.recvWindow = window;
+    this.recvLimit = window;
+  }
+
+  /** Our receive window now (grows from the initial window up to maxWindow). */
+  get receiveWindowSize(): number {
+    return this.recvLimit;
   }
 
   get isClosed(): boolean {
@@ -175,6 +196,7 @@ export class Stream {
       throw new ProtocolError("flow", `stream ${this.id}: peer sent ${data.length} bytes with ${this.recvWindow} credit`);
     }
     this.recvWindow -= data.length;
+    if (this.epochStart < 0 && this.recvLimit < this.maxWindow) this.epochStart = this.session.now();
     this.bytesIn += data.length;
     this.unacked += data.length;
     this.onData?.(data);
@@ -217,12 +239,34 @@ export class Stream {
   private grant(force: boolean): void {
     if (this.paused || this.done || this.finReceived || this.unacked === 0) return;
     // Batch credit: one WINDOW per half window consumed keeps the control overhead tiny.
-    if (!force && this.unacked < this.window / 2) return;
+    if (!force && this.unacked < this.recvLimit / 2) return;
+    const n = this.unacked + this.grow();
     const p = new Uint8Array(4);
-    writeU32(p, 0, this.unacked);
-    this.recvWindow += this.unacked;
+    writeU32(p, 0, n);
+    this.recvWindow += n;
     this.unacked = 0;
     this.session.sendFrame(FrameType.WINDOW, this.id, p);
+  }
+
+  /**
+   * Auto-tuning (as HTTP/2 and yamux implementations do): when the consumer has taken a whole
+   * window within WINDOW_GROW_MS or two round trips, the window is what limits this stream, so
+   * it doubles, up to maxWindow. Returns the extra credit to grant. Never while paused (grant
+   * is not called then), and an epoch that spans a pause is slow, so a stalled consumer's window
+   * stays where it was: it holds at most maxWindow.
+   */
+  private grow(): number {
+    if (this.recvLimit >= this.maxWindow || this.epochStart < 0) return 0;
+    this.epochBytes += this.unacked;
+    if (this.epochBytes < this.recvLimit) return 0;
+    const now = this.session.now();
+    const fast = now - this.epochStart < Math.max(WINDOW_GROW_MS, 2 * this.session.rttMs);
+    this.epochStart = now;
+    this.epochBytes = 0;
+    if (!fast) return 0;
+    const extra = Math.min(this.maxWindow, this.recvLimit * 2) - this.recvLimit;
+    this.recvLimit += extra;
+    return extra;
   }
 
   private maybeDone(): void {

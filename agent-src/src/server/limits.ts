@@ -16,6 +16,11 @@ export interface Limits {
   agentPendingTotal: number;
   /** Bytes queued to a link peer that does not read; past this the link is cut off. */
   linkWriteBufferBytes: number;
+  /**
+   * Largest a tunnel stream's receive window grows to when its consumer keeps up (starts at the
+   * protocol's 256 KiB): what one stream with a stalled consumer can make the server hold.
+   */
+  streamWindowMaxBytes: number;
   /** Viewer ports (RTSP, HTTP): concurrent connections from one IP address, per listener. */
   viewerConnectionsPerIp: number;
   /** Viewer ports: concurrent connections in all, per listener. */
@@ -41,6 +46,7 @@ export const DEFAULT_LIMITS: Limits = {
   agentPendingPerIp: 64,
   agentPendingTotal: 4096,
   linkWriteBufferBytes: 4 * 1024 * 1024,
+  streamWindowMaxBytes: 1024 * 1024,
   viewerConnectionsPerIp: 64,
   viewerConnectionsTotal: 4096,
   rtspRequestTimeoutMs: 10_000,
@@ -58,6 +64,8 @@ export const LIMIT_KEYS: Record<string, [keyof Limits, number, number]> = {
   agent_pending_per_ip: ["agentPendingPerIp", 1, 1e6],
   agent_pending_total: ["agentPendingTotal", 1, 1e7],
   link_write_buffer_bytes: ["linkWriteBufferBytes", 64 * 1024, 1024 * 1024 * 1024],
+  // From the initial window (never grows) up to 64 MiB; a WINDOW may not take the peer past 2^31-1.
+  stream_window_max_bytes: ["streamWindowMaxBytes", 256 * 1024, 64 * 1024 * 1024],
   viewer_connections_per_ip: ["viewerConnectionsPerIp", 1, 1e6],
   viewer_connections_total: ["viewerConnectionsTotal", 1, 1e7],
   rtsp_request_timeout_ms: ["rtspRequestTimeoutMs", 100, 600_000],

@@ -169,6 +169,7 @@ function handshake(
     idleTimeoutMs: o.cfg.keepalive.idleTimeoutMs,
     peerMayOpen: false,
     maxWriteBuffer: o.cfg.limits.linkWriteBufferBytes,
+    maxWindow: o.cfg.limits.streamWindowMaxBytes,
     // Nothing but the handshake is answered before AUTH.
     answerPings: false,
   }, {
