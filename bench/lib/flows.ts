@@ -62,9 +62,12 @@ export const cpuPerGbit = (cpuS: number, f: Flow) => cpuS / ((f.bytes * 8) / 1e9
 /** CPU milliseconds per megabit of payload. */
 export const cpuMsPerMbit = (cpuS: number, f: Flow) => (cpuS * 1000) / ((f.bytes * 8) / 1e6);
 
-/** Our agent (Node build by default, or `cmd` e.g. qemu-arm-static + native binary) for one camera. */
-export async function startOurAgent(pki: Pki, st: BenchStreamer, deviceId: string, camPort: number, cmd?: string[]): Promise<Proc> {
-  const a = provisionAgent(pki, deviceId, `127.0.0.1:${st.ports.endpoint}`, `127.0.0.1:${st.ports.streamer}`,
+/**
+ * Our agent (Node build by default, or `cmd` e.g. qemu-arm-static + native binary) for one camera;
+ * it dials `streamerPort` (the streamer's own by default, e.g. a delaying proxy's instead).
+ */
+export async function startOurAgent(pki: Pki, st: BenchStreamer, deviceId: string, camPort: number, cmd?: string[], streamerPort = st.ports.streamer): Promise<Proc> {
+  const a = provisionAgent(pki, deviceId, `127.0.0.1:${st.ports.endpoint}`, `127.0.0.1:${streamerPort}`,
     { rtsp: `127.0.0.1:${camPort}`, http: "127.0.0.1:9" });
   // BENCH_AGENT_CMD (JSON argv, like the tests' FLUSSONIC_AGENT_CMD) swaps in another agent build.
   const env = process.env.BENCH_AGENT_CMD;

@@ -172,12 +172,7 @@ export class Session {
       sincePing += tickMs;
       if (sincePing >= this.opts.pingIntervalMs && !this.pingOut) {
         sincePing = 0;
-        const p = new Uint8Array(8);
-        writeU32(p, 0, ++this.pingSeq);
-        writeU32(p, 4, now >>> 0);
-        this.pingOut = p;
-        this.pingSentAt = now;
-        this.sendFrame(FrameType.PING, 0, p);
+        this.pingNow();
       }
       this.tick = this.clock.setTimer(tickMs, onTick);
     };
@@ -212,6 +207,21 @@ export class Session {
     if (this.answerPings) return;
     this.answerPings = true;
     this.sendPendingPong();
+  }
+
+  /**
+   * Send a PING now (unless one is outstanding): its answer gives rttMs at once instead of after
+   * the first ping interval, e.g. for window auto-tuning on a link with a long round trip.
+   */
+  pingNow(): void {
+    if (this.closed || this.pingOut) return;
+    const now = this.clock.now();
+    const p = new Uint8Array(8);
+    writeU32(p, 0, ++this.pingSeq);
+    writeU32(p, 4, now >>> 0);
+    this.pingOut = p;
+    this.pingSentAt = now;
+    this.sendFrame(FrameType.PING, 0, p);
   }
 
   /** Tear the link down; every stream is reset locally. Idempotent. */

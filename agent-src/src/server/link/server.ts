@@ -198,7 +198,11 @@ function handshake(
         };
         s.startAnsweringPings();
         o.log("debug", `${a.device_id} authenticated from ${remote}, cipher ${sock.getCipher()?.name ?? "?"}`);
-        return h.authenticated(link);
+        h.authenticated(link);
+        // The link's round trip, known from the start (after WELCOME or whatever the role answers
+        // AUTH with): a stream's window grows by it (Stream.grow).
+        s.pingNow();
+        return;
       }
       if (type === FrameType.ACTIVATE && hello && nonce && !answered && h.activate) {
         answered = true;
