@@ -3,12 +3,14 @@
 // in this process that holds every chunk `delayMs` in each direction and buffers without limit, so
 // TCP never limits and the tunnel's own per-stream window is what is measured.
 //   node build/bench/ab-delay.mjs '{"rounds":2,"ms":6000,"delayMs":10,"variants":[{"name":"old","streamerJs":"..."},{"name":"new"}]}'
+// (a variant's "agentCmd": another agent build's argv, e.g. ["qemu-arm-static","build/agent/armhf/flussonic-agent"];
+// "limits": the streamer's, e.g. {"stream_window_max_bytes":1048576})
 import { createServer, connect, type Socket } from "node:net";
 import { makePki } from "../testkit/system";
 import { startBenchStreamer, treeCpuSeconds } from "./lib/common";
 import { FLOOD_STREAMER_SETTINGS, measureFlow, startFlood, startOurAgent } from "./lib/flows";
 
-const a = JSON.parse(process.argv[2]) as { rounds: number; ms: number; delayMs: number; variants: { name: string; streamerJs?: string }[] };
+const a = JSON.parse(process.argv[2]) as { rounds: number; ms: number; delayMs: number; variants: { name: string; streamerJs?: string; agentCmd?: string[]; limits?: Record<string, number> }[] };
 
 /** A TCP proxy to 127.0.0.1:`to` that delivers each chunk `delayMs` after it arrived, in order. */
 async function delayProxy(to: number, delayMs: number): Promise<{ port: number; close(): void }> {
@@ -42,9 +44,9 @@ const res: Record<string, number[]> = {};
 for (let r = 0; r < a.rounds; r++) {
   for (const v of a.variants) {
     if (v.streamerJs) process.env.BENCH_STREAMER_JS = v.streamerJs; else delete process.env.BENCH_STREAMER_JS;
-    const st = await startBenchStreamer({ pki, streamerSettings: FLOOD_STREAMER_SETTINGS });
+    const st = await startBenchStreamer({ pki, streamerSettings: FLOOD_STREAMER_SETTINGS, limits: v.limits });
     const proxy = await delayProxy(st.ports.streamer, a.delayMs);
-    const agent = await startOurAgent(pki, st, "delay-cam", cam.port, undefined, proxy.port);
+    const agent = await startOurAgent(pki, st, "delay-cam", cam.port, v.agentCmd, proxy.port);
     const f = await measureFlow([st.rtspUrl("delay-cam", "flood")], 1, a.ms, {
       streamer: () => treeCpuSeconds(st.proc.pid), agent: () => treeCpuSeconds(agent.pid),
     });

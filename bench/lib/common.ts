@@ -88,12 +88,12 @@ export type BenchStreamer = StreamerProc;
 
 /** flussonic-streamer (endpoint + streamer in one process, as on one box), logging warnings only:
  *  per-connection debug lines would be a large part of the CPU we are measuring. */
-export async function startBenchStreamer(o: Pick<StreamerOptions, "pki" | "ports" | "dir" | "admission" | "nodeArgs" | "streamerSettings">): Promise<BenchStreamer> {
+export async function startBenchStreamer(o: Pick<StreamerOptions, "pki" | "ports" | "dir" | "admission" | "nodeArgs" | "streamerSettings" | "limits">): Promise<BenchStreamer> {
   return startStreamer({
     ...o, roles: ["endpoint", "streamer"], logLevel: "info", name: "streamer",
     // Every simulated camera and viewer comes from 127.0.0.1 and one viewer account: the
     // per-address and per-viewer shares meant for the Internet would refuse the simulated fleet.
-    limits: { agent_pending_per_ip: 1_000_000, viewer_connections_per_ip: 1_000_000, viewer_streams_per_device: 1024 },
+    limits: { agent_pending_per_ip: 1_000_000, viewer_connections_per_ip: 1_000_000, viewer_streams_per_device: 1024, ...o.limits },
     nodeArgs: [...(o.nodeArgs ?? []), ...(process.env.BENCH_STREAMER_NODE_ARGS?.split(" ").filter(Boolean) ?? [])],
     script: process.env.BENCH_STREAMER_JS,
   });
