@@ -5,7 +5,7 @@ import { H264Depacketizer, parseSps, type AccessUnit } from "../../src/server/ga
 import { HlsSegmenter, MIN_SEGMENT_S, PART_TARGET_S } from "../../src/server/gateways/hls/segmenter";
 import { mediaPlaylist } from "../../src/server/gateways/hls/playlist";
 import { aacRtpParams, parseAacConfig } from "../../src/server/gateways/hls/aac";
-import { rtpPacket } from "./rtp-packet";
+import { aacRtpPacket, rtcpSenderReport, rtpPacket } from "./rtp-packet";
 
 // SPS/PPS of x264 baseline 320x180 (what the test camera's "long" clip has).
 const SPS = Buffer.from("Z0LAHtoFBn58BEAAAAMAQAAADIPFi6g=", "base64");
@@ -143,31 +143,16 @@ describe("segmenter and playlist", () => {
     const s = new HlsSegmenter({ track: 0, codec: "h264" }, { track: 1, config: parseAacConfig("118856e500"), rtp: aacRtpParams("") }, 1 << 22);
     const V0 = 1000, A0 = 777_777; // unrelated RTP origins, as cameras have
     const video = stream(25 * 12);
-    const aacPkt = (seq: number, ts: number) => {
-      const frame = Buffer.alloc(100, seq & 0xff);
-      const payload = Buffer.concat([Buffer.from([0, 16, (frame.length << 3) >> 8, (frame.length << 3) & 0xff]), frame]);
-      return rtp(seq, ts, true, payload);
-    };
-    const sr = (rtpTs: number, ntp: number) => {
-      const b = Buffer.alloc(28);
-      b[0] = 0x80;
-      b[1] = 200;
-      b.writeUInt16BE(6, 2);
-      b.writeUInt32BE(Math.floor(ntp), 8);
-      b.writeUInt32BE(Math.round((ntp % 1) * 2 ** 32), 12);
-      b.writeUInt32BE(rtpTs >>> 0, 16);
-      return b;
-    };
     // Arrival order: video packets by capture time; each audio frame pushed `lag` after its capture time.
     let aSeq = 1, aFrame = 0;
     for (const v of video) {
       const vt = (v.readUInt32BE(4) - V0) / 90000;
-      while ((aFrame * 1024) / rate + lag <= vt) s.push({ track: 1, rtcp: false, data: aacPkt(aSeq++, A0 + aFrame++ * 1024), key: false });
+      while ((aFrame * 1024) / rate + lag <= vt) s.push({ track: 1, rtcp: false, data: aacRtpPacket(aSeq++, A0 + aFrame++ * 1024), key: false });
       s.push({ track: 0, rtcp: false, data: v, key: false });
       if (Math.abs(vt - 3) < 1e-9) {
         // Both tracks' sender reports, on the camera's one clock, 3 s in.
-        s.push({ track: 0, rtcp: true, data: sr(V0 + 3 * 90000, 5000 + 3), key: false });
-        s.push({ track: 1, rtcp: true, data: sr(A0 + 3 * rate, 5000 + 3), key: false });
+        s.push({ track: 0, rtcp: true, data: rtcpSenderReport(V0 + 3 * 90000, 5000 + 3), key: false });
+        s.push({ track: 1, rtcp: true, data: rtcpSenderReport(A0 + 3 * rate, 5000 + 3), key: false });
       }
     }
     /** Audio minus video start time of a part (seconds), from its trafs' tfdt. */

@@ -7,7 +7,7 @@ import { scanSegmentFile } from "../../src/server/record/fmp4-file";
 import { readFileSync } from "node:fs";
 import { aacRtpParams, parseAacConfig } from "../../src/server/gateways/hls/aac";
 import { tempDir } from "../../../testkit/procs";
-import { rtpPacket } from "./rtp-packet";
+import { aacRtpPacket, rtcpSenderReport, rtpPacket } from "./rtp-packet";
 
 // SPS/PPS of x264 baseline 320x180 (the test camera's clips).
 const SPS = Buffer.from("Z0LAHtoFBn58BEAAAAMAQAAADIPFi6g=", "base64");
@@ -69,31 +69,17 @@ describe("recorder", () => {
     store.open();
     const rec = new Recorder("cam/av", { track: 0, codec: "h264" }, { track: 1, config: parseAacConfig("118856e500"), rtp: aacRtpParams("") }, store, 1000, () => {}, (s) => store.add(s));
     const V0 = 5000, A0 = 777_777; // unrelated RTP origins, as cameras have
-    const aacPkt = (n: number, ts: number) => {
-      const f = Buffer.alloc(100, n & 0xff);
-      return rtpPacket(n, ts, true, Buffer.concat([Buffer.from([0, 16, (f.length << 3) >> 8, (f.length << 3) & 0xff]), f]));
-    };
-    const sr = (rtpTs: number, ntp: number) => {
-      const b = Buffer.alloc(28);
-      b[0] = 0x80;
-      b[1] = 200;
-      b.writeUInt16BE(6, 2);
-      b.writeUInt32BE(Math.floor(ntp), 8);
-      b.writeUInt32BE(Math.round((ntp % 1) * 2 ** 32), 12);
-      b.writeUInt32BE(rtpTs >>> 0, 16);
-      return b;
-    };
     rec.start([]);
     // In real time: pictures as captured, each audio frame `lag` after its capture; both reports 4 s in.
     let aFrame = 0;
     for (let f = 0; f < 4 * GOP + 1; f++) {
       const vt = f / 25;
       vi.setSystemTime(t0 + f * 40);
-      while ((aFrame * 1024) / rate + lag <= vt) rec.push({ track: 1, rtcp: false, data: aacPkt(aFrame, A0 + aFrame * 1024), key: false }), aFrame++;
+      while ((aFrame * 1024) / rate + lag <= vt) rec.push({ track: 1, rtcp: false, data: aacRtpPacket(aFrame, A0 + aFrame * 1024), key: false }), aFrame++;
       for (const p of frame(f)) rec.push(p);
       if (f === 100) {
-        rec.push({ track: 0, rtcp: true, data: sr(V0 + 100 * 3600, 5000 + 4), key: false });
-        rec.push({ track: 1, rtcp: true, data: sr(A0 + 4 * rate, 5000 + 4), key: false });
+        rec.push({ track: 0, rtcp: true, data: rtcpSenderReport(V0 + 100 * 3600, 5000 + 4), key: false });
+        rec.push({ track: 1, rtcp: true, data: rtcpSenderReport(A0 + 4 * rate, 5000 + 4), key: false });
       }
     }
     await rec.stop();
