@@ -31,6 +31,7 @@ import { AacDepacketizer } from "../gateways/hls/aac";
 import type { AccessUnit, NalDepacketizer } from "../gateways/hls/nal-depacketizer";
 import type { AudioInput, VideoInput } from "../gateways/hls/sdp-inputs";
 import { videoTrack } from "../gateways/hls/segmenter";
+import { SenderReports } from "../media/sender-reports";
 import { SegmentFile } from "./segment-file";
 import { TICKS_PER_MS, dayFolder, type DeviceStore, type StoredSegment } from "./store";
 import { join } from "node:path";
@@ -67,8 +68,7 @@ export class Recorder implements PacketReader {
   private betterAudioAnchor: { ts: number; time: number } | null = null;
   private anchoredBySr = false;
   private lastAudioTs = 0;
-  /** The latest RTCP sender report per track: NTP wall clock (seconds) ↔ RTP timestamp. */
-  private readonly sr = new Map<number, { ntp: number; rtp: number }>();
+  private readonly sr: SenderReports;
   private audioPending = 0;
   /** Wall-clock anchor: raw RTP timestamp `raw` (later the unwrapped `ts`) maps to `wallTicks`. */
   private anchor: { wallTicks: number; raw: number; ts: number | null } | null = null;
@@ -92,6 +92,7 @@ export class Recorder implements PacketReader {
     private readonly onSegment: (s: StoredSegment) => void,
   ) {
     this.depack = video.codec === "h264" ? new H264Depacketizer(video.sprop) : new H265Depacketizer(video.sprop);
+    this.sr = new SenderReports(video.track, audio?.track);
     this.depack.onUnit = (au) => this.unit(au);
     if (audio) {
       this.audioDepack = new AacDepacketizer(audio.rtp, audio.config.frameSamples);
@@ -194,9 +195,7 @@ export class Recorder implements PacketReader {
    * next segment.
    */
   private senderReport(p: MediaPacket): void {
-    const d = p.data;
-    if (!this.audio || d.length < 20 || d[1] !== 200 || !(p.track === this.video.track || p.track === this.audio.track)) return;
-    this.sr.set(p.track, { ntp: d.readUInt32BE(8) + d.readUInt32BE(12) / 2 ** 32, rtp: d.readUInt32BE(16) });
+    if (!this.audio || !this.sr.take(p)) return;
     if (!this.audioAnchor || this.anchoredBySr) return;
     const bySr = this.srAnchor(this.lastAudioTs);
     if (!bySr) return;
@@ -207,14 +206,10 @@ export class Recorder implements PacketReader {
 
   /** Where the sender reports place audio timestamp `ts` (in the audio rate's units since the epoch), or null without both. */
   private srAnchor(ts: number): { ts: number; time: number } | null {
-    const v = this.sr.get(this.video.track), a = this.audio && this.sr.get(this.audio.track);
-    if (!v || !a || this.lastVideoTs === null || !this.anchor) return null;
-    const rate = this.audio!.config.sampleRate;
-    // The reports' 32-bit RTP timestamps, unwrapped next to the latest ones seen.
-    const vRtp = this.lastVideoTs + ((v.rtp - this.lastVideoTs) | 0);
-    const aRtp = this.lastAudioTs + ((a.rtp - this.lastAudioTs) | 0);
-    const captured = a.ntp + (ts - aRtp) / rate;
-    const videoTs = vRtp + (captured - v.ntp) * 90_000;
+    if (!this.audio || this.lastVideoTs === null || !this.anchor) return null;
+    const rate = this.audio.config.sampleRate;
+    const videoTs = this.sr.videoTsOfAudio(ts, rate, this.lastVideoTs, this.lastAudioTs);
+    if (videoTs === null) return null;
     return { ts, time: Math.round((this.dts({ ts: videoTs }) * rate) / (1000 * TICKS_PER_MS)) };
   }
 

@@ -14,6 +14,7 @@
  */
 
 import type { MediaPacket } from "../../media/gop-cache";
+import { SenderReports } from "../../media/sender-reports";
 import type { PacketReader } from "../../media/source";
 import { AacDepacketizer } from "./aac";
 import { Fmp4Writer } from "./fmp4-writer";
@@ -129,8 +130,7 @@ export class HlsSegmenter implements PacketReader {
   private betterAnchor: AudioAnchor | null = null;
   private anchoredBySr = false;
   private lastAudioTs = 0;
-  /** The latest RTCP sender report per track: NTP wall clock (seconds) ↔ RTP timestamp. */
-  private readonly sr = new Map<number, { ntp: number; rtp: number }>();
+  private readonly sr: SenderReports;
   private audioPending = 0;
   /** Starts at the wall clock in seconds: segments are ≥ 1 s, so a later stream of the same source never reuses an earlier one's numbers (and cached URIs). */
   private nextMsn = Math.floor(Date.now() / 1000);
@@ -141,6 +141,7 @@ export class HlsSegmenter implements PacketReader {
 
   constructor(private readonly video: VideoInput, private readonly audio: AudioInput | null, private readonly maxBytes: number) {
     this.depack = video.codec === "h264" ? new H264Depacketizer(video.sprop) : new H265Depacketizer(video.sprop);
+    this.sr = new SenderReports(video.track, audio?.track);
     this.depack.onUnit = (au) => this.unit(au);
     if (audio) {
       this.audioDepack = new AacDepacketizer(audio.rtp, audio.config.frameSamples);
@@ -257,9 +258,7 @@ export class HlsSegmenter implements PacketReader {
    * anchor is off by more than SR_CORRECTION_MIN_S, the audio is re-placed at the next segment.
    */
   private senderReport(p: MediaPacket): void {
-    const d = p.data;
-    if (d.length < 20 || d[1] !== 200 || !(p.track === this.video.track || p.track === this.audio?.track)) return;
-    this.sr.set(p.track, { ntp: d.readUInt32BE(8) + d.readUInt32BE(12) / 2 ** 32, rtp: d.readUInt32BE(16) });
+    if (!this.sr.take(p)) return;
     if (!this.audioAnchor || this.anchoredBySr) return;
     const bySr = this.srAnchor(this.lastAudioTs);
     if (!bySr) return;
@@ -271,14 +270,9 @@ export class HlsSegmenter implements PacketReader {
 
   /** Where the sender reports place audio timestamp `ts` on the video timeline, or null without both. */
   private srAnchor(ts: number): AudioAnchor | null {
-    const v = this.sr.get(this.video.track), a = this.audio && this.sr.get(this.audio.track);
-    if (!v || !a || this.origin === null) return null;
-    // The reports' 32-bit RTP timestamps, unwrapped next to the latest ones seen.
-    const vRtp = this.lastVideoTs + ((v.rtp - this.lastVideoTs) | 0);
-    const aRtp = this.lastAudioTs + ((a.rtp - this.lastAudioTs) | 0);
-    const captured = a.ntp + (ts - aRtp) / this.audio!.config.sampleRate;
-    const videoTs = vRtp + (captured - v.ntp) * TIMESCALE;
-    return { ts, videoTime: this.videoTime(videoTs), removed: this.removed };
+    if (!this.audio || this.origin === null) return null;
+    const videoTs = this.sr.videoTsOfAudio(ts, this.audio.config.sampleRate, this.lastVideoTs, this.lastAudioTs);
+    return videoTs === null ? null : { ts, videoTime: this.videoTime(videoTs), removed: this.removed };
   }
 
   private sample(au: AccessUnit, dur: number): void {
