@@ -8,7 +8,7 @@ import { GopCache, type MediaPacket } from "../../src/server/media/gop-cache";
 import { Reader } from "../../src/server/media/reader";
 import { h264Summary } from "../../src/server/media/rtp/h264";
 import { h265Summary } from "../../src/server/media/rtp/h265";
-import { KeyframeTagger } from "../../src/server/media/rtp/keyframes";
+import { KeyframeTagger, MAX_HELD_PACKETS } from "../../src/server/media/rtp/keyframes";
 import { parseRtp } from "../../src/server/media/rtp/packet";
 import { parseCameraSdp, viewerSdp } from "../../src/server/media/sdp";
 import { rtpPacket } from "./rtp-packet";
@@ -83,6 +83,16 @@ describe("RTP keyframes", () => {
     expect(out.map((t) => t.key)).toEqual([true, false, false]);
   });
 
+  it("holds back at most MAX_HELD_PACKETS leading non-picture packets: endless SEI in one unit is passed on", () => {
+    const tg = new KeyframeTagger("h264");
+    let out = 0;
+    for (let i = 0; i < 10 * MAX_HELD_PACKETS; i++) out += tg.push(rtp([0x06, 1, 2], 1000, false, i)).length;
+    expect(out).toBeGreaterThanOrEqual(10 * MAX_HELD_PACKETS - MAX_HELD_PACKETS - 1);
+    // A picture after that still starts a keyframe unit.
+    const idr = tg.push(rtp([0x65, 0x88, 1], 1000, true, 9999));
+    expect(idr.some((t) => t.key)).toBe(true);
+  });
+
   it("refuses what is not RTP v2 and honours CSRC, extension and padding", () => {
     expect(parseRtp(Buffer.from([0x40, 0, 0, 0]))).toBeNull();
     const p = rtp([1, 2, 3, 4], 5);
@@ -93,7 +103,13 @@ describe("RTP keyframes", () => {
   });
 });
 
-const pkt = (key: boolean, size = 100, track = 0): MediaPacket => ({ track, rtcp: false, key, data: rtp(new Array(size - 12).fill(0), 1) });
+/** A packet in memory of its own (not a slice of Node's shared pool, which the cache would count whole). */
+const own = (b: Buffer) => {
+  const o = Buffer.allocUnsafeSlow(b.length);
+  b.copy(o);
+  return o;
+};
+const pkt = (key: boolean, size = 100, track = 0): MediaPacket => ({ track, rtcp: false, key, data: own(rtp(new Array(size - 12).fill(0), 1)) });
 
 describe("GOP cache", () => {
   it("holds everything since the last keyframe, within its byte bound; 0 turns it off", () => {
@@ -116,6 +132,28 @@ describe("GOP cache", () => {
     const off = new GopCache(0);
     off.push(pkt(true));
     expect(off.length).toBe(0);
+  });
+
+  it("counts the memory cached packets hold on to (their chunks, each once), not their length", () => {
+    // Packets are views into the chunks they arrived in. 100-byte packets, each at the front of a
+    // 16 KiB chunk padded with bytes the cache does not keep: the bound counts the chunks.
+    const chunkPkt = (key: boolean, chunk = Buffer.allocUnsafeSlow(16384)) => {
+      own(rtp(new Array(88).fill(0), 1)).copy(chunk);
+      return { track: 0, rtcp: false, key, data: chunk.subarray(0, 100) } satisfies MediaPacket;
+    };
+    const c = new GopCache(64 * 1024);
+    c.push(chunkPkt(true));
+    for (let i = 0; i < 3; i++) c.push(chunkPkt(false));
+    expect(c.length).toBe(4);
+    expect(c.bytes).toBe(4 * 16384);
+    c.push(chunkPkt(false)); // a fifth chunk: 80 KiB held for 500 bytes of packets, over the bound
+    expect(c.length).toBe(0);
+    // Many packets of one chunk count it once.
+    const shared = Buffer.allocUnsafeSlow(16384);
+    c.push(chunkPkt(true, shared));
+    for (let i = 0; i < 20; i++) c.push({ track: 0, rtcp: false, key: false, data: shared.subarray(100 * i, 100 * i + 100) });
+    expect(c.length).toBe(21);
+    expect(c.bytes).toBe(16384);
   });
 });
 

@@ -384,7 +384,8 @@ export class Source {
     for (const it of items) {
       if (this.closed || !this.up) return;
       if (it.kind === "interleaved") {
-        this.media(it.raw[1], Buffer.from(it.raw.subarray(4)), now);
+        // A view into the chunk, not a copy: the GOP cache counts the memory a packet holds on to.
+        this.media(it.raw[1], it.raw.subarray(4), now);
         continue;
       }
       if (!it.startLine.startsWith("RTSP/")) continue; // a request from the camera: nothing we must answer
@@ -428,7 +429,9 @@ export class Source {
   }
 
   private deliver(p: MediaPacket): void {
-    this.cache.push(p);
+    // Without a key track every packet is a start point: a cache would hold one packet, rebuilt
+    // for each, and give a new viewer nothing the next live packet does not.
+    if (this.sdp!.keyTrack !== null) this.cache.push(p);
     for (const v of this.viewers) v.reader.push(p);
   }
 }

@@ -38,6 +38,20 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
 // Controls other than HTAB: NUL, bare CR/LF and the rest never belong in a header value.
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 
+/**
+ * The parts in one buffer of exactly their size, never a slice of Node's shared pool: packets are
+ * kept as they come (GOP cache), and a kept packet should hold on to no memory but its own.
+ */
+function ownCopy(parts: Uint8Array[]): Buffer {
+  const out = Buffer.allocUnsafeSlow(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 export class RtspParser {
   private buf: Buffer = Buffer.alloc(0);
   /** Bytes of the current head already checked for bare CR/LF (so slow input is not rescanned). */
@@ -58,21 +72,27 @@ export class RtspParser {
     // view of the rest, rather than copying the whole chunk behind the leftover.
     const need = this.buf.length >= 4 && this.buf[0] === 0x24 ? 4 + this.buf.readUInt16BE(2) - this.buf.length : -1;
     if (need > 0 && need <= view.length) {
-      out.push({ kind: "interleaved", raw: Buffer.concat([this.buf, view.subarray(0, need)]) });
+      out.push({ kind: "interleaved", raw: ownCopy([this.buf, view.subarray(0, need)]) });
       view = view.subarray(need);
       this.buf = Buffer.alloc(0);
     }
-    this.buf = this.buf.length ? Buffer.concat([this.buf, view]) : view;
+    this.buf = this.buf.length ? ownCopy([this.buf, view]) : view;
     for (;;) {
       // Tolerate empty lines between messages (some cameras end a body with an extra CRLF).
       while (this.buf.length >= 2 && this.buf[0] === 0x0d && this.buf[1] === 0x0a) this.buf = this.buf.subarray(2);
       if (this.buf.length === 0) break;
       if (this.buf[0] === 0x24) {
-        if (this.buf.length < 4) break;
-        const len = this.buf.readUInt16BE(2);
-        if (this.buf.length < 4 + len) break;
-        out.push({ kind: "interleaved", raw: this.buf.subarray(0, 4 + len) });
-        this.buf = this.buf.subarray(4 + len);
+        // Packets back to back (a chunk holds about a dozen): walked by offset, one view each.
+        const b = this.buf;
+        let at = 0;
+        while (b.length - at >= 4 && b[at] === 0x24) {
+          const end = at + 4 + ((b[at + 2] << 8) | b[at + 3]);
+          if (end > b.length) break;
+          out.push({ kind: "interleaved", raw: b.subarray(at, end) });
+          at = end;
+        }
+        if (at === 0) break; // the rest of a packet is still to come
+        this.buf = b.subarray(at);
         continue;
       }
       const msg = this.message();

@@ -209,11 +209,16 @@ class ViewerConnection {
     let o = 0;
     for (let i = 0; i < this.batchData.length; i++) {
       const d = this.batchData[i];
+      const seq = this.batchSeq[i];
       out[o] = 0x24;
       out[o + 1] = this.batchChannel[i];
-      out.writeUInt16BE(d.length, o + 2);
-      d.copy(out, o + 4);
-      if (this.batchSeq[i] >= 0) out.writeUInt16BE(this.batchSeq[i], o + 6);
+      out[o + 2] = d.length >> 8;
+      out[o + 3] = d.length & 0xff;
+      out.set(d, o + 4); // TypedArray#set: a plain memcpy, where Buffer#copy checks its arguments first
+      if (seq >= 0) {
+        out[o + 6] = seq >> 8;
+        out[o + 7] = seq & 0xff;
+      }
       o += 4 + d.length;
     }
     this.batchData.length = this.batchChannel.length = this.batchSeq.length = 0;

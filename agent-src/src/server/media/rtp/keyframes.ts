@@ -17,6 +17,13 @@ export interface Tagged {
   key: boolean;
 }
 
+/**
+ * Leading packets held back at most: parameter sets and SEI are a few packets. A camera that
+ * sends endless non-picture packets in one unit gets them passed on untagged beyond this, so
+ * the tagger never holds more than a few chunks of memory.
+ */
+export const MAX_HELD_PACKETS = 64;
+
 export class KeyframeTagger {
   private held: Buffer[] = [];
   private lastTs: number | null = null;
@@ -46,7 +53,7 @@ export class KeyframeTagger {
     if (!this.sawVcl && !s.vclStart) {
       // Parameter sets, SEI, AUD before the picture: wait for it.
       this.held.push(pkt);
-      if (h.marker) out.push(...this.flush(false));
+      if (h.marker || this.held.length > MAX_HELD_PACKETS) out.push(...this.flush(false));
       return out;
     }
     if (!this.sawVcl) {
