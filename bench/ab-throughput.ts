@@ -1,11 +1,12 @@
 // Interleaved A/B of our one-stream throughput (other streamer/agent builds) vs stunnel, with CPU
 // per Gbit of each process: for comparing builds on a noisy machine (bench/README.md). Not a row.
 //   node build/bench/ab-throughput.mjs '{"rounds":3,"ms":6000,"variants":[{"name":"base"},{"name":"x","streamerJs":"...","agentCmd":["node","..."]}],"stunnel":true}'
+// A variant may also set streamer `limits` (e.g. {"stream_window_max_bytes": 1048576}).
 import { makePki } from "../testkit/system";
 import { startBenchStreamer, treeCpuSeconds } from "./lib/common";
 import { FLOOD_STREAMER_SETTINGS, measureFlow, startFlood, startOurAgent, startStunnelPair } from "./lib/flows";
 
-const a = JSON.parse(process.argv[2]) as { rounds: number; ms: number; variants: { name: string; streamerJs?: string; agentCmd?: string[]; streamerArgs?: string[] }[]; stunnel: boolean };
+const a = JSON.parse(process.argv[2]) as { rounds: number; ms: number; variants: { name: string; streamerJs?: string; agentCmd?: string[]; streamerArgs?: string[]; limits?: Record<string, number> }[]; stunnel: boolean };
 const pki = makePki();
 const cam = await startFlood();
 const res: Record<string, number[]> = {};
@@ -18,7 +19,7 @@ for (let r = 0; r < a.rounds; r++) {
   for (const v of a.variants) {
     if (v.streamerJs) process.env.BENCH_STREAMER_JS = v.streamerJs; else delete process.env.BENCH_STREAMER_JS;
     if (v.agentCmd) process.env.BENCH_AGENT_CMD = JSON.stringify(v.agentCmd); else delete process.env.BENCH_AGENT_CMD;
-    const st = await startBenchStreamer({ pki, nodeArgs: v.streamerArgs, streamerSettings: FLOOD_STREAMER_SETTINGS });
+    const st = await startBenchStreamer({ pki, nodeArgs: v.streamerArgs, streamerSettings: { ...FLOOD_STREAMER_SETTINGS, ...(v.limits ? { limits: v.limits } : {}) } });
     const agent = await startOurAgent(pki, st, "tput-cam", cam.port);
     console.log(`PIDS ${st.proc.pid} ${agent.pid}`);
     const f = await measureFlow([st.rtspUrl("tput-cam", "flood")], 1, a.ms, {
