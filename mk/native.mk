@@ -90,16 +90,27 @@ $(BUILD)/host/old-kernel-launcher: agent-src/test/native/old-kernel-launcher.c
 # Host unit test of readFile when fstat fails (the test file says why not under qemu): our
 # native-fs.c and native-util.c on the build machine's QuickJS, with fstat wrapped.
 HOST_QJS_OBJS := $(patsubst %,$(BUILD)/host/qjs/%.o,quickjs libregexp libunicode cutils dtoa)
-$(HOST_QJS_OBJS): $(BUILD)/host/qjs/%.o: $(BUILD)/.native-deps
+HOST_QJS_LIBC_OBJ := $(BUILD)/host/qjs/quickjs-libc.o
+$(HOST_QJS_OBJS) $(HOST_QJS_LIBC_OBJ): $(BUILD)/host/qjs/%.o: $(BUILD)/.native-deps
 	@mkdir -p $(dir $@)
 	cc -O1 -D_GNU_SOURCE -DCONFIG_VERSION=\"host\" -fwrapv -w -c -o $@ $(QUICKJS_SRC)/$*.c
 $(BUILD)/host/read-file-unit: agent-src/test/native/read-file-unit.c $(NATIVE_DIR)/native-fs.c \
 		$(NATIVE_DIR)/native-util.c $(NATIVE_DIR)/native.h $(HOST_QJS_OBJS)
 	cc -O1 -g -Wall -I$(NATIVE_DIR) -I$(QUICKJS_SRC) -Wl,--wrap=fstat -o $@ $(filter %.c %.o,$^) -lm -lpthread
 
+# The probe once more for this machine, linked against the system's mbedTLS 2.28 (Debian 12's
+# libmbedtls-dev; OpenIPC firmware ships 2.28 too): the only build that compiles tls.c's 2.x
+# branches, and its TLS tests run natively. QuickJS objects are the host ones above.
+MBEDTLS2_PROBE := $(NATIVE_TEST_DIR)/x86_64-mbedtls2/probe
+$(MBEDTLS2_PROBE): $(NATIVE_SRC) $(NATIVE_TEST_DIR)/probe.js $(HOST_QJS_OBJS) $(HOST_QJS_LIBC_OBJ) | $(HOST_QJSC)
+	$(MAKE) --no-print-directory -C $(NATIVE_DIR) -j2 CC=cc AR=ar STRIP=strip CFLAGS=-O1 STATIC=0 WARNFLAGS=-Werror \
+		QJSC=$(HOST_QJSC) QUICKJS_CFLAGS=-I$(QUICKJS_SRC) QUICKJS_LIBS="$(HOST_QJS_OBJS) $(HOST_QJS_LIBC_OBJ)" \
+		QUICKJS_VERSION=$$(cat $(QUICKJS_SRC)/VERSION) MBEDTLS_CFLAGS= MBEDTLS_LIBS="-lmbedtls -lmbedx509 -lmbedcrypto" \
+		ARCH_NAME=x86_64 VERSION=$(AGENT_VERSION) BUNDLE=$(NATIVE_TEST_DIR)/probe.js OUT=$@ OBJDIR=$@.obj TEST_SERVER=1
+
 NATIVE_TEST_BINS := $(foreach a,$(NATIVE_ARCHES),$(BUILD)/agent/$(a)/flussonic-agent \
 	$(NATIVE_TEST_DIR)/$(a)/probe $(NATIVE_TEST_DIR)/$(a)/getrandom-probe) $(BUILD)/host/old-kernel-launcher \
-	$(BUILD)/host/read-file-unit
+	$(BUILD)/host/read-file-unit $(MBEDTLS2_PROBE)
 
 # The core's integration files again, with the native binary as the agent (FLUSSONIC_AGENT_CMD).
 # On every CPU the files that test the agent itself (relay, faults, security, hostile server, state

@@ -8,8 +8,9 @@ set -eu
 
 # Debian arch name per our ARCH name: armhf armel arm64(aarch64) mipsel
 FOREIGN="armhf armel arm64 mipsel"
+# libmbedtls-dev (2.28): the host test probe that compiles tls.c against mbedTLS 2.x (mk/native.mk).
 PKGS="gcc-arm-linux-gnueabihf gcc-arm-linux-gnueabi gcc-aarch64-linux-gnu gcc-mipsel-linux-gnu \
-qemu-user-static musl-tools dpkg-dev xz-utils openssl \
+qemu-user-static musl-tools dpkg-dev xz-utils openssl libmbedtls-dev \
 musl-dev:armhf musl-dev:armel musl-dev:arm64 musl-dev:mipsel"
 
 need_update=0

@@ -23,6 +23,10 @@
 #include "psa/crypto.h"
 #endif
 #include "mbedtls/x509_crt.h"
+#if MBEDTLS_VERSION_MAJOR < 3
+#include <arpa/inet.h>
+#include "mbedtls/oid.h"
+#endif
 
 #include "native.h"
 
@@ -57,6 +61,10 @@ struct TlsConn {
     int pump_hold;
     uint8_t identity[32]; /* what this connection verifies against (session_identity) */
     int offered;          /* slot + 1 of the saved session offered for resumption, 0 none */
+#if MBEDTLS_VERSION_MAJOR < 3
+    uint8_t ip[16];       /* the server name when it is an IP literal (see ip_matches) */
+    size_t ip_len;        /* 4 or 16; 0 for a DNS name or none */
+#endif
 };
 
 static JSClassID tls_class_id;
@@ -99,7 +107,12 @@ const char *flussonic_tls_version(void)
 }
 
 #if MBEDTLS_VERSION_MAJOR < 3
+/* 2.28 (OpenIPC firmware's, Debian 12's) names of what 3.x renamed: the error codes by
+ * 3.0's migration guide (NO_CIPHER_CHOSEN became HANDSHAKE_FAILURE, BAD_HS_PROTOCOL_VERSION
+ * became BAD_PROTOCOL_VERSION, same value), and the SHA-256 call that returns a status. */
 #define mbedtls_sha256 mbedtls_sha256_ret
+#define MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN
+#define MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION
 #endif
 
 static void conn_free(TlsConn *c)
@@ -170,6 +183,33 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
  * valid" is ignored until then. "Expired" is always enforced (an early clock cannot cause it). */
 #define CLOCK_UNSET_BEFORE 1704067200 /* 2024-01-01T00:00:00Z */
 
+#if MBEDTLS_VERSION_MAJOR < 3
+/* mbedTLS 2.x matches the server name against dNSName entries and the CN only, so an endpoint
+ * given as an IP address never matches a certificate made for it. What 3.x does instead: the
+ * leaf's iPAddress entries when it has a subjectAltName, else its CN (here compared as an address). */
+static int ip_matches(const TlsConn *c, const mbedtls_x509_crt *crt)
+{
+    if (crt->ext_types & MBEDTLS_X509_EXT_SUBJECT_ALT_NAME) {
+        for (const mbedtls_x509_sequence *s = &crt->subject_alt_names; s; s = s->next)
+            if (s->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_X509_SAN_IP_ADDRESS) &&
+                s->buf.len == c->ip_len && memcmp(s->buf.p, c->ip, c->ip_len) == 0)
+                return 1;
+        return 0;
+    }
+    for (const mbedtls_x509_name *n = &crt->subject; n; n = n->next) {
+        char text[64];
+        uint8_t ip[16];
+        if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) != 0 || n->val.len >= sizeof(text))
+            continue;
+        memcpy(text, n->val.p, n->val.len);
+        text[n->val.len] = 0;
+        if (inet_pton(c->ip_len == 4 ? AF_INET : AF_INET6, text, ip) == 1 && memcmp(ip, c->ip, c->ip_len) == 0)
+            return 1;
+    }
+    return 0;
+}
+#endif
+
 /* Called by mbedTLS for each certificate of the chain, root first. Records flags and pin
  * matches; returns 0 so the handshake continues and decide() judges the whole picture. */
 static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
@@ -184,6 +224,10 @@ static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
         *flags |= MBEDTLS_X509_BADCERT_OTHER;
         return 0;
     }
+#if MBEDTLS_VERSION_MAJOR < 3
+    if (depth == 0 && c->ip_len && !ip_matches(c, crt))
+        *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+#endif
     c->depth_flags[depth] = *flags;
     if (depth + 1 > c->chain_len)
         c->chain_len = depth + 1;
@@ -493,7 +537,17 @@ JSValue native_tls_new(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
         JS_FreeValue(ctx, v);
         if (!name)
             goto fail;
+#if MBEDTLS_VERSION_MAJOR < 3
+        /* An IP literal is checked by verify_cb (ip_matches), not by mbedTLS; no hostname also
+         * means no SNI, which must not carry an IP address anyway (RFC 6066). */
+        if (inet_pton(AF_INET, name, c->ip) == 1)
+            c->ip_len = 4;
+        else if (inet_pton(AF_INET6, name, c->ip) == 1)
+            c->ip_len = 16;
+        ret = c->ip_len ? 0 : mbedtls_ssl_set_hostname(&c->ssl, name);
+#else
         ret = mbedtls_ssl_set_hostname(&c->ssl, name);
+#endif
         name_copy = js_strdup(ctx, name);
         JS_FreeCString(ctx, name);
         if (!name_copy)

@@ -147,6 +147,80 @@ describe.skipIf(!enabled)("host unit: readFile", () => {
   });
 });
 
+type Run = (bin: string, args: string[], opts?: { oldKernel?: boolean }) => Promise<{ code: number | undefined; out: string; err: string }>;
+
+/** TLS verification and resumption of a probe (every camera CPU; the host build on mbedTLS 2.28). */
+function tlsCases(run: Run, probe: string): void {
+  const tls = (port: number, ca: string, pin: string, name?: string) =>
+    run(probe, ["tls", "127.0.0.1", String(port), ca === "-" ? "-" : join(dir, `${ca}.pem`), pin, ...(name ? [name] : [])]);
+
+  it("TLS: the pinned test CA is accepted (ECDSA and RSA server keys); ChaCha20 preferred", async () => {
+    const ec = await tls(ecPort, "ca", "-");
+    expect(ec.out).toMatch(/^OK tls echo="ping\\n"/);
+    expect(ec.out).toContain("TLSv1.2 TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256");
+    expect(ec.code).toBe(0);
+    const rsa = await tls(rsaPort, "ca", "-");
+    expect(rsa.out).toMatch(/^OK tls/);
+  });
+
+  it("TLS: a reconnect resumes the session (ticket); where the ticket is void, a full verified handshake", async () => {
+    const again = (port: number) => run(probe, ["tls-again", "127.0.0.1", String(port), join(dir, "ca.pem"), "-", "-", "3"]);
+    const r = await again(ecPort);
+    expect(r.code).toBe(0);
+    const infos = r.out.replace(/^OK /, "").trim().split(";");
+    expect(infos[0]).toContain("TLSv1.2");
+    expect(infos[0]).not.toContain("resumed");
+    expect(infos.slice(1).every((i) => i.endsWith(" resumed"))).toBe(true);
+    const full = await again(rotatingPort);
+    expect(full.code).toBe(0);
+    expect(full.out).not.toContain("resumed");
+  });
+
+  it("TLS: a server from another CA is refused", async () => {
+    const r = await tls(ecPort, "wrongca", "-");
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^ERR .*not trusted/);
+  });
+
+  it("TLS: a certificate not yet valid is refused while the clock is set (leniency only for an unset clock)", async () => {
+    const r = await tls(futurePort, "ca", "-");
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^ERR .*not yet valid/);
+  });
+
+  it("TLS: a certificate for another name or address is refused", async () => {
+    const r = await tls(ecPort, "ca", "-", "camera.example");
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^ERR .*name mismatch/);
+    // An address is matched against the certificate's IP entries (mbedTLS 2.x only knows DNS names).
+    const ip = await tls(ecPort, "ca", "-", "127.0.0.2");
+    expect(ip.code).toBe(1);
+    expect(ip.out).toMatch(/^ERR .*name mismatch/);
+  });
+
+  it("TLS: SPKI pins of the leaf or of a CA in the chain are accepted without a CA file", async () => {
+    const leaf = await tls(ecPort, "-", spkiPin(pem.ec));
+    expect(leaf.out).toMatch(/^OK tls/);
+    // The RSA server sends leaf + CA: the pinned CA acts as trust anchor (pin list with a decoy).
+    const ca = await tls(rsaPort, "-", `${spkiPin(pem.wrongca)},${spkiPin(pem.ca)}`);
+    expect(ca.out).toMatch(/^OK tls/);
+  });
+
+  it("TLS: a wrong SPKI pin is refused, with or without a valid CA", async () => {
+    const noCa = await tls(ecPort, "-", spkiPin(pem.wrongca));
+    expect(noCa.out).toMatch(/^ERR .*SPKI/);
+    const withCa = await tls(ecPort, "ca", spkiPin(pem.rsa));
+    expect(withCa.out).toMatch(/^ERR .*SPKI/);
+  });
+
+  it("TLS: a server that never answers the handshake fails at the connect deadline", async () => {
+    const t0 = Date.now();
+    const r = await run(probe, ["tls", "127.0.0.1", String(silentPort), join(dir, "ca.pem"), "-", "-", "1500"]);
+    expect(r.out).toMatch(/^ERR .*timed out after 1500 ms/);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+}
+
 describe.skipIf(!enabled).each(arches)("%s", (arch) => {
   const qemu = ARCHES[arch];
   const agent = join(BUILD, "agent", arch, "flussonic-agent");
@@ -187,67 +261,7 @@ describe.skipIf(!enabled).each(arches)("%s", (arch) => {
     expect(readFileSync(probe).includes("listenTcp")).toBe(true);
   });
 
-  it("TLS: the pinned test CA is accepted (ECDSA and RSA server keys); ChaCha20 preferred", async () => {
-    const ec = await tls(ecPort, "ca", "-");
-    expect(ec.out).toMatch(/^OK tls echo="ping\\n"/);
-    expect(ec.out).toContain("TLSv1.2 TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256");
-    expect(ec.code).toBe(0);
-    const rsa = await tls(rsaPort, "ca", "-");
-    expect(rsa.out).toMatch(/^OK tls/);
-  });
-
-  it("TLS: a reconnect resumes the session (ticket); where the ticket is void, a full verified handshake", async () => {
-    const again = (port: number) => run(probe, ["tls-again", "127.0.0.1", String(port), join(dir, "ca.pem"), "-", "-", "3"]);
-    const r = await again(ecPort);
-    expect(r.code).toBe(0);
-    const infos = r.out.replace(/^OK /, "").trim().split(";");
-    expect(infos[0]).toContain("TLSv1.2");
-    expect(infos[0]).not.toContain("resumed");
-    expect(infos.slice(1).every((i) => i.endsWith(" resumed"))).toBe(true);
-    const full = await again(rotatingPort);
-    expect(full.code).toBe(0);
-    expect(full.out).not.toContain("resumed");
-  });
-
-  it("TLS: a server from another CA is refused", async () => {
-    const r = await tls(ecPort, "wrongca", "-");
-    expect(r.code).toBe(1);
-    expect(r.out).toMatch(/^ERR .*not trusted/);
-  });
-
-  it("TLS: a certificate not yet valid is refused while the clock is set (leniency only for an unset clock)", async () => {
-    const r = await tls(futurePort, "ca", "-");
-    expect(r.code).toBe(1);
-    expect(r.out).toMatch(/^ERR .*not yet valid/);
-  });
-
-  it("TLS: a certificate for another name is refused", async () => {
-    const r = await tls(ecPort, "ca", "-", "camera.example");
-    expect(r.code).toBe(1);
-    expect(r.out).toMatch(/^ERR .*name mismatch/);
-  });
-
-  it("TLS: SPKI pins of the leaf or of a CA in the chain are accepted without a CA file", async () => {
-    const leaf = await tls(ecPort, "-", spkiPin(pem.ec));
-    expect(leaf.out).toMatch(/^OK tls/);
-    // The RSA server sends leaf + CA: the pinned CA acts as trust anchor (pin list with a decoy).
-    const ca = await tls(rsaPort, "-", `${spkiPin(pem.wrongca)},${spkiPin(pem.ca)}`);
-    expect(ca.out).toMatch(/^OK tls/);
-  });
-
-  it("TLS: a wrong SPKI pin is refused, with or without a valid CA", async () => {
-    const noCa = await tls(ecPort, "-", spkiPin(pem.wrongca));
-    expect(noCa.out).toMatch(/^ERR .*SPKI/);
-    const withCa = await tls(ecPort, "ca", spkiPin(pem.rsa));
-    expect(withCa.out).toMatch(/^ERR .*SPKI/);
-  });
-
-  it("TLS: a server that never answers the handshake fails at the connect deadline", async () => {
-    const t0 = Date.now();
-    const r = await run(probe, ["tls", "127.0.0.1", String(silentPort), join(dir, "ca.pem"), "-", "-", "1500"]);
-    expect(r.out).toMatch(/^ERR .*timed out after 1500 ms/);
-    expect(Date.now() - t0).toBeLessThan(10_000);
-  });
+  tlsCases(run, probe);
 
   it("plain TCP echo through the platform socket; a name goes through the resolver thread", async () => {
     const r = await run(probe, ["tcp", "127.0.0.1", String(tcpPort)]);
@@ -440,4 +454,21 @@ describe.skipIf(!enabled).each(arches)("%s", (arch) => {
       expect(rnd.out).toMatch(/^OK [0-9a-f]{32}$/);
     });
   });
+});
+
+// tls.c compiled against mbedTLS 2.28 (Debian 12's libmbedtls-dev, the major version OpenIPC firmware
+// ships): the same probe built for this machine (mk/native.mk), the same TLS cases, run natively.
+describe.skipIf(!enabled)("x86_64 probe on the system mbedTLS 2.28", () => {
+  const probe = join(BUILD, "native-test", "x86_64-mbedtls2", "probe");
+  const run: Run = async (bin, args) => {
+    const r = await execa(bin, args, { reject: false, timeout: 30_000, cwd: dir });
+    return { code: r.exitCode, out: String(r.stdout), err: String(r.stderr) };
+  };
+
+  it("is linked against mbedTLS 2.x", () => {
+    expect(readFileSync(probe).includes("mbedTLS 2.28.")).toBe(true);
+    expect(execFileSync("ldd", [probe], { encoding: "utf8" })).toMatch(/libmbedtls\.so/);
+  });
+
+  tlsCases(run, probe);
 });
