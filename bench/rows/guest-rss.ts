@@ -1,6 +1,9 @@
 // The agent's memory where it matters: inside an emulated camera (qemu-system, the QEMU area's
-// hardened armhf image with our static agent), read from the guest's own /proc while a viewer
-// plays the guest camera's stream through the tunnel. No peer here: the image has no ssh client.
+// hardened armhf image: the Buildroot one by default, whose agent is the package's dynamic build
+// against glibc and shared mbedTLS; QEMU_IMAGES=debian boots the one with our static agent), read
+// from the guest's own /proc while viewers play the guest camera's stream through the tunnel. VmHWM
+// counts the shared libraries' touched pages too (bench/README.md, footnote 7). No peer here: the
+// image has no ssh client.
 import { startCameraSystem } from "../../qemu-tests/lib/camera-system";
 import { openRtspSession, type RtspSession } from "../../testkit/rtsp-client";
 import { sleep } from "../lib/common";
