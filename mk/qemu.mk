@@ -33,7 +33,8 @@ qemu-images: guest-debs fake-camera bundle $(foreach a,$(QEMU_ARCH_LIST),$(BUILD
 
 TEST_SUITES += test-qemu
 # Test files run one at a time (--no-file-parallelism): every guest is a CPU-bound QEMU on a
-# 2-core machine; inside a file, guests boot one after another and are always stopped.
+# 2-core machine; inside a file, guests boot one after another and are always stopped (the
+# hardened cameras stay up for their console sweeps, which run at once: mostly login delays).
 # The armhf image is also built with the next Buildroot LTS (2026.02.3) when ../shared has it: a
 # second cold Buildroot build (~6.5 min). BUILDROOT_NEXT=0 leaves it out (docs/buildroot.md).
 BUILDROOT_NEXT ?= 1
