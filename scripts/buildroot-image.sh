@@ -81,23 +81,9 @@ deb_dl() { # PKG DEBPKG VERSION ORIG SHA FILE
 br_var() { sed -n "s/^$1 = //p" "$BR/package/$2/$2.mk"; }
 deb_dl busybox busybox 1:1.37.0-6 busybox_1.37.0.orig.tar.bz2 \
 	3311dff32e746499f4df0d5df04d7eb396382d7e108bb9250e7b519b837043a4 busybox-1.37.0.tar.bz2
-deb_dl acl acl 2.3.2-2 acl_2.3.2.orig.tar.xz \
-	97203a72cae99ab89a067fe2210c1cbf052bc492b479eca7d226d9830883b0bd acl-2.3.2.tar.xz
-deb_dl attr attr 1:2.5.2-3 attr_2.5.2.orig.tar.xz \
-	f2e97b0ab7ce293681ab701915766190d607a1dba7fae8a718138150b700a70b attr-2.5.2.tar.xz
-deb_dl autoconf autoconf 2.72-3.1 autoconf_2.72.orig.tar.xz \
-	ba885c1319578d6c94d46e9b0dceb4014caafe2490e437a0dbca3f270a223f5a autoconf-2.72.tar.xz
-deb_dl automake automake-1.16 1:1.16.5-1.3 automake-1.16_1.16.5.orig.tar.xz \
-	f01d58cd6d9d77fbdca9eb4bbd5ead1988228fdb73d6f7a201f5f8d6b118b469 automake-1.16.5.tar.xz
-for p in busybox acl attr autoconf automake; do
-	v=$(br_var "${p^^}_VERSION" "$p")
-	ls "$DL/$p/"*"$v"* >/dev/null 2>&1 || die "Buildroot $BR_VERSION wants $p $v; this script has another version"
-done
+v=$(br_var BUSYBOX_VERSION busybox)
+[ -f "$DL/busybox/busybox-$v.tar.bz2" ] || die "Buildroot $BR_VERSION wants busybox $v; this script has another version"
 # Overrides: versions Debian has, which build where Buildroot's would.
-deb_src m4 1.4.19-3 m4_1.4.19.orig.tar.xz \
-	63aede5c6d33b6d9b13511cd0be2cac046f2e70fd0a07aa9573a04a82783af96 "$SRC/m4"
-deb_src libtool 2.4.7-7~deb12u1 libtool_2.4.7.orig.tar.xz \
-	dd637e270439b208907ceead3f163470ed2ce5723ef97ffbda6463c64b57128a "$SRC/libtool"
 deb_src pkgconf 1.8.1-4 pkgconf_1.8.1.orig.tar.xz \
 	644361ada2942be05655d4452eb018791647c31bba429b287f1f68deb2dc6840 "$SRC/pkgconf"
 deb_src tar 1.35+dfsg-3.1 tar_1.35+dfsg.orig.tar.xz \
@@ -135,8 +121,8 @@ else
 	QUICKJS_SRC=$SRC/quickjs
 	[ -f "$QUICKJS_SRC/quickjs.c" ] || "$REPO/scripts/fetch-quickjs.sh" >/dev/null
 fi
-# host-fakeroot: Debian 12's binary packages (the sources are gone from the mirror). The package
-# still autoreconfs its (here empty) source tree, hence a one-line configure.ac.
+# host-fakeroot: Debian 12's binary packages (the sources are gone from the mirror), installed by
+# scripts/buildroot-offline/fakeroot.mk from an empty source tree.
 FAKEROOT_DEBS=$REPO/.cache/buildroot-fakeroot
 if [ ! -f "$FAKEROOT_DEBS/.done" ]; then
 	rm -rf "$FAKEROOT_DEBS" && mkdir -p "$FAKEROOT_DEBS/debs" "$FAKEROOT_DEBS/src"
@@ -145,8 +131,6 @@ if [ ! -f "$FAKEROOT_DEBS/.done" ]; then
 		$(sed "s| |  $FAKEROOT_DEBS/debs/|" "$REPO/scripts/buildroot-offline/fakeroot.sha256")
 	EOF
 	for d in "$FAKEROOT_DEBS"/debs/*.deb; do dpkg-deb -x "$d" "$FAKEROOT_DEBS/root"; done
-	echo 'AC_INIT([fakeroot], [1.31])' >"$FAKEROOT_DEBS/src/configure.ac"
-	echo 'AC_OUTPUT' >>"$FAKEROOT_DEBS/src/configure.ac"
 	touch "$FAKEROOT_DEBS/.done"
 fi
 
@@ -186,16 +170,14 @@ camera_defconfig() {
 	echo "BR2_ROOTFS_POST_BUILD_SCRIPT=\"${post% }\""
 } >"$WORK/defconfig.new"
 {
-	echo "HOST_M4_OVERRIDE_SRCDIR = $SRC/m4"
-	echo "HOST_LIBTOOL_OVERRIDE_SRCDIR = $SRC/libtool"
 	echo "HOST_PKGCONF_OVERRIDE_SRCDIR = $SRC/pkgconf"
 	echo "HOST_TAR_OVERRIDE_SRCDIR = $SRC/tar"
 	echo "HOST_PATCHELF_OVERRIDE_SRCDIR = $PATCHELF_SRC"
-	echo "HOST_PATCHELF_AUTORECONF = YES"
 	echo "QUICKJS_OVERRIDE_SRCDIR = $QUICKJS_SRC"
 	[ -z "${MBEDTLS_OVERRIDE:-}" ] || echo "MBEDTLS_OVERRIDE_SRCDIR = $MBEDTLS_OVERRIDE"
 	echo "HOST_FAKEROOT_OVERRIDE_SRCDIR = $FAKEROOT_DEBS/src"
 	sed "s|@FAKEROOT_ROOT@|$FAKEROOT_DEBS/root|" "$REPO/scripts/buildroot-offline/fakeroot.mk"
+	cat "$REPO/scripts/buildroot-offline/patchelf.mk"
 } >"$WORK/local.mk.new"
 # A changed configuration (or Buildroot) starts from an empty output folder: Buildroot does not
 # rebuild what a changed option affects.

@@ -1,5 +1,10 @@
 # host-fakeroot from Debian 12's fakeroot/libfakeroot binary packages (included from local.mk, before
 # package/fakeroot/fakeroot.mk, whose commands are defined only if not already).
+# Nothing is configured or compiled, so neither host-acl (the package's library dependency, which
+# Debian's binary brings itself) nor autoreconf's host-autoconf/automake/libtool are needed: the
+# overrides keep the package's own assignments and the autotools infrastructure's from adding them.
+override HOST_FAKEROOT_DEPENDENCIES = host-skeleton
+override HOST_FAKEROOT_AUTORECONF = NO
 define HOST_FAKEROOT_CONFIGURE_CMDS
 	true
 endef
