@@ -24,6 +24,11 @@ export async function guestRss(o: BenchOptions): Promise<Row[]> {
     // mapping them (libc is mapped by every process on the image), its private pages are its own.
     // Kernels before 4.14 have no smaps_rollup: those figures are then NaN, the row still runs.
     const rollup = () => sys.guest.run("cat /proc/$(pidof flussonic-agent)/smaps_rollup 2>/dev/null; true", 30_000);
+    // Resident KiB per mapped file (the binary, each library; anonymous mappings as one): which
+    // code the peak is made of, for choosing how to link the agent.
+    const byMapping = () => sys.guest.run(
+      "awk '/^[0-9a-f]+-/ { n = $6 == \"\" || $6 ~ /^\\[/ ? \"(anonymous)\" : $6 } /^Rss:/ { r[n] += $2 } " +
+      "END { for (n in r) if (r[n] > 0) print r[n], n }' /proc/$(pidof flussonic-agent)/smaps 2>/dev/null; true", 30_000);
     const idle = await status();
     const playMs = o.tiny ? 5000 : 30_000;
     // The guest camera's clip is ~0.4 Mbit/s: enough parallel viewers make the agent relay ≥ 4 Mbit/s
@@ -38,19 +43,24 @@ export async function guestRss(o: BenchOptions): Promise<Row[]> {
     await sleep(playMs);
     const during = await status();
     const smaps = await rollup();
+    const mappings = Object.fromEntries(
+      (await byMapping()).split("\n").map((l) => /^(\d+) (\S+)$/.exec(l.trim())).filter((m) => m !== null)
+        .map((m) => [m[2].replace(/^.*\//, ""), Number(m[1])] as [string, number]).sort((x, y) => y[1] - x[1]),
+    );
     const mbit = ((total() - b0) * 8) / ((Date.now() - t0) / 1000) / 1e6;
     for (const x of sessions) x.close();
     const raw = {
       idleRssKb: kb(idle, "VmRSS"), rssKb: kb(during, "VmRSS"), hwmKb: kb(during, "VmHWM"), mbitPerSec: mbit, playMs,
       anonKb: kb(during, "RssAnon"), fileKb: kb(during, "RssFile"), shmemKb: kb(during, "RssShmem"), pssKb: kb(smaps, "Pss"),
-      privateKb: kb(smaps, "Private_Clean") + kb(smaps, "Private_Dirty"),
+      privateKb: kb(smaps, "Private_Clean") + kb(smaps, "Private_Dirty"), mappings,
     };
     o.log(`guest rss: ${JSON.stringify(raw)}`);
     return [{
       id: "guest-rss", figure: "agent peak RSS (VmHWM) in a qemu-system-arm guest (armhf), while relaying", ours: { value: raw.hwmKb / 1024, unit: "MiB", text: `${mbit.toFixed(2)} Mbit/s in ${VIEWERS} streams` },
       peerName: "—", peer: null, ratio: null, goal: "≤ 2 MB", met: raw.hwmKb / 1024 <= 2 * 0.9537,
       notes: [`guest agent RSS idle ${raw.idleRssKb} KiB, while relaying ${mbit.toFixed(2)} Mbit/s (${VIEWERS} viewers of the guest camera's clip) ${raw.rssKb} KiB, peak ${raw.hwmKb} KiB`,
-        `while relaying: anonymous ${raw.anonKb} KiB, file-backed ${raw.fileKb} KiB, shmem ${raw.shmemKb} KiB (the image is an initramfs: its binary and libraries are pages of a RAM file system, in memory whether mapped or not); PSS ${raw.pssKb} KiB, private ${raw.privateKb} KiB. No peer: the camera image has no ssh client`],
+        `while relaying: anonymous ${raw.anonKb} KiB, file-backed ${raw.fileKb} KiB, shmem ${raw.shmemKb} KiB (the image is an initramfs: its binary and libraries are pages of a RAM file system, in memory whether mapped or not); PSS ${raw.pssKb} KiB, private ${raw.privateKb} KiB. No peer: the camera image has no ssh client`,
+        `resident KiB by mapping: ${Object.entries(mappings).map(([n, k]) => `${n} ${k}`).join(", ") || "(no smaps)"}`],
       raw,
     }];
   } finally {
