@@ -364,12 +364,13 @@ describe.skipIf(!enabled).each(arches)("%s", (arch) => {
 
   it("syslog: RFC 3164 lines to /dev/log; a syslogd that does not read costs dropped lines, counted, not a stopped event loop", async () => {
     // /dev/log is the receiver's socket, bound into a private mount namespace's /dev (root only).
+    // The new /dev's mount point is made in the test's folder (cwd): it outlives the namespace.
     const sock = join(dir, `syslog-${arch}.sock`);
     const recv = spawn("perl", [join(__dirname, "syslog-receiver.pl"), sock], { stdio: ["ignore", "pipe", "inherit"] });
     const recvClosed = new Promise((r) => recv.on("close", r));
     let got = "";
     recv.stdout!.on("data", (d) => (got += d));
-    const nsDev = 'set -e; mount --make-rprivate /; d=$(mktemp -d); mount -t tmpfs tmpfs "$d"; ' +
+    const nsDev = 'set -e; mount --make-rprivate /; d=$(mktemp -d "$PWD/dev.XXXXXX"); mount -t tmpfs tmpfs "$d"; ' +
       'for n in null zero random urandom; do touch "$d/$n"; mount --bind "/dev/$n" "$d/$n"; done; ' +
       'touch "$d/log"; mount --bind "$0" "$d/log"; mount --rbind "$d" /dev; exec "$@"';
     const kill = setTimeout(() => recv.kill("SIGKILL"), 40_000);
