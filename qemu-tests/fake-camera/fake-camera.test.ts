@@ -3,7 +3,7 @@
  * RTSP (TCP interleaved, FU-A), curl-like HTTP for the snapshot and audio upload.
  */
 import { execa, ResultPromise } from "execa";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,7 +35,8 @@ describe("fake camera on Node, checked with ffmpeg", () => {
   let cam: ResultPromise | undefined;
   let rtsp = 0;
   let http = 0;
-  const audio = join(mkdtempSync(join(tmpdir(), "fakecam-")), "audio.bin");
+  const audioDir = mkdtempSync(join(tmpdir(), "fakecam-"));
+  const audio = join(audioDir, "audio.bin");
 
   beforeAll(async () => {
     await buildFakeCamera();
@@ -52,8 +53,10 @@ describe("fake camera on Node, checked with ffmpeg", () => {
     rtsp = Number(/rtsp=(\d+)/.exec(line)![1]);
     http = Number(/http=(\d+)/.exec(line)![1]);
   }, 150_000);
-  afterAll(() => {
+  afterAll(async () => {
     cam?.kill("SIGKILL");
+    await cam; // exited, so nothing writes into audioDir any more
+    rmSync(audioDir, { recursive: true, force: true });
   });
 
   it("the clip cuts into 125 access units with in-band SPS/PPS", () => {
