@@ -1,12 +1,13 @@
 // Interleaved A/B of our one-stream throughput (other streamer/agent builds) vs stunnel, with CPU
 // per Gbit of each process: for comparing builds on a noisy machine (bench/README.md). Not a row.
 //   node build/bench/ab-throughput.mjs '{"rounds":3,"ms":6000,"variants":[{"name":"base"},{"name":"x","streamerJs":"...","agentCmd":["node","..."]}],"stunnel":true}'
+//   "nodePair": true adds the same pair written in plain Node (bench/node-tls-pair.ts).
 // A variant may also set streamer `limits` (e.g. {"stream_window_max_bytes": 1048576}).
 import { makePki } from "../testkit/system";
 import { startBenchStreamer, treeCpuSeconds } from "./lib/common";
-import { FLOOD_STREAMER_SETTINGS, measureFlow, startFlood, startOurAgent, startStunnelPair } from "./lib/flows";
+import { FLOOD_STREAMER_SETTINGS, measureFlow, startFlood, startNodeTlsPair, startOurAgent, startStunnelPair } from "./lib/flows";
 
-const a = JSON.parse(process.argv[2]) as { rounds: number; ms: number; variants: { name: string; streamerJs?: string; agentCmd?: string[]; streamerArgs?: string[]; limits?: Record<string, number> }[]; stunnel: boolean };
+const a = JSON.parse(process.argv[2]) as { rounds: number; ms: number; variants: { name: string; streamerJs?: string; agentCmd?: string[]; streamerArgs?: string[]; limits?: Record<string, number> }[]; stunnel: boolean; nodePair?: boolean };
 const pki = makePki();
 const cam = await startFlood();
 const res: Record<string, number[]> = {};
@@ -19,7 +20,7 @@ for (let r = 0; r < a.rounds; r++) {
   for (const v of a.variants) {
     if (v.streamerJs) process.env.BENCH_STREAMER_JS = v.streamerJs; else delete process.env.BENCH_STREAMER_JS;
     if (v.agentCmd) process.env.BENCH_AGENT_CMD = JSON.stringify(v.agentCmd); else delete process.env.BENCH_AGENT_CMD;
-    const st = await startBenchStreamer({ pki, nodeArgs: v.streamerArgs, streamerSettings: { ...FLOOD_STREAMER_SETTINGS, ...(v.limits ? { limits: v.limits } : {}) } });
+    const st = await startBenchStreamer({ pki, nodeArgs: v.streamerArgs, streamerSettings: FLOOD_STREAMER_SETTINGS, limits: v.limits });
     const agent = await startOurAgent(pki, st, "tput-cam", cam.port);
     console.log(`PIDS ${st.proc.pid} ${agent.pid}`);
     const f = await measureFlow([st.rtspUrl("tput-cam", "flood")], 1, a.ms, {
@@ -30,13 +31,14 @@ for (let r = 0; r < a.rounds; r++) {
     await agent.stop();
     await st.proc.stop();
   }
-  if (a.stunnel) {
-    const stn = await startStunnelPair(pki, cam.port);
-    const f = await measureFlow([`rtsp://127.0.0.1:${stn.port}/flood`], 1, a.ms, {
-      server: () => treeCpuSeconds(stn.procs[0].pid), client: () => treeCpuSeconds(stn.procs[1].pid), camera: () => treeCpuSeconds(cam.proc.pid),
+  const pairs = [...(a.nodePair ? [["node-pair", startNodeTlsPair] as const] : []), ...(a.stunnel ? [["stunnel", startStunnelPair] as const] : [])];
+  for (const [name, start] of pairs) {
+    const pair = await start(pki, cam.port);
+    const f = await measureFlow([`rtsp://127.0.0.1:${pair.port}/flood`], 1, a.ms, {
+      server: () => treeCpuSeconds(pair.procs[0].pid), client: () => treeCpuSeconds(pair.procs[1].pid), camera: () => treeCpuSeconds(cam.proc.pid),
     });
-    line("stunnel", f);
-    await Promise.all(stn.procs.map((p) => p.stop()));
+    line(name, f);
+    await Promise.all(pair.procs.map((p) => p.stop()));
   }
 }
 for (const [k, v] of Object.entries(res)) console.log(`${k}: ${v.map((x) => x.toFixed(0)).join(" ")}${res.stunnel && k !== "stunnel" ? `  ratio ${v.map((x, i) => (x / res.stunnel[i]).toFixed(2)).join(" ")}` : ""}`);

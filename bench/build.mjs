@@ -19,7 +19,7 @@ const sourceUrls = {
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = process.argv[2] ?? join(here, "..", "build", "bench");
-const entries = ["run.ts", "swarm.ts", "flood-camera.ts", "viewers.ts", "ab-throughput.ts", "ab-delay.ts"];
+const entries = ["run.ts", "swarm.ts", "flood-camera.ts", "viewers.ts", "ab-throughput.ts", "ab-delay.ts", "node-tls-pair.ts"];
 for (const e of entries) {
   await build({
     entryPoints: [join(here, e)], outfile: join(out, e.replace(/\.ts$/, ".mjs")), bundle: true,

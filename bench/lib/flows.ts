@@ -114,6 +114,18 @@ export async function startStunnelPair(pki: Pki, camPort: number): Promise<{ por
   return { port: plainPort, procs: [srv, cli] };
 }
 
+/**
+ * The same pair as plain Node (bench/node-tls-pair.ts: tls, net, pipe, default ciphers): what any
+ * Node relay costs before it does anything of its own.
+ */
+export async function startNodeTlsPair(pki: Pki, camPort: number): Promise<{ port: number; procs: Proc[] }> {
+  const [tlsPort, plainPort] = [await freePort(), await freePort()];
+  const script = join(BENCH_BUILD, "node-tls-pair.mjs");
+  const srv = await startProc(process.execPath, [script, "server", String(tlsPort), String(camPort), pki.certFile, pki.keyFile], { name: "node-tls-server", ready: /^READY/ });
+  const cli = await startProc(process.execPath, [script, "client", String(plainPort), String(tlsPort), pki.caFile], { name: "node-tls-client", ready: /^READY/ });
+  return { port: plainPort, procs: [srv, cli] };
+}
+
 /** socat pair with OpenSSL: the same shape as the stunnel pair. */
 export async function startSocatPair(pki: Pki, camPort: number): Promise<{ port: number; procs: Proc[] }> {
   const [tlsPort, plainPort] = [await freePort(), await freePort()];
