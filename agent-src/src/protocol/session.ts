@@ -49,7 +49,9 @@ export interface SessionOptions {
   /**
    * Largest a stream's receive window may grow to (auto-tuning, Stream.grant): a stream whose
    * consumer takes a whole window within WINDOW_GROW_MS (or two round trips, if longer) gets its
-   * window doubled, up to this. Equal to initialWindow: never grows.
+   * window doubled, up to this. Equal to initialWindow: never grows. The growth of all the link's
+   * streams together is at most maxWindow - initialWindow, so one link never holds more than
+   * maxStreams initial windows plus that.
    */
   maxWindow: number;
   /** Concurrent streams on one link. */
@@ -129,6 +131,8 @@ export class Session {
   private pingSeq = 0;
   /** Round trip of the latest answered PING, ms (0 until one is answered). */
   rttMs = 0;
+  /** Receive-window growth the link's open streams hold now (bytes above their initial windows). */
+  private windowGrowth = 0;
 
   constructor(
     private readonly sock: Socket,
@@ -319,6 +323,18 @@ export class Session {
   /** @internal */
   streamGone(id: number): void {
     this.streams.delete(id);
+  }
+
+  /** @internal A stream's window would grow by `n`: how much of it the link's budget allows. */
+  takeWindowGrowth(n: number): number {
+    const k = Math.max(0, Math.min(n, this.opts.maxWindow - this.opts.initialWindow - this.windowGrowth));
+    this.windowGrowth += k;
+    return k;
+  }
+
+  /** @internal A finished stream gives back the growth it held. */
+  returnWindowGrowth(n: number): void {
+    this.windowGrowth -= n;
   }
 
   private sendPendingPong(): void {

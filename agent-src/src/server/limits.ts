@@ -18,10 +18,11 @@ export interface Limits {
   linkWriteBufferBytes: number;
   /**
    * Largest a tunnel stream's receive window grows to when its consumer keeps up (starts at the
-   * protocol's 256 KiB): what one stream with a stalled consumer can make the server hold. Off by
-   * default (256 KiB): on loopback growth did not raise one stream's rate and cost the flood row
-   * ~20 % more streamer CPU per Gbit; behind a long round trip it multiplies a stream's rate
-   * (bench/README.md, "Receive-window auto-tuning").
+   * protocol's 256 KiB): what one stream with a stalled consumer can make the server hold; a
+   * link's streams share one such growth. A fixed 256 KiB window ran out of credit ~3000 times a
+   * second in a one-stream flood: each stall parks the agent until the streamer's WINDOW comes
+   * back, and on shared cores that round trip waits for the scheduler. Growth keeps the pipe full
+   * on loopback and behind a long round trip (bench/README.md, "Receive-window auto-tuning").
    */
   streamWindowMaxBytes: number;
   /** Viewer ports (RTSP, HTTP): concurrent connections from one IP address, per listener. */
@@ -49,7 +50,7 @@ export const DEFAULT_LIMITS: Limits = {
   agentPendingPerIp: 64,
   agentPendingTotal: 4096,
   linkWriteBufferBytes: 4 * 1024 * 1024,
-  streamWindowMaxBytes: 256 * 1024,
+  streamWindowMaxBytes: 4 * 1024 * 1024,
   viewerConnectionsPerIp: 64,
   viewerConnectionsTotal: 4096,
   rtspRequestTimeoutMs: 10_000,

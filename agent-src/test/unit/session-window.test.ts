@@ -23,19 +23,19 @@ function testClock(): { t: number; clock: Clock } {
  * A server session (the receiver, maxWindow as given) and an agent session that relays `total`
  * bytes from a camera socket through the JS pump. Counts the credit the server grants on the wire.
  */
-function relay(total: number, maxWindow: number, clock: Clock) {
+function relay(total: number, maxWindow: number, clock: Clock, streams = 1) {
   const [sa, sb] = socketPair();
   const closed: string[] = [];
   const server = new Session(sa, clock, { ...DEFAULT_SESSION_OPTIONS, maxWindow }, {
     onControl: () => {},
     onClose: (r) => closed.push(`server: ${r.text}`),
   });
-  let camWritten = 0;
   new Session(sb, clock, { ...DEFAULT_SESSION_OPTIONS, peerMayOpen: true }, {
     onControl: () => {},
     onClose: (r) => closed.push(`agent: ${r.text}`),
     onOpen: (st) => {
       st.accept();
+      let camWritten = 0;
       const [cam, camRemote] = socketPair();
       camRemote.highWater = 64 * 1024; // a camera that always has data, as fast as it is read
       const feed = () => {
@@ -53,7 +53,8 @@ function relay(total: number, maxWindow: number, clock: Clock) {
       feed();
     },
   });
-  const s: Stream = server.openStream("rtsp");
+  const all: Stream[] = Array.from({ length: streams }, () => server.openStream("rtsp"));
+  const s = all[0];
   // What the sender may still send = initial window + credit granted − bytes received; the most
   // of it seen right after each WINDOW is the window the receiver offered.
   const dec = new FrameDecoder();
@@ -67,7 +68,7 @@ function relay(total: number, maxWindow: number, clock: Clock) {
     }
     return write(d);
   };
-  return { server, s, w, closed };
+  return { server, s, all, w, closed };
 }
 
 /**
@@ -150,6 +151,34 @@ describe("receive-window auto-tuning", () => {
     expect(r2.s.bytesIn).toBe(INITIAL);
     expect(r2.s.receiveWindowSize).toBe(INITIAL);
   });
+
+  it("the streams of one link share one growth budget: together at most maxWindow above their initial windows", async () => {
+    // Without the budget a hostile agent could make one link hold maxStreams grown windows.
+    const c = testClock();
+    const r = relay(4 * 1024 * 1024, MAX, c.clock, 3);
+    const got = [0, 0, 0];
+    let ended = 0;
+    r.all.forEach((st, i) => {
+      st.onData = (d) => (got[i] += d.length);
+      st.onEnd = () => {
+        st.end(); // the server's half too: the stream finishes
+        ended++;
+      };
+    });
+    // While all three run, their growth together stays within one stream's.
+    let most = 0;
+    while (ended < 3) {
+      most = Math.max(most, r.all.reduce((sum, st) => sum + st.receiveWindowSize - INITIAL, 0));
+      await tick();
+    }
+    expect(got).toEqual([4 * 1024 * 1024, 4 * 1024 * 1024, 4 * 1024 * 1024]);
+    expect(r.closed).toEqual([]);
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(MAX - INITIAL);
+    // Finished streams gave their growth back: the whole budget is free again.
+    await until(() => r.all.every((st) => st.isClosed), 20_000);
+    expect(r.server.takeWindowGrowth(Number.MAX_SAFE_INTEGER)).toBe(MAX - INITIAL);
+  }, 30_000);
 
   it("a receiver that never grows (maxWindow = the initial window) works with the same sender", async () => {
     const c = testClock();
