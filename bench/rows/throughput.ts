@@ -1,13 +1,14 @@
 // Throughput of one stream, native, TLS on: viewer → streamer → TLS → agent (Node) → camera, vs
-// the same camera behind a stunnel pair and a socat (OpenSSL) pair. The camera sends as fast as
+// the same camera behind a stunnel pair, a socat (OpenSSL) pair and a plain Node TLS pair. The camera sends as fast as
 // the path takes it (flood-camera); ours and stunnel in alternating pairs of short flows. Beside it,
 // one flow each: when built (make bench builds it), the camera's own agent — QuickJS + mbedTLS +
-// the C relay pump — compiled for this x86-64 machine, and the socat pair.
+// the C relay pump — compiled for this x86-64 machine, the socat pair, and the stunnel pair written
+// the plain Node way (bench/node-tls-pair.ts: the floor of any Node relay, ours included).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { makePki } from "../../testkit/system";
 import { REPO_ROOT, startBenchStreamer, treeCpuSeconds } from "../lib/common";
-import { FLOOD_STREAMER_SETTINGS, measureFlow, slowViewerLines, startFlood, startOurAgent, startSocatPair, startStunnelPair } from "../lib/flows";
+import { FLOOD_STREAMER_SETTINGS, measureFlow, slowViewerLines, startFlood, startNodeTlsPair, startOurAgent, startSocatPair, startStunnelPair } from "../lib/flows";
 import type { BenchOptions, Row } from "../lib/row";
 
 type Flow = Awaited<ReturnType<typeof measureFlow>>;
@@ -76,7 +77,12 @@ export async function oneStreamThroughput(o: BenchOptions): Promise<Row> {
       server: () => treeCpuSeconds(sc.procs[0].pid), client: () => treeCpuSeconds(sc.procs[1].pid), camera: () => treeCpuSeconds(cam.proc.pid),
     });
     await Promise.all(sc.procs.map((p) => p.stop()));
-    o.log(`throughput: ours ${ours.mbitPerSec.toFixed(0)} Mbit/s ${JSON.stringify(ours.cpu)}, native agent ${native ? `${native.mbitPerSec.toFixed(0)} ${JSON.stringify(native.cpu)}` : "not built"}, stunnel ${stunnel.mbitPerSec.toFixed(0)} ${JSON.stringify(stunnel.cpu)}, socat ${socat.mbitPerSec.toFixed(0)} ${JSON.stringify(socat.cpu)}`);
+    const np = await startNodeTlsPair(pki, cam.port);
+    const nodePair = await measureFlow([`rtsp://127.0.0.1:${np.port}/flood`], 1, durationMs, {
+      server: () => treeCpuSeconds(np.procs[0].pid), client: () => treeCpuSeconds(np.procs[1].pid), camera: () => treeCpuSeconds(cam.proc.pid),
+    });
+    await Promise.all(np.procs.map((p) => p.stop()));
+    o.log(`throughput: ours ${ours.mbitPerSec.toFixed(0)} Mbit/s ${JSON.stringify(ours.cpu)}, native agent ${native ? `${native.mbitPerSec.toFixed(0)} ${JSON.stringify(native.cpu)}` : "not built"}, stunnel ${stunnel.mbitPerSec.toFixed(0)} ${JSON.stringify(stunnel.cpu)}, socat ${socat.mbitPerSec.toFixed(0)} ${JSON.stringify(socat.cpu)}, node pair ${nodePair.mbitPerSec.toFixed(0)} ${JSON.stringify(nodePair.cpu)}`);
     const f = (x: { mbitPerSec: number }) => ({ value: x.mbitPerSec, unit: "Mbit/s" });
     const cpuShare = (x: { cpu: Record<string, number>; seconds: number }) => Object.entries(x.cpu).map(([k, v]) => `${k} ${((v / x.seconds) * 100).toFixed(0)} %`).join(", ");
     return {
@@ -88,8 +94,9 @@ export async function oneStreamThroughput(o: BenchOptions): Promise<Row> {
           ? `the camera's agent (C relay pump, mbedTLS, built for x86-64; ChaCha20-Poly1305 as cameras choose): ${native.mbitPerSec.toFixed(0)} Mbit/s (${(native.mbitPerSec / stunnel.mbitPerSec).toFixed(2)}× stunnel; the goal is judged on the Node agent above); CPU ${cpuShare(native)}`
           : "the camera's agent built for x86-64 (build/host/x86_64/flussonic-agent) was not built: not measured",
         `socat (OpenSSL) pair: ${socat.mbitPerSec.toFixed(0)} Mbit/s (ours/socat ${(ours.mbitPerSec / socat.mbitPerSec).toFixed(2)}×)`,
-        `CPU during the run (share of one core): ours ${cpuShare(ours)}; stunnel ${cpuShare(stunnel)}; socat ${cpuShare(socat)} — 2 shared cores, so the slowest process sets the pace`],
-      raw: { ours, native, stunnel, socat, oursRuns, stunnelRuns, pairRatios },
+        `plain Node TLS pair (tls + net + pipe, what any Node relay costs): ${nodePair.mbitPerSec.toFixed(0)} Mbit/s (${(nodePair.mbitPerSec / stunnel.mbitPerSec).toFixed(2)}× stunnel pooled; ours/it ${(ours.mbitPerSec / nodePair.mbitPerSec).toFixed(2)}×)`,
+        `CPU during the run (share of one core): ours ${cpuShare(ours)}; stunnel ${cpuShare(stunnel)}; socat ${cpuShare(socat)}; Node pair ${cpuShare(nodePair)} — 2 shared cores, so the slowest process sets the pace`],
+      raw: { ours, native, stunnel, socat, nodePair, oursRuns, stunnelRuns, pairRatios },
     };
   } finally {
     await st.proc.stop();
