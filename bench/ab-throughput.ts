@@ -4,8 +4,8 @@
 //   "nodePair": true adds the same pair written in plain Node (bench/node-tls-pair.ts).
 // A variant may also set streamer `limits` (e.g. {"stream_window_max_bytes": 1048576}).
 import { makePki } from "../testkit/system";
-import { startBenchStreamer, treeCpuSeconds } from "./lib/common";
-import { FLOOD_STREAMER_SETTINGS, measureFlow, startFlood, startNodeTlsPair, startOurAgent, startStunnelPair } from "./lib/flows";
+import { startBenchStreamer } from "./lib/common";
+import { FLOOD_STREAMER_SETTINGS, measureOurFlow, measurePairFlow, startFlood, startNodeTlsPair, startOurAgent, startStunnelPair } from "./lib/flows";
 
 const a = JSON.parse(process.argv[2]) as { rounds: number; ms: number; variants: { name: string; streamerJs?: string; agentCmd?: string[]; streamerArgs?: string[]; limits?: Record<string, number> }[]; stunnel: boolean; nodePair?: boolean };
 const pki = makePki();
@@ -23,9 +23,7 @@ for (let r = 0; r < a.rounds; r++) {
     const st = await startBenchStreamer({ pki, nodeArgs: v.streamerArgs, streamerSettings: FLOOD_STREAMER_SETTINGS, limits: v.limits });
     const agent = await startOurAgent(pki, st, "tput-cam", cam.port);
     console.log(`PIDS ${st.proc.pid} ${agent.pid}`);
-    const f = await measureFlow([st.rtspUrl("tput-cam", "flood")], 1, a.ms, {
-      streamer: () => treeCpuSeconds(st.proc.pid), agent: () => treeCpuSeconds(agent.pid), camera: () => treeCpuSeconds(cam.proc.pid),
-    });
+    const f = await measureOurFlow(st, agent, "tput-cam", cam.proc.pid, a.ms);
     line(v.name, f);
     for (const l of st.proc.output().split("\n")) if (/slow|skip|behind|WARN|ERROR/i.test(l)) console.log("   streamer: " + l.slice(0, 200));
     await agent.stop();
@@ -34,9 +32,7 @@ for (let r = 0; r < a.rounds; r++) {
   const pairs = [...(a.nodePair ? [["node-pair", startNodeTlsPair] as const] : []), ...(a.stunnel ? [["stunnel", startStunnelPair] as const] : [])];
   for (const [name, start] of pairs) {
     const pair = await start(pki, cam.port);
-    const f = await measureFlow([`rtsp://127.0.0.1:${pair.port}/flood`], 1, a.ms, {
-      server: () => treeCpuSeconds(pair.procs[0].pid), client: () => treeCpuSeconds(pair.procs[1].pid), camera: () => treeCpuSeconds(cam.proc.pid),
-    });
+    const f = await measurePairFlow(pair, cam.proc.pid, a.ms);
     line(name, f);
     await Promise.all(pair.procs.map((p) => p.stop()));
   }

@@ -57,6 +57,18 @@ export async function measureFlow(urls: string[], n: number, durationMs: number,
   return { bytes: r.bytes, seconds: r.seconds!, mbitPerSec: (r.bytes * 8) / r.seconds! / 1e6, cpu };
 }
 
+/** One flood flow through a relay pair (stunnel, socat, plain Node): CPU of its two halves and the camera. */
+export const measurePairFlow = (pair: { port: number; procs: Proc[] }, cameraPid: number, durationMs: number) =>
+  measureFlow([`rtsp://127.0.0.1:${pair.port}/flood`], 1, durationMs, {
+    server: () => treeCpuSeconds(pair.procs[0].pid), client: () => treeCpuSeconds(pair.procs[1].pid), camera: () => treeCpuSeconds(cameraPid),
+  });
+
+/** One flood flow through our streamer and an agent started for `deviceId`: CPU of both and the camera. */
+export const measureOurFlow = (st: BenchStreamer, agent: Proc, deviceId: string, cameraPid: number, durationMs: number) =>
+  measureFlow([st.rtspUrl(deviceId, "flood")], 1, durationMs, {
+    streamer: () => treeCpuSeconds(st.proc.pid), agent: () => treeCpuSeconds(agent.pid), camera: () => treeCpuSeconds(cameraPid),
+  });
+
 /** CPU seconds per gigabit of payload. */
 export const cpuPerGbit = (cpuS: number, f: Flow) => cpuS / ((f.bytes * 8) / 1e9);
 /** CPU milliseconds per megabit of payload. */

@@ -7,11 +7,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { makePki } from "../../testkit/system";
-import { REPO_ROOT, startBenchStreamer, treeCpuSeconds } from "../lib/common";
-import { FLOOD_STREAMER_SETTINGS, measureFlow, slowViewerLines, startFlood, startNodeTlsPair, startOurAgent, startSocatPair, startStunnelPair } from "../lib/flows";
+import { REPO_ROOT, startBenchStreamer } from "../lib/common";
+import { FLOOD_STREAMER_SETTINGS, type Flow, measureOurFlow, measurePairFlow, slowViewerLines, startFlood, startNodeTlsPair, startOurAgent, startSocatPair, startStunnelPair } from "../lib/flows";
 import type { BenchOptions, Row } from "../lib/row";
-
-type Flow = Awaited<ReturnType<typeof measureFlow>>;
 
 /** Several flows as one: their bytes, seconds and CPU added up. */
 function pooled(flows: Flow[]): Flow {
@@ -45,14 +43,10 @@ export async function oneStreamThroughput(o: BenchOptions): Promise<Row> {
     // after its last viewer, and that flood would run beside the stunnel flow that follows.
     const measureOurs = async () => {
       const agent = await startOurAgent(pki, st, "tput-cam", cam.port);
-      oursRuns.push(await measureFlow([st.rtspUrl("tput-cam", "flood")], 1, roundMs, {
-        streamer: () => treeCpuSeconds(st.proc.pid), agent: () => treeCpuSeconds(agent.pid), camera: () => treeCpuSeconds(cam.proc.pid),
-      }));
+      oursRuns.push(await measureOurFlow(st, agent, "tput-cam", cam.proc.pid, roundMs));
       await agent.stop();
     };
-    const measureStunnel = async () => void stunnelRuns.push(await measureFlow([`rtsp://127.0.0.1:${stn.port}/flood`], 1, roundMs, {
-      server: () => treeCpuSeconds(stn.procs[0].pid), client: () => treeCpuSeconds(stn.procs[1].pid), camera: () => treeCpuSeconds(cam.proc.pid),
-    }));
+    const measureStunnel = async () => void stunnelRuns.push(await measurePairFlow(stn, cam.proc.pid, roundMs));
     for (let r = 0; r < rounds; r++) {
       // Each goes first in every other round, so a machine speeding up or slowing down favours neither.
       if (r % 2 === 0) await measureOurs().then(measureStunnel);
@@ -67,21 +61,17 @@ export async function oneStreamThroughput(o: BenchOptions): Promise<Row> {
     let native: Flow | null = null;
     if (existsSync(nativeBin)) {
       const na = await startOurAgent(pki, st, "tput-native", cam.port, [nativeBin]);
-      native = await measureFlow([st.rtspUrl("tput-native", "flood")], 1, durationMs, {
-        streamer: () => treeCpuSeconds(st.proc.pid), agent: () => treeCpuSeconds(na.pid), camera: () => treeCpuSeconds(cam.proc.pid),
-      });
+      native = await measureOurFlow(st, na, "tput-native", cam.proc.pid, durationMs);
       await na.stop();
     }
-    const sc = await startSocatPair(pki, cam.port);
-    const socat = await measureFlow([`rtsp://127.0.0.1:${sc.port}/flood`], 1, durationMs, {
-      server: () => treeCpuSeconds(sc.procs[0].pid), client: () => treeCpuSeconds(sc.procs[1].pid), camera: () => treeCpuSeconds(cam.proc.pid),
-    });
-    await Promise.all(sc.procs.map((p) => p.stop()));
-    const np = await startNodeTlsPair(pki, cam.port);
-    const nodePair = await measureFlow([`rtsp://127.0.0.1:${np.port}/flood`], 1, durationMs, {
-      server: () => treeCpuSeconds(np.procs[0].pid), client: () => treeCpuSeconds(np.procs[1].pid), camera: () => treeCpuSeconds(cam.proc.pid),
-    });
-    await Promise.all(np.procs.map((p) => p.stop()));
+    const onePairFlow = async (start: typeof startSocatPair) => {
+      const pair = await start(pki, cam.port);
+      const flow = await measurePairFlow(pair, cam.proc.pid, durationMs);
+      await Promise.all(pair.procs.map((p) => p.stop()));
+      return flow;
+    };
+    const socat = await onePairFlow(startSocatPair);
+    const nodePair = await onePairFlow(startNodeTlsPair);
     o.log(`throughput: ours ${ours.mbitPerSec.toFixed(0)} Mbit/s ${JSON.stringify(ours.cpu)}, native agent ${native ? `${native.mbitPerSec.toFixed(0)} ${JSON.stringify(native.cpu)}` : "not built"}, stunnel ${stunnel.mbitPerSec.toFixed(0)} ${JSON.stringify(stunnel.cpu)}, socat ${socat.mbitPerSec.toFixed(0)} ${JSON.stringify(socat.cpu)}, node pair ${nodePair.mbitPerSec.toFixed(0)} ${JSON.stringify(nodePair.cpu)}`);
     const f = (x: { mbitPerSec: number }) => ({ value: x.mbitPerSec, unit: "Mbit/s" });
     const cpuShare = (x: { cpu: Record<string, number>; seconds: number }) => Object.entries(x.cpu).map(([k, v]) => `${k} ${((v / x.seconds) * 100).toFixed(0)} %`).join(", ");
