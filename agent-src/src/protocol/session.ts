@@ -131,8 +131,6 @@ export class Session {
   private pingSeq = 0;
   /** Round trip of the latest answered PING, ms (0 until one is answered). */
   rttMs = 0;
-  /** Receive-window growth the link's open streams hold now (bytes above their initial windows). */
-  private windowGrowth = 0;
 
   constructor(
     private readonly sock: Socket,
@@ -325,16 +323,15 @@ export class Session {
     this.streams.delete(id);
   }
 
-  /** @internal A stream's window would grow by `n`: how much of it the link's budget allows. */
-  takeWindowGrowth(n: number): number {
-    const k = Math.max(0, Math.min(n, this.opts.maxWindow - this.opts.initialWindow - this.windowGrowth));
-    this.windowGrowth += k;
-    return k;
-  }
-
-  /** @internal A finished stream gives back the growth it held. */
-  returnWindowGrowth(n: number): void {
-    this.windowGrowth -= n;
+  /**
+   * @internal A stream's window would grow by `n`: how much of it the link's budget allows. What
+   * the open streams hold is summed, not kept: a finished stream has left `streams` (a few grows
+   * per stream, at most maxStreams of them).
+   */
+  windowGrowthAllowed(n: number): number {
+    let held = 0;
+    for (const s of this.streams.values()) held += s.receiveWindowSize - this.opts.initialWindow;
+    return Math.max(0, Math.min(n, this.opts.maxWindow - this.opts.initialWindow - held));
   }
 
   private sendPendingPong(): void {

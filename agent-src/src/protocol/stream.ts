@@ -252,7 +252,7 @@ export class Stream {
    * Auto-tuning (as HTTP/2 and yamux implementations do): when the consumer has taken a whole
    * window within WINDOW_GROW_MS or two round trips, the window is what limits this stream, so
    * it doubles, up to maxWindow and as far as the link's growth budget allows (Session.
-   * takeWindowGrowth: all its streams' growth together is at most one stream's). Returns the
+   * windowGrowthAllowed: all its streams' growth together is at most one stream's). Returns the
    * extra credit to grant. Never while paused (grant is not called then), and an epoch that spans
    * a pause is slow, so a stalled consumer's window stays where it was: it holds at most maxWindow.
    */
@@ -265,7 +265,7 @@ export class Stream {
     this.epochStart = now;
     this.epochBytes = 0;
     if (!fast) return 0;
-    const extra = this.session.takeWindowGrowth(Math.min(this.maxWindow, this.recvLimit * 2) - this.recvLimit);
+    const extra = this.session.windowGrowthAllowed(Math.min(this.maxWindow, this.recvLimit * 2) - this.recvLimit);
     this.recvLimit += extra;
     return extra;
   }
@@ -280,7 +280,6 @@ export class Stream {
     this.queue = [];
     this.queued = 0;
     this.pump?.stop();
-    this.session.returnWindowGrowth(this.recvLimit - this.window);
     this.session.streamGone(this.id);
     this.onClose?.(reason);
   }
