@@ -16,6 +16,27 @@ export function cpuSeconds(pid: number, withChildren = true): number {
   }
 }
 
+/**
+ * Run time of a live process's threads (/proc/<pid>/task/<tid>/schedstat), seconds, to the
+ * nanosecond: for a process using ~1 % of a core, where utime+stime (10 ms ticks) read 0 or 1
+ * tick over a short window. Threads that already exited are not counted. 0 if it is gone.
+ */
+export function threadCpuSeconds(pid: number): number {
+  try {
+    let ns = 0;
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        // the thread exited between the listing and the read
+      }
+    }
+    return ns / 1e9;
+  } catch {
+    return 0;
+  }
+}
+
 /** VmRSS and VmHWM (peak) in KiB. */
 export function memKb(pid: number): { rss: number; hwm: number } {
   const s = readFileSync(`/proc/${pid}/status`, "utf8");

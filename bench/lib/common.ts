@@ -12,7 +12,7 @@ import { SECRET, startStreamer, type ServerPorts, type StreamerOptions, type Str
 import type { Pki } from "../../testkit/system";
 
 export { REPO_ROOT, BUNDLE };
-export { cpuSeconds, memKb } from "../../testkit/proc-stats";
+export { cpuSeconds, memKb, threadCpuSeconds } from "../../testkit/proc-stats";
 export const BENCH_BUILD = join(REPO_ROOT, "build/bench");
 
 /** A path a script printed: absolute, or relative to the repo. */

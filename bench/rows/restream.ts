@@ -16,7 +16,7 @@ import { ensureMedia } from "../../testkit/camera";
 import { startProc, type Proc } from "../../testkit/procs";
 import { openRtspSession } from "../../testkit/rtsp-client";
 import { makePki } from "../../testkit/system";
-import { BENCH_BUILD, cpuSeconds, median, REPO_ROOT, sleep, startBenchStreamer, treeCpuSeconds, type BenchStreamer } from "../lib/common";
+import { BENCH_BUILD, cpuSeconds, median, REPO_ROOT, sleep, startBenchStreamer, threadCpuSeconds, type BenchStreamer } from "../lib/common";
 import { measureFlow, startOurAgent, type Flow } from "../lib/flows";
 import { ratioOf, type BenchOptions, type Figure, type Row } from "../lib/row";
 
@@ -148,7 +148,9 @@ export async function restream(o: BenchOptions): Promise<Row[]> {
       await waitCameraIdle(counter);
       const s0 = counter.sessions();
       const f = await measureFlow(urls, 1, durationMs, {
-        cameraBytes: () => counter.bytes(), agent: () => (withAgent ? treeCpuSeconds(agent.pid) : 0), streamer: () => cpuSeconds(st.proc.pid),
+        // The agent uses ~1 % of a core here: its threads' run time in ns, not 10 ms ticks (a 1 s
+        // tiny window read 0 ticks for it, and 5 s ones only a few).
+        cameraBytes: () => counter.bytes(), agent: () => (withAgent ? threadCpuSeconds(agent.pid) : 0), streamer: () => cpuSeconds(st.proc.pid),
       });
       return { ...f, sessions: counter.sessions() - s0 };
     };
