@@ -3,14 +3,13 @@
 // ?ll=0: whole segments, no parts, no blocking reload), and the streamer's CPU per HLS viewer
 // against per RTSP viewer of the same shared source, all in one run on loopback.
 // Camera: the GStreamer fixture's 320x180 "long" clip through the Node agent.
-import { readdirSync, readFileSync } from "node:fs";
 import type { Browser } from "puppeteer-core";
 import { signViewerToken } from "../../agent-src/src/server/keys";
 import { haveChromium, launchChromium, watchPlayback } from "../../testkit/browser";
 import { startCamera } from "../../testkit/camera";
 import { startProc, type Proc } from "../../testkit/procs";
 import { makePki, SECRET } from "../../testkit/system";
-import { median, sleep, startBenchStreamer, type BenchStreamer } from "../lib/common";
+import { median, sleep, startBenchStreamer, threadCpuSeconds, type BenchStreamer } from "../lib/common";
 import { startOurAgent } from "../lib/flows";
 import { ratioOf, type BenchOptions, type Row } from "../lib/row";
 
@@ -61,22 +60,6 @@ function llHlsPuller(base: string, token: string, stop: () => boolean): Promise<
     }
     return bytes;
   })();
-}
-
-/**
- * CPU time of a process's live threads in seconds, from /proc/PID/task/TID/schedstat (nanoseconds:
- * the per-viewer differences here are a few ms, below /proc/PID/stat's 10 ms tick).
- */
-function threadCpuSeconds(pid: number): number {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return ns / 1e9;
 }
 
 /** Streamer CPU seconds over the next `ms`. */
